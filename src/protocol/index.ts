@@ -1,0 +1,5 @@
+export * from './course.js';
+export * from './v1.js';
+export * from './errors.js';
+export * from './ids.js';
+export * from './validation.js';

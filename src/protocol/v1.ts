@@ -1,0 +1,94 @@
+// Roster's own JSON API, served under /v1 (see docs/api.md).
+
+export type Health = 'passing' | 'critical';
+
+/** What a service sends to register an instance through `POST /v1/instances`. */
+export interface RegisterRequest {
+  service: string;
+  url: string;
+  requires?: string[];
+  /** Where the registry POSTs patches; omit it to poll or watch instead. */
+  updateUrl?: string;
+  /** Probed with GET; omit it to renew through `POST /v1/instances/{id}/renew` (TTL mode). */
+  heartbeatUrl?: string;
+  /** TTL mode only: how long the instance stays passing without a renewal. */
+  ttlMs?: number;
+  metadata?: InstanceMetadata;
+}
+
+export interface InstanceMetadata {
+  version?: string;
+  tags?: string[];
+  [key: string]: unknown;
+}
+
+/** One registered instance as the registry reports it. */
+export interface InstanceView {
+  id: string;
+  service: string;
+  url: string;
+  requires: string[];
+  updateUrl: string | null;
+  heartbeatUrl: string | null;
+  ttlMs: number | null;
+  metadata: InstanceMetadata;
+  health: Health;
+  /** Which API registered it. */
+  protocol: 'course' | 'v1';
+  registeredAt: string;
+  /** Revision of the instance's latest change. */
+  revision: number;
+  lastCheckAt: string | null;
+  lastCheckMs: number | null;
+  lastError: string | null;
+  criticalSince: string | null;
+}
+
+export interface RegisterResponse {
+  instance: InstanceView;
+  revision: number;
+  /** Passing instances of each required service, as of `revision`. */
+  providers: Record<string, ProviderView[]>;
+  /** Whether the initial patch reached the update URL before this answer (null: no update URL). */
+  delivered: boolean | null;
+}
+
+export interface ProviderView {
+  service: string;
+  url: string;
+  id: string;
+  metadata: InstanceMetadata;
+}
+
+export interface ServiceView {
+  name: string;
+  instances: InstanceView[];
+  passing: number;
+  critical: number;
+  requires: string[];
+  requiredBy: string[];
+}
+
+export interface ServicesResponse {
+  revision: number;
+  services: ServiceView[];
+}
+
+export interface StateResponse {
+  revision: number;
+  instances: InstanceView[];
+}
+
+export interface RegistryHealthResponse {
+  status: 'ok' | 'stopping';
+  revision: number;
+  instances: number;
+  uptimeMs: number;
+  version: string;
+}
+
+/** Every /v1 error travels as this body with a 4xx or 5xx status. */
+export interface ErrorBody {
+  code: string;
+  message: string;
+}
