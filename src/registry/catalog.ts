@@ -1,0 +1,181 @@
+// The catalog: every registered instance and the registry revision.
+// It only records; deciding who must hear of a change is the registry's job.
+import { instanceId } from '../protocol/ids.js';
+import type { Health, InstanceMetadata, InstanceView } from '../protocol/v1.js';
+
+export interface InstanceRecord {
+  id: string;
+  service: string;
+  url: string;
+  requires: string[];
+  updateUrl: string | null;
+  heartbeatUrl: string | null;
+  ttlMs: number | null;
+  metadata: InstanceMetadata;
+  health: Health;
+  protocol: 'course' | 'v1';
+  registeredAt: number;
+  revision: number;
+  lastCheckAt: number | null;
+  lastCheckMs: number | null;
+  lastError: string | null;
+  criticalSince: number | null;
+}
+
+/** What a registration says, whichever API it came through. */
+export type Registration = Pick<
+  InstanceRecord,
+  'service' | 'url' | 'requires' | 'updateUrl' | 'heartbeatUrl' | 'ttlMs' | 'metadata' | 'protocol'
+>;
+
+export class Catalog {
+  #instances = new Map<string, InstanceRecord>();
+  /** service name → ids of its instances */
+  #byService = new Map<string, Set<string>>();
+  /** service name → ids of the instances that require it */
+  #dependents = new Map<string, Set<string>>();
+  #revision = 0;
+
+  get revision(): number {
+    return this.#revision;
+  }
+
+  get size(): number {
+    return this.#instances.size;
+  }
+
+  get(id: string): InstanceRecord | undefined {
+    return this.#instances.get(id);
+  }
+
+  getByUrl(url: string): InstanceRecord | undefined {
+    return this.#instances.get(instanceId(url));
+  }
+
+  list(): InstanceRecord[] {
+    return [...this.#instances.values()];
+  }
+
+  /** Adds or replaces the instance at `registration.url`; a registering instance is passing. */
+  upsert(registration: Registration, now: number): { record: InstanceRecord; previous: InstanceRecord | undefined } {
+    const id = instanceId(registration.url);
+    const previous = this.#instances.get(id);
+    const record: InstanceRecord = {
+      ...registration,
+      id,
+      health: 'passing',
+      registeredAt: now,
+      revision: this.#bump(),
+      lastCheckAt: previous?.lastCheckAt ?? null,
+      lastCheckMs: previous?.lastCheckMs ?? null,
+      lastError: null,
+      criticalSince: null,
+    };
+    if (previous) this.#unindex(previous);
+    this.#instances.set(id, record);
+    this.#index(record);
+    return { record, previous: previous && { ...previous } };
+  }
+
+  remove(id: string): InstanceRecord | undefined {
+    const record = this.#instances.get(id);
+    if (!record) return undefined;
+    this.#instances.delete(id);
+    this.#unindex(record);
+    record.revision = this.#bump();
+    return record;
+  }
+
+  /** Moves an instance to `health`; returns false (and changes nothing) when it is already there. */
+  setHealth(id: string, health: Health, now: number, reason: string | null = null): boolean {
+    const record = this.#instances.get(id);
+    if (!record || record.health === health) return false;
+    record.health = health;
+    record.criticalSince = health === 'critical' ? now : null;
+    record.lastError = reason ?? record.lastError;
+    record.revision = this.#bump();
+    return true;
+  }
+
+  /** Notes a probe's outcome. Not a change of membership, so the revision stays. */
+  recordCheck(id: string, at: number, latencyMs: number, error: string | null): void {
+    const record = this.#instances.get(id);
+    if (!record) return;
+    record.lastCheckAt = at;
+    record.lastCheckMs = latencyMs;
+    record.lastError = error;
+  }
+
+  /** Passing instances of `service`. */
+  passing(service: string): InstanceRecord[] {
+    return this.ofService(service).filter((record) => record.health === 'passing');
+  }
+
+  /** Every instance of `service`, whatever its health. */
+  ofService(service: string): InstanceRecord[] {
+    return this.#records(this.#byService.get(service));
+  }
+
+  /** Instances that require `service`: the ones to tell when it changes. */
+  dependentsOf(service: string): InstanceRecord[] {
+    return this.#records(this.#dependents.get(service));
+  }
+
+  /** Names of every service that has an instance or is required by one. */
+  serviceNames(): string[] {
+    return [...new Set([...this.#byService.keys(), ...this.#dependents.keys()])].sort();
+  }
+
+  #records(ids: Set<string> | undefined): InstanceRecord[] {
+    return ids ? [...ids].map((id) => this.#instances.get(id) as InstanceRecord) : [];
+  }
+
+  #index(record: InstanceRecord): void {
+    addTo(this.#byService, record.service, record.id);
+    for (const name of record.requires) addTo(this.#dependents, name, record.id);
+  }
+
+  #unindex(record: InstanceRecord): void {
+    removeFrom(this.#byService, record.service, record.id);
+    for (const name of record.requires) removeFrom(this.#dependents, name, record.id);
+  }
+
+  #bump(): number {
+    this.#revision += 1;
+    return this.#revision;
+  }
+}
+
+function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
+  const ids = index.get(key) ?? new Set<string>();
+  ids.add(id);
+  index.set(key, ids);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
+  const ids = index.get(key);
+  ids?.delete(id);
+  if (ids?.size === 0) index.delete(key);
+}
+
+export function toView(record: InstanceRecord): InstanceView {
+  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    id: record.id,
+    service: record.service,
+    url: record.url,
+    requires: [...record.requires],
+    updateUrl: record.updateUrl,
+    heartbeatUrl: record.heartbeatUrl,
+    ttlMs: record.ttlMs,
+    metadata: record.metadata,
+    health: record.health,
+    protocol: record.protocol,
+    registeredAt: new Date(record.registeredAt).toISOString(),
+    revision: record.revision,
+    lastCheckAt: iso(record.lastCheckAt),
+    lastCheckMs: record.lastCheckMs,
+    lastError: record.lastError,
+    criticalSince: iso(record.criticalSince),
+  };
+}

@@ -1,0 +1,43 @@
+// Builds the registry's HTTP app without listening: `main` listens, tests inject or use port 0.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { LIMITS } from '../../protocol/validation.js';
+import type { Registry } from '../registry.js';
+import { courseRoutes } from './course-routes.js';
+import { toRosterError } from './errors.js';
+import { v1Routes } from './v1-routes.js';
+
+export interface RegistryServerOptions {
+  /** A pino logger; without one the app logs nothing. */
+  logger?: FastifyServerOptions['loggerInstance'];
+  version?: string;
+}
+
+export function buildRegistryServer(registry: Registry, options: RegistryServerOptions = {}): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: LIMITS.bodyBytes,
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    // Registrations wait for the initial patch; keep sockets open long enough for that.
+    requestTimeout: 30_000,
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const { error: rosterError, internal } = toRosterError(error);
+    if (internal) request.log.error({ err: error }, 'request failed');
+    return reply.code(rosterError.status).send(rosterError.toJSON());
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}; see docs/api.md` }),
+  );
+
+  app.get('/', async () => ({
+    name: 'roster',
+    version: options.version ?? '0.0.0',
+    api: { roster: '/v1', course: '/services' },
+  }));
+
+  // Per-request logs would drown the registry's own; routes log at warn and above.
+  app.register(courseRoutes(registry), { logLevel: 'warn' });
+  app.register(v1Routes(registry, options.version ?? '0.0.0'), { prefix: '/v1', logLevel: 'warn' });
+  return app;
+}

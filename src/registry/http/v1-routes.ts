@@ -1,0 +1,81 @@
+// Roster's own JSON API under /v1 (docs/api.md).
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { RosterError } from '../../protocol/errors.js';
+import { instanceId } from '../../protocol/ids.js';
+import { httpUrl, parseOrThrow, parseRegisterRequest, serviceName } from '../../protocol/validation.js';
+import type { RegistryHealthResponse, ServicesResponse, StateResponse } from '../../protocol/v1.js';
+import { toView } from '../catalog.js';
+import type { Registry } from '../registry.js';
+
+const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'is not an instance id') });
+const nameParams = z.object({ name: serviceName });
+const byUrlQuery = z.object({ url: httpUrl });
+
+export function v1Routes(registry: Registry, version: string) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.post('/instances', async (request, reply) => {
+      const body = parseRegisterRequest(request.body);
+      const result = await registry.register({
+        service: body.service,
+        url: body.url,
+        requires: body.requires ?? [],
+        updateUrl: body.updateUrl ?? null,
+        heartbeatUrl: body.heartbeatUrl ?? null,
+        ttlMs: body.heartbeatUrl ? null : (body.ttlMs ?? registry.options.health.defaultTtlMs),
+        metadata: body.metadata ?? {},
+        protocol: 'v1',
+      });
+      const { created, ...answer } = result;
+      return reply.code(created ? 201 : 200).send(answer);
+    });
+
+    app.get('/instances', async (request) => {
+      const { url } = parseOrThrow(byUrlQuery, request.query, 'query');
+      return { instance: toView(registry.instance(instanceId(url))) };
+    });
+
+    app.get('/instances/:id', async (request) => {
+      const { id } = parseOrThrow(idParams, request.params, 'path');
+      return { instance: toView(registry.instance(id)) };
+    });
+
+    app.delete('/instances/:id', async (request) => {
+      const { id } = parseOrThrow(idParams, request.params, 'path');
+      const removed = registry.deregister(id);
+      if (!removed) throw new RosterError('INSTANCE_NOT_FOUND', `no instance with id "${id}" is registered`);
+      return { instance: toView(removed) };
+    });
+
+    app.post('/instances/:id/renew', async (request) => {
+      const { id } = parseOrThrow(idParams, request.params, 'path');
+      return { instance: toView(registry.renew(id)) };
+    });
+
+    app.get('/services', async (): Promise<ServicesResponse> => ({
+      revision: registry.revision,
+      services: registry.services(),
+    }));
+
+    app.get('/services/:name', async (request) => {
+      const { name } = parseOrThrow(nameParams, request.params, 'path');
+      return { revision: registry.revision, service: registry.service(name) };
+    });
+
+    app.get('/state', async (): Promise<StateResponse> => ({
+      revision: registry.revision,
+      instances: registry.instances().map(toView),
+    }));
+
+    app.get('/health', async (_request, reply) => {
+      const body: RegistryHealthResponse = {
+        status: registry.closing ? 'stopping' : 'ok',
+        revision: registry.revision,
+        instances: registry.instances().length,
+        uptimeMs: Date.now() - registry.startedAt,
+        version,
+      };
+      return reply.code(registry.closing ? 503 : 200).send(body);
+    });
+  };
+}

@@ -1,0 +1,269 @@
+// The registry's core: the catalog, who hears of each change, and the health checks that feed it.
+// It knows nothing of HTTP; the transports (course routes, /v1) call into it, and the
+// adapters it needs (a notification channel, a prober) are handed in.
+import { EventEmitter } from 'node:events';
+import { RosterError } from '../protocol/errors.js';
+import type { PatchEntry } from '../protocol/course.js';
+import type { RegisterResponse, ServiceView } from '../protocol/v1.js';
+import { Catalog, toView, type InstanceRecord, type Registration } from './catalog.js';
+import { systemClock, sleep, type Clock } from './clock.js';
+import { HealthChecker, type HealthEvent } from './health/health-checker.js';
+import type { Prober } from './health/prober.js';
+import type { NotificationChannel } from './notify/channel.js';
+import { Notifier, type NotifierEvent } from './notify/notifier.js';
+import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from './options.js';
+
+export interface Logger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Emitted as 'change' after every change of the catalog, with the revision it made. */
+export interface RegistryChange {
+  type: 'registered' | 'deregistered' | 'passing' | 'critical';
+  revision: number;
+  instance: InstanceRecord;
+}
+
+export interface RegistryInit {
+  channel: NotificationChannel;
+  probe: Prober;
+  clock?: Clock;
+  options?: RegistryOptionsInput;
+  logger?: Logger;
+}
+
+export class Registry extends EventEmitter {
+  readonly options: RegistryOptions;
+  readonly startedAt: number;
+  readonly #catalog = new Catalog();
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #notifier: Notifier;
+  readonly #health: HealthChecker;
+  #closing: Promise<void> | null = null;
+  /** Initial patches whose registration is waiting for the first delivery attempt. */
+  readonly #awaitingFirstAttempt = new Map<string, () => void>();
+
+  constructor(init: RegistryInit) {
+    super();
+    this.options = resolveRegistryOptions(init.options);
+    this.#clock = init.clock ?? systemClock;
+    this.#logger = init.logger ?? silentLogger;
+    this.startedAt = this.#clock.now();
+    this.#notifier = new Notifier({
+      channel: init.channel,
+      clock: this.#clock,
+      options: this.options.notify,
+      onEvent: (event) => this.#onNotifierEvent(event),
+    });
+    this.#health = new HealthChecker({
+      probe: init.probe,
+      clock: this.#clock,
+      options: this.options.health,
+      onEvent: (event) => this.#onHealthEvent(event),
+    });
+  }
+
+  get revision(): number {
+    return this.#catalog.revision;
+  }
+
+  get closing(): boolean {
+    return this.#closing !== null;
+  }
+
+  /**
+   * Registers (or updates) an instance. Before it resolves, the instance's update URL has been
+   * sent the current instances of every service it requires (or `delivered` says it could not
+   * be, in which case delivery goes on being retried).
+   */
+  async register(registration: Registration): Promise<RegisterResponse & { created: boolean }> {
+    this.#assertOpen();
+    const { record, previous } = this.#catalog.upsert(registration, this.#clock.now());
+    this.#announceRegistration(previous, record);
+    this.#forgetUpdateUrl(previous?.updateUrl ?? null, record.updateUrl);
+    this.#health.track({ id: record.id, heartbeatUrl: record.heartbeatUrl, ttlMs: record.ttlMs, health: 'passing' });
+    this.#logger.info({ service: record.service, url: record.url, revision: record.revision }, previous ? 'instance re-registered' : 'instance registered');
+    this.emit('change', { type: 'registered', revision: record.revision, instance: record } satisfies RegistryChange);
+
+    const providers = Object.fromEntries(record.requires.map((name) => [name, this.#catalog.passing(name)]));
+    const delivered = await this.#sendInitialPatch(record, Object.values(providers).flat());
+    return {
+      created: previous === undefined,
+      instance: toView(record),
+      revision: record.revision,
+      providers: Object.fromEntries(
+        Object.entries(providers).map(([name, list]) => [
+          name,
+          list.map((p) => ({ service: p.service, url: p.url, id: p.id, metadata: p.metadata })),
+        ]),
+      ),
+      delivered,
+    };
+  }
+
+  /** Removes an instance for good; its dependents hear `Removed` if they could still see it. */
+  deregister(id: string): InstanceRecord | undefined {
+    const record = this.#catalog.remove(id);
+    if (!record) return undefined;
+    this.#health.untrack(id);
+    if (record.health === 'passing') this.#notifyDependents(record.service, [], [entry(record)], record.revision);
+    this.#forgetUpdateUrl(record.updateUrl, null);
+    this.#logger.info({ service: record.service, url: record.url, revision: record.revision }, 'instance deregistered');
+    this.emit('change', { type: 'deregistered', revision: record.revision, instance: record } satisfies RegistryChange);
+    return record;
+  }
+
+  deregisterByUrl(url: string): InstanceRecord | undefined {
+    const record = this.#catalog.getByUrl(url);
+    return record && this.deregister(record.id);
+  }
+
+  /** TTL mode: the instance says it is alive. */
+  renew(id: string): InstanceRecord {
+    const record = this.#catalog.get(id);
+    if (!record) throw instanceNotFound(id);
+    if (record.heartbeatUrl) {
+      throw new RosterError('NOT_TTL_INSTANCE', `instance ${record.url} is health-checked through ${record.heartbeatUrl}; renewals are for instances registered without a heartbeatUrl`);
+    }
+    this.#health.renew(id);
+    return record;
+  }
+
+  instance(id: string): InstanceRecord {
+    const record = this.#catalog.get(id);
+    if (!record) throw instanceNotFound(id);
+    return record;
+  }
+
+  instances(): InstanceRecord[] {
+    return this.#catalog.list();
+  }
+
+  services(): ServiceView[] {
+    return this.#catalog.serviceNames().map((name) => this.#serviceView(name));
+  }
+
+  service(name: string): ServiceView {
+    const view = this.#serviceView(name);
+    if (view.instances.length === 0) {
+      throw new RosterError('SERVICE_NOT_FOUND', `no instance of service "${name}" is registered`);
+    }
+    return view;
+  }
+
+  /** Undelivered patches per subscriber (update URL). */
+  pendingNotifications(target: string): number {
+    return this.#notifier.pending(target);
+  }
+
+  /** Stops health checks, lets in-flight deliveries finish within `graceMs`, then drops the rest. */
+  close(graceMs = this.options.shutdownGraceMs): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#health.close();
+      await this.#notifier.close(graceMs);
+    })();
+    return this.#closing;
+  }
+
+  #serviceView(name: string): ServiceView {
+    const instances = this.#catalog.ofService(name);
+    const dependents = this.#catalog.dependentsOf(name);
+    return {
+      name,
+      instances: instances.map(toView),
+      passing: instances.filter((i) => i.health === 'passing').length,
+      critical: instances.filter((i) => i.health === 'critical').length,
+      requires: [...new Set(instances.flatMap((i) => i.requires))].sort(),
+      requiredBy: [...new Set(dependents.map((i) => i.service))].sort(),
+    };
+  }
+
+  /** Dependents learn of a new instance, of one that came back, or of one that changed service. */
+  #announceRegistration(previous: InstanceRecord | undefined, record: InstanceRecord): void {
+    const wasVisible = previous?.health === 'passing';
+    if (wasVisible && previous.service !== record.service) {
+      this.#notifyDependents(previous.service, [], [entry(previous)], record.revision);
+    }
+    if (!(wasVisible && previous.service === record.service)) {
+      this.#notifyDependents(record.service, [entry(record)], [], record.revision);
+    }
+  }
+
+  async #sendInitialPatch(record: InstanceRecord, providers: InstanceRecord[]): Promise<boolean | null> {
+    if (!record.updateUrl) return null;
+    // A re-registering instance may have patches waiting behind a long backoff: try them now.
+    this.#notifier.retryNow(record.updateUrl);
+    const delivery = this.#notifier.enqueue(record.updateUrl, {
+      Added: providers.map(entry),
+      Removed: [],
+      Revision: record.revision,
+    });
+    // Answer as soon as the first attempt failed (delivery goes on being retried), or after a bound.
+    const key = `${record.updateUrl} ${record.revision}`;
+    const stopWaiting = new AbortController();
+    const firstFailure = new Promise<false>((resolve) => this.#awaitingFirstAttempt.set(key, () => resolve(false)));
+    const timeout = sleep(this.#clock, this.options.initialDeliveryWaitMs, stopWaiting.signal).then(() => false);
+    const delivered = await Promise.race([delivery, firstFailure, timeout]);
+    stopWaiting.abort();
+    this.#awaitingFirstAttempt.delete(key);
+    return delivered;
+  }
+
+  #notifyDependents(service: string, added: PatchEntry[], removed: PatchEntry[], revision: number): void {
+    const targets = new Set(this.#catalog.dependentsOf(service).flatMap((d) => (d.updateUrl ? [d.updateUrl] : [])));
+    for (const target of targets) {
+      void this.#notifier.enqueue(target, { Added: added, Removed: removed, Revision: revision });
+    }
+  }
+
+  /** Drops the delivery queue of an update URL that no instance uses any more. */
+  #forgetUpdateUrl(oldUrl: string | null, newUrl: string | null): void {
+    if (!oldUrl || oldUrl === newUrl) return;
+    const stillUsed = this.#catalog.list().some((record) => record.updateUrl === oldUrl);
+    if (!stillUsed) this.#notifier.remove(oldUrl);
+  }
+
+  #onHealthEvent(event: HealthEvent): void {
+    if (event.type === 'checked') return this.#catalog.recordCheck(event.id, event.at, event.latencyMs, event.error);
+    if (event.type === 'expired') {
+      const record = this.deregister(event.id);
+      if (record) this.#logger.warn({ service: record.service, url: record.url }, 'instance expired after its grace period');
+      return;
+    }
+    const reason = event.type === 'critical' ? event.reason : null;
+    if (!this.#catalog.setHealth(event.id, event.type, event.at, reason)) return;
+    const record = this.#catalog.get(event.id) as InstanceRecord;
+    const [added, removed] = event.type === 'passing' ? [[entry(record)], []] : [[], [entry(record)]];
+    this.#notifyDependents(record.service, added, removed, record.revision);
+    this.#logger.info({ service: record.service, url: record.url, reason }, `instance is ${event.type}`);
+    this.emit('change', { type: event.type, revision: record.revision, instance: record } satisfies RegistryChange);
+  }
+
+  #onNotifierEvent(event: NotifierEvent): void {
+    if (event.type === 'failed') {
+      this.#awaitingFirstAttempt.get(`${event.target} ${event.revision}`)?.();
+      this.#logger.warn({ target: event.target, revision: event.revision, attempt: event.attempt, retryInMs: event.retryInMs, error: event.error }, 'notification failed; will retry');
+    } else if (event.type === 'dropped') {
+      this.#logger.warn({ target: event.target, count: event.count, reason: event.reason }, 'notifications dropped');
+    }
+    this.emit('notification', event);
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new RosterError('REGISTRY_STOPPING', 'the registry is shutting down; retry against another registry node or after it restarts');
+  }
+}
+
+function entry(record: InstanceRecord): PatchEntry {
+  return { Name: record.service, URL: record.url };
+}
+
+function instanceNotFound(id: string): RosterError {
+  return new RosterError('INSTANCE_NOT_FOUND', `no instance with id "${id}" is registered (it may have expired: register again)`);
+}

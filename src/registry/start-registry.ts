@@ -1,0 +1,68 @@
+// Starts a registry: the core, its HTTP adapters and a listening server.
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { RosterError } from '../protocol/errors.js';
+import { VERSION } from '../version.js';
+import { createHttpProber } from './health/prober.js';
+import { buildRegistryServer } from './http/server.js';
+import { HttpChannel } from './notify/http-channel.js';
+import { Registry, type Logger } from './registry.js';
+import type { RegistryOptionsInput } from './options.js';
+import type { Clock } from './clock.js';
+
+export interface StartRegistryOptions extends RegistryOptionsInput {
+  host?: string;
+  port?: number;
+  logger?: FastifyServerOptions['loggerInstance'] & Logger;
+  clock?: Clock;
+}
+
+export interface RunningRegistry {
+  url: string;
+  port: number;
+  registry: Registry;
+  app: FastifyInstance;
+  /** Stops probing, stops accepting, lets deliveries finish within the grace period. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startRegistry(options: StartRegistryOptions = {}): Promise<RunningRegistry> {
+  const host = options.host ?? 'localhost';
+  const port = options.port ?? 3000;
+  const channel = new HttpChannel();
+  const prober = createHttpProber();
+  const registry = new Registry({
+    channel,
+    probe: prober.probe,
+    clock: options.clock,
+    logger: options.logger,
+    options,
+  });
+  const app = buildRegistryServer(registry, { logger: options.logger, version: VERSION });
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await Promise.all([app.close(), registry.close()]);
+      await Promise.all([channel.close(), prober.close()]);
+    })());
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    await close();
+    throw listenError(error, host, port);
+  }
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  return { url: `http://${host}:${actualPort}`, port: actualPort, registry, app, close };
+}
+
+/** A listen failure a user can act on: which port, and which option changes it. */
+export function listenError(error: unknown, host: string, port: number): Error {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === 'EADDRINUSE') {
+    return new RosterError('INVALID_OPTION', `port ${port} is already in use: stop whatever holds it, or choose another port with --port`, { cause: error });
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return new RosterError('INVALID_OPTION', `cannot listen on host "${host}": it is not an address of this machine; choose another with --host`, { cause: error });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
