@@ -35,6 +35,8 @@ export interface RegistryInit {
   clock?: Clock;
   options?: RegistryOptionsInput;
   logger?: Logger;
+  /** Source of jitter; tests pin it. */
+  random?: () => number;
 }
 
 export class Registry extends EventEmitter {
@@ -59,12 +61,14 @@ export class Registry extends EventEmitter {
       channel: init.channel,
       clock: this.#clock,
       options: this.options.notify,
+      random: init.random,
       onEvent: (event) => this.#onNotifierEvent(event),
     });
     this.#health = new HealthChecker({
       probe: init.probe,
       clock: this.#clock,
       options: this.options.health,
+      random: init.random,
       onEvent: (event) => this.#onHealthEvent(event),
     });
   }

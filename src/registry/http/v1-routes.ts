@@ -14,6 +14,9 @@ const byUrlQuery = z.object({ url: httpUrl });
 
 export function v1Routes(registry: Registry, version: string) {
   return async function plugin(app: FastifyInstance): Promise<void> {
+    // /v1 speaks JSON only: any other body is refused with 415 before a handler runs.
+    app.removeContentTypeParser('text/plain');
+
     app.post('/instances', async (request, reply) => {
       const body = parseRegisterRequest(request.body);
       const result = await registry.register({
