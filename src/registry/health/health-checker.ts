@@ -1,0 +1,331 @@
+// Decides whether registered instances are alive, in stages: passing → critical → expired.
+// One failed probe is never a removal: a round retries, a failed round only marks the instance
+// critical, and only a whole grace period of being critical expires it. Every instance has its
+// own timers, so a slow or hung instance never delays the checks of another.
+
+import { checkOption, RosterError } from '../../protocol/errors.js';
+import type { Health } from '../../protocol/v1.js';
+import { type Clock, type TimerHandle, sleep, systemClock, withJitter } from '../clock.js';
+import type { Prober } from './prober.js';
+
+export type { Prober } from './prober.js';
+
+export interface HealthOptions {
+  /** Time between probe rounds of one instance. */
+  intervalMs: number;
+  /** ± ratio applied to each interval so that rounds of many instances drift apart. */
+  jitter: number;
+  /** Limit for one probe. */
+  timeoutMs: number;
+  /** Probes per round before the instance turns critical. */
+  attempts: number;
+  /** Wait between attempts of one round. */
+  retryDelayMs: number;
+  /** Critical this long → expired (deregistered for good). */
+  graceMs: number;
+  /** TTL for instances registered without a heartbeat URL and without their own ttlMs. */
+  defaultTtlMs: number;
+}
+
+export const DEFAULT_HEALTH_OPTIONS: Readonly<HealthOptions> = Object.freeze({
+  intervalMs: 3000,
+  jitter: 0.1,
+  timeoutMs: 1000,
+  attempts: 3,
+  retryDelayMs: 1000,
+  graceMs: 60_000,
+  defaultTtlMs: 15_000,
+});
+
+export interface HealthTarget {
+  id: string;
+  heartbeatUrl: string | null;
+  ttlMs: number | null;
+  health: Health;
+  /** When a target restored as critical turned critical; its grace period counts from here. */
+  criticalSince?: number | null;
+  /** TTL mode: when the instance last renewed; the TTL counts from here. */
+  lastRenewAt?: number | null;
+}
+
+export type HealthEvent =
+  | { type: 'checked'; id: string; at: number; latencyMs: number; error: string | null }
+  | { type: 'critical'; id: string; at: number; reason: string }
+  | { type: 'passing'; id: string; at: number }
+  | { type: 'expired'; id: string; at: number };
+
+export interface HealthCheckerInit {
+  probe: Prober;
+  onEvent: (event: HealthEvent) => void;
+  clock?: Clock;
+  options?: Partial<HealthOptions>;
+  random?: () => number;
+}
+
+// Node's timers fire at once beyond this, so a longer duration would be silently wrong.
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** One tracked instance. A new `track` of the same id replaces the whole entry. */
+interface Entry {
+  readonly id: string;
+  readonly url: string | null;
+  readonly ttlMs: number;
+  /** Aborted when the entry stops being tracked, so that its async round stops too. */
+  readonly stopped: AbortController;
+  health: Health;
+  criticalSince: number | null;
+  /** Next round (heartbeat mode) or TTL deadline (TTL mode); null while a round runs. */
+  timer: TimerHandle | null;
+  graceTimer: TimerHandle | null;
+}
+
+export class HealthChecker {
+  readonly options: Readonly<HealthOptions>;
+  readonly #probe: Prober;
+  readonly #onEvent: (event: HealthEvent) => void;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #entries = new Map<string, Entry>();
+  readonly #rounds = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(init: HealthCheckerInit) {
+    this.options = resolveOptions(init.options);
+    this.#probe = init.probe;
+    this.#onEvent = init.onEvent;
+    this.#clock = init.clock ?? systemClock;
+    this.#random = init.random ?? Math.random;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Starts watching `target`, or replaces the settings of a tracked id (restarting its timers). */
+  track(target: HealthTarget): void {
+    if (this.#closed) throw new RosterError('REGISTRY_STOPPING', 'health checker is closed');
+    checkTarget(target);
+    this.untrack(target.id);
+    const entry = this.#createEntry(target);
+    this.#entries.set(entry.id, entry);
+    if (entry.health === 'critical') this.#armGrace(entry);
+    if (entry.url !== null) this.#scheduleRound(entry, Math.floor(this.#random() * this.options.intervalMs));
+    else if (entry.health === 'passing') this.#armTtl(entry, target.lastRenewAt ?? this.#clock.now());
+  }
+
+  /** Stops watching `id` without an event; its in-flight probe is aborted. */
+  untrack(id: string): void {
+    const entry = this.#entries.get(id);
+    if (!entry) return;
+    this.#entries.delete(id);
+    this.#clearTimers(entry);
+    entry.stopped.abort();
+  }
+
+  /** TTL mode: the instance is alive now. False when `id` is not tracked or not a TTL target. */
+  renew(id: string): boolean {
+    const entry = this.#entries.get(id);
+    if (!entry || entry.url !== null) return false;
+    const now = this.#clock.now();
+    this.#armTtl(entry, now);
+    this.#markPassing(entry);
+    return true;
+  }
+
+  /** Stops every timer and probe; resolves once no round is running. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const id of [...this.#entries.keys()]) this.untrack(id);
+    await Promise.all([...this.#rounds]);
+  }
+
+  #createEntry(target: HealthTarget): Entry {
+    const critical = target.health === 'critical';
+    return {
+      id: target.id,
+      url: target.heartbeatUrl,
+      ttlMs: target.ttlMs ?? this.options.defaultTtlMs,
+      stopped: new AbortController(),
+      health: target.health,
+      criticalSince: critical ? (target.criticalSince ?? this.#clock.now()) : null,
+      timer: null,
+      graceTimer: null,
+    };
+  }
+
+  // ---- heartbeat mode ----
+
+  #scheduleRound(entry: Entry, delayMs: number): void {
+    if (entry.stopped.signal.aborted) return;
+    entry.timer = this.#clock.setTimeout(() => {
+      entry.timer = null;
+      this.#startRound(entry);
+    }, delayMs);
+  }
+
+  /** Runs a round in the background; close() waits for the ones still running. */
+  #startRound(entry: Entry): void {
+    const round = this.#runRound(entry).finally(() => this.#rounds.delete(round));
+    this.#rounds.add(round);
+  }
+
+  async #runRound(entry: Entry): Promise<void> {
+    const error = await this.#probeWithRetries(entry);
+    if (entry.stopped.signal.aborted) return;
+    if (error === null) this.#markPassing(entry);
+    else this.#markCritical(entry, error);
+    this.#scheduleRound(entry, withJitter(this.options.intervalMs, this.options.jitter, this.#random));
+  }
+
+  /** Up to `attempts` probes; resolves to null at the first success, else the last error. */
+  async #probeWithRetries(entry: Entry): Promise<string | null> {
+    const { attempts, retryDelayMs } = this.options;
+    const signal = entry.stopped.signal;
+    let error: string | null = 'not probed';
+    for (let attempt = 1; attempt <= attempts && !signal.aborted; attempt++) {
+      if (attempt > 1) await sleep(this.#clock, retryDelayMs, signal);
+      if (signal.aborted) break;
+      error = await this.#probeOnce(entry);
+      if (error === null) break;
+    }
+    return error;
+  }
+
+  /** One probe, timed on the clock and reported with a `checked` event. */
+  async #probeOnce(entry: Entry): Promise<string | null> {
+    const started = this.#clock.now();
+    const error = await probeWithTimeout(this.#probe, this.#clock, entry.url ?? '', this.options.timeoutMs, entry.stopped.signal);
+    if (entry.stopped.signal.aborted) return error;
+    const at = this.#clock.now();
+    this.#emit({ type: 'checked', id: entry.id, at, latencyMs: at - started, error });
+    return error;
+  }
+
+  // ---- TTL mode ----
+
+  /** (Re)starts the TTL counted from `from`. */
+  #armTtl(entry: Entry, from: number): void {
+    if (entry.timer !== null) this.#clock.clearTimeout(entry.timer);
+    const delay = Math.max(0, from + entry.ttlMs - this.#clock.now());
+    entry.timer = this.#clock.setTimeout(() => {
+      entry.timer = null;
+      this.#markCritical(entry, `no renewal within ${entry.ttlMs} ms`);
+    }, delay);
+  }
+
+  // ---- state changes, shared by both modes ----
+
+  #markCritical(entry: Entry, reason: string): void {
+    if (entry.health === 'critical') return;
+    const now = this.#clock.now();
+    entry.health = 'critical';
+    entry.criticalSince = now;
+    this.#armGrace(entry);
+    this.#emit({ type: 'critical', id: entry.id, at: now, reason });
+  }
+
+  #markPassing(entry: Entry): void {
+    if (entry.health === 'passing') return;
+    entry.health = 'passing';
+    entry.criticalSince = null;
+    if (entry.graceTimer !== null) this.#clock.clearTimeout(entry.graceTimer);
+    entry.graceTimer = null;
+    this.#emit({ type: 'passing', id: entry.id, at: this.#clock.now() });
+  }
+
+  /** A timer at criticalSince + graceMs, so expiry is on time rather than at the next round. */
+  #armGrace(entry: Entry): void {
+    const since = entry.criticalSince ?? this.#clock.now();
+    const delay = Math.max(0, since + this.options.graceMs - this.#clock.now());
+    entry.graceTimer = this.#clock.setTimeout(() => {
+      entry.graceTimer = null;
+      this.#expire(entry);
+    }, delay);
+  }
+
+  #expire(entry: Entry): void {
+    // Untrack first, so that a listener that untracks or re-tracks the id sees a clean state.
+    this.untrack(entry.id);
+    this.#emit({ type: 'expired', id: entry.id, at: this.#clock.now() });
+  }
+
+  #clearTimers(entry: Entry): void {
+    if (entry.timer !== null) this.#clock.clearTimeout(entry.timer);
+    if (entry.graceTimer !== null) this.#clock.clearTimeout(entry.graceTimer);
+    entry.timer = null;
+    entry.graceTimer = null;
+  }
+
+  #emit(event: HealthEvent): void {
+    try {
+      this.#onEvent(event);
+    } catch {
+      // A throwing listener is the caller's bug; it must not stop health checking.
+    }
+  }
+}
+
+/**
+ * Calls `probe` and resolves to null on success or to a reason; never rejects. The timeout
+ * runs on the clock, so a probe that ignores it (or hangs) still ends on time; `stopped`
+ * ends it at once. Either way the probe's own signal is aborted so that it can free resources.
+ */
+function probeWithTimeout(probe: Prober, clock: Clock, url: string, timeoutMs: number, stopped: AbortSignal): Promise<string | null> {
+  return new Promise((resolve) => {
+    const controller = new AbortController();
+    let settled = false;
+    const timer = clock.setTimeout(() => finish(`timed out after ${timeoutMs} ms`), timeoutMs);
+    const onStopped = () => finish('probe aborted');
+    stopped.addEventListener('abort', onStopped, { once: true });
+    if (stopped.aborted) return onStopped();
+    Promise.resolve()
+      .then(() => probe(url, timeoutMs, controller.signal))
+      .then(() => finish(null), (err: unknown) => finish(reasonOf(err)));
+
+    function finish(error: string | null): void {
+      if (settled) return;
+      settled = true;
+      clock.clearTimeout(timer);
+      stopped.removeEventListener('abort', onStopped);
+      if (error !== null) controller.abort(new Error(error));
+      resolve(error);
+    }
+  });
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof Error && err.message) return err.message;
+  return String(err) || 'probe failed';
+}
+
+function resolveOptions(given: Partial<HealthOptions> = {}): Readonly<HealthOptions> {
+  const options: HealthOptions = { ...DEFAULT_HEALTH_OPTIONS };
+  for (const [key, value] of Object.entries(given)) {
+    checkOption(key in DEFAULT_HEALTH_OPTIONS, key, 'a known health option');
+    if (value !== undefined) options[key as keyof HealthOptions] = value;
+  }
+  checkDuration(options.intervalMs, 'intervalMs', 1);
+  checkOption(isFiniteNumber(options.jitter) && options.jitter >= 0 && options.jitter < 1, 'jitter', 'a number in [0, 1)');
+  checkDuration(options.timeoutMs, 'timeoutMs', 1);
+  checkOption(Number.isInteger(options.attempts) && options.attempts >= 1, 'attempts', 'an integer >= 1');
+  checkDuration(options.retryDelayMs, 'retryDelayMs', 0);
+  checkDuration(options.graceMs, 'graceMs', 0);
+  checkDuration(options.defaultTtlMs, 'defaultTtlMs', 1);
+  return Object.freeze(options);
+}
+
+function checkDuration(value: number, name: string, min: number): void {
+  const ok = isFiniteNumber(value) && value >= min && value <= MAX_TIMER_MS;
+  checkOption(ok, name, `a number of milliseconds from ${min} to ${MAX_TIMER_MS}`);
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function checkTarget(target: HealthTarget): void {
+  const ttl = target.ttlMs;
+  if (ttl !== null && ttl !== undefined && !(isFiniteNumber(ttl) && ttl >= 1 && ttl <= MAX_TIMER_MS)) {
+    throw new RosterError('INVALID_REQUEST', `ttlMs must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`);
+  }
+}
