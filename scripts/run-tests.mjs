@@ -22,6 +22,14 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// Browser and cluster tests drive the real programs: install them when the machine lacks them.
+const SYSTEM_PACKAGES = ['chromium:chromium', 'etcd:etcd-server'];
+const system = spawnSync('bash', ['scripts/ensure-system-packages.sh', ...SYSTEM_PACKAGES], { stdio: 'inherit' });
+if (system.status !== 0) {
+  console.error('run-tests: could not install the system packages the tests need');
+  process.exit(system.status ?? 1);
+}
+
 const check = spawnSync('npx', ['tsc', '-p', 'tsconfig.test.json'], { stdio: 'inherit' });
 if (check.status !== 0) {
   console.error('run-tests: type check failed');
