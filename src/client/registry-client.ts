@@ -1,0 +1,349 @@
+// A service's side of Roster: register, keep the registry's view of our dependencies up to date
+// (patches pushed to us, full state when one went missing), choose a provider, deregister.
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { RosterError, instanceId, parsePatch } from '../protocol/index.js';
+import type { CourseRegistration, Patch, ProviderView, RegisterRequest, RegisterResponse, StateResponse } from '../protocol/index.js';
+import { createRequestHandler, pathOf, sendJson, type RequestHandler } from './handlers.js';
+import { RegistryHttp, expectStatus } from './http.js';
+import { resolveClientOptions, type RegistryClientOptions, type ResolvedClientOptions } from './options.js';
+import { ProviderCache, type ServiceChange } from './provider-cache.js';
+import { Ticker } from './ticker.js';
+
+export interface ChangeEvent extends ServiceChange {
+  /** Registry revision of the change; null for the course's registry, which has none. */
+  revision: number | null;
+}
+
+export type ClientEvents = {
+  change: [ChangeEvent];
+  /** Trouble the client recovers from by itself. There is never an 'error' event. */
+  warning: [Error];
+};
+
+export interface WaitForOptions {
+  timeoutMs?: number;
+}
+
+export const DEFAULT_WAIT_MS = 30_000;
+const REPAIR_ATTEMPTS = 3;
+
+export class RegistryClient extends EventEmitter<ClientEvents> {
+  readonly options: ResolvedClientOptions;
+  /** This instance's id at the registry (derived from its URL). */
+  readonly id: string;
+  readonly #http: RegistryHttp;
+  readonly #cache: ProviderCache;
+  readonly #handle: RequestHandler;
+  readonly #ticker: Ticker;
+  #lastRevision = 0;
+  #registered = false;
+  #draining = false;
+  #registryDown = false;
+  #repair: Promise<void> | null = null;
+  #wantedRevision = 0;
+  #closing: Promise<void> | null = null;
+
+  constructor(options: RegistryClientOptions) {
+    super();
+    this.options = resolveClientOptions(options);
+    this.id = instanceId(this.options.url);
+    this.#http = new RegistryHttp(this.options.registryUrls, this.options.requestTimeoutMs);
+    this.#cache = new ProviderCache(this.options.requires, this.options.strategy);
+    this.#handle = createRequestHandler({
+      updatePath: this.options.updateUrl === null ? null : pathOf(this.options.updateUrl),
+      heartbeatPath: this.options.heartbeatUrl === null ? null : pathOf(this.options.heartbeatUrl),
+      applyPatch: (body) => this.applyPatch(body),
+      isDraining: () => this.#draining,
+    });
+    this.#ticker = new Ticker(this.options.clock, this.#checkIntervalMs(), () => this.#check());
+    // Bound, so that `server.on('request', ...)`-style code can pass it around unattached.
+    this.handleRequest = this.handleRequest.bind(this);
+  }
+
+  /** Revision of the registry state the view reflects (0 before any; course: stays 0). */
+  get lastRevision(): number {
+    return this.#lastRevision;
+  }
+
+  /** The registry URL in use (the one that answered last). */
+  get registryUrl(): string {
+    return this.#http.current;
+  }
+
+  get registered(): boolean {
+    return this.#registered;
+  }
+
+  async register(): Promise<void> {
+    if (this.#closing) throw new RosterError('INVALID_REQUEST', 'register(): this client is closed; create a new one');
+    if (this.options.protocol === 'course') await this.#registerCourse();
+    else await this.#registerRoster();
+    this.#registered = true;
+    this.#registryDown = false;
+    this.options.logger.info(`registered ${this.options.service} at ${this.options.url} with the registry at ${this.registryUrl}`);
+    // The course's registry probes our heartbeat and has no renew: nothing to keep alive.
+    if (this.options.protocol === 'roster') this.#ticker.start();
+  }
+
+  /** Stops the keep-alive loop and removes this instance from the registry. Idempotent. */
+  async deregister(): Promise<void> {
+    if (!this.#registered) return;
+    this.#registered = false;
+    await this.#ticker.stop();
+    const answer =
+      this.options.protocol === 'course'
+        ? await this.#http.send('DELETE', '/services', { text: this.options.url, contentType: 'text/plain' })
+        : await this.#http.send('DELETE', `/v1/instances/${encodeURIComponent(this.id)}`);
+    // 404: the registry had already forgotten us, which is what we asked for.
+    expectStatus(answer, [200, 404]);
+    this.options.logger.info(`deregistered ${this.options.service} at ${this.options.url}`);
+  }
+
+  /** A passing instance URL of `service`, chosen by the strategy; throws NO_PROVIDER when none. */
+  provider(service: string): string {
+    const url = this.#cache.pick(service);
+    if (url !== undefined) return url;
+    throw new RosterError('NO_PROVIDER', `no instance of service "${service}" is available (${this.#whyNone(service)})`);
+  }
+
+  providers(service: string): string[] {
+    return this.#cache.list(service);
+  }
+
+  /** Applies a patch from the registry (see the revision rules in docs). Throws INVALID_REQUEST on bad input. */
+  applyPatch(body: unknown): void {
+    const patch = parsePatch(body);
+    if (patch.Revision === undefined) return this.#applyEntries(patch, null);
+    if (patch.Revision <= this.#lastRevision) {
+      this.options.logger.debug(`dropped patch ${patch.Revision}: already at revision ${this.#lastRevision}`);
+      return;
+    }
+    if ((patch.PrevRevision ?? 0) > this.#lastRevision) return this.#repairGap(patch);
+    this.#applyEntries(patch, patch.Revision);
+    this.#lastRevision = patch.Revision;
+  }
+
+  /** Rebuilds the view from the registry's full state (roster protocol only). */
+  async refresh(): Promise<void> {
+    if (this.options.protocol === 'course') {
+      throw new RosterError('INVALID_REQUEST', 'refresh() needs protocol "roster": the course registry has no state endpoint');
+    }
+    const state = expectStatus(await this.#http.send('GET', '/v1/state'), [200]) as StateResponse;
+    checkShape(typeof state?.revision === 'number' && Array.isArray(state.instances), 'GET /v1/state');
+    const views = new Map<string, string[]>();
+    for (const instance of state.instances) {
+      if (instance.health !== 'passing') continue;
+      views.set(instance.service, [...(views.get(instance.service) ?? []), instance.url]);
+    }
+    this.#applyFullView(state.revision, views);
+  }
+
+  /** Resolves once each named service (default: all required) has a provider. */
+  waitFor(services: readonly string[] = this.options.requires, options: WaitForOptions = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_MS;
+    const unknown = services.filter((name) => !this.#cache.requires(name));
+    if (unknown.length > 0) return Promise.reject(new RosterError('INVALID_REQUEST', `waitFor(): ${quoteAll(unknown)} not in this client's requires`));
+    const missing = (): string[] => services.filter((name) => this.#cache.list(name).length === 0);
+    return new Promise((resolve, reject) => {
+      if (missing().length === 0) return resolve();
+      const onChange = (): void => {
+        if (missing().length > 0) return;
+        done();
+        resolve();
+      };
+      const timer = this.options.clock.setTimeout(() => {
+        done();
+        reject(new RosterError('NO_PROVIDER', `gave up after ${timeoutMs} ms waiting for ${quoteAll(missing())}: no passing instance is registered; start it or check the registry`));
+      }, timeoutMs);
+      const done = (): void => {
+        this.options.clock.clearTimeout(timer);
+        this.off('change', onChange);
+      };
+      this.on('change', onChange);
+    });
+  }
+
+  /** Answers the update and heartbeat paths; returns false (response untouched) for any other. */
+  handleRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    return this.#handle(req, res);
+  }
+
+  /** `http.createServer(client.requestListener(app))`: our two paths, then `fallback` (or 404). */
+  requestListener(fallback?: RequestListener): RequestListener {
+    return (req, res) => {
+      this.handleRequest(req, res)
+        .then((handled) => {
+          if (handled) return;
+          if (fallback) return fallback(req, res);
+          sendJson(res, 404, { code: 'NOT_FOUND', message: `no route for ${req.method} ${pathOf(req.url) ?? req.url}` });
+        })
+        .catch((error: unknown) => this.#failRequest(res, error));
+    };
+  }
+
+  /** While draining, the heartbeat answers 503 so that the registry stops sending traffic. */
+  setDraining(draining = true): void {
+    this.#draining = draining;
+  }
+
+  /** Stops timers and frees sockets; does not deregister. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await this.#ticker.stop();
+    await this.#repair;
+    await this.#http.close();
+  }
+
+  async #registerRoster(): Promise<void> {
+    const answer = await this.#http.send('POST', '/v1/instances', { json: this.#registerRequest() });
+    const body = expectStatus(answer, [200, 201]) as RegisterResponse;
+    checkShape(typeof body?.revision === 'number' && typeof body.providers === 'object', 'POST /v1/instances');
+    this.#applyFullView(body.revision, providerUrls(body.providers));
+  }
+
+  #registerRequest(): RegisterRequest {
+    const { service, url, requires, updateUrl, heartbeatUrl, ttlMs, metadata } = this.options;
+    const body: RegisterRequest = { service, url, requires: [...requires] };
+    if (updateUrl !== null) body.updateUrl = updateUrl;
+    if (heartbeatUrl !== null) body.heartbeatUrl = heartbeatUrl;
+    if (ttlMs !== null) body.ttlMs = ttlMs;
+    if (metadata !== undefined) body.metadata = metadata;
+    return body;
+  }
+
+  async #registerCourse(): Promise<void> {
+    // Key order and the trailing newline are what the Go client's json.Encoder sends.
+    const registration: CourseRegistration = {
+      ServiceName: this.options.service,
+      ServiceURL: this.options.url,
+      RequiredServices: [...this.options.requires],
+      ServiceUpdateURL: this.options.updateUrl ?? '',
+      HeartbeatURL: this.options.heartbeatUrl ?? '',
+    };
+    const text = `${JSON.stringify(registration)}\n`;
+    expectStatus(await this.#http.send('POST', '/services', { text, contentType: 'application/json' }), [200]);
+  }
+
+  #applyEntries(patch: Patch, revision: number | null): void {
+    this.#emitChanges(this.#cache.apply(patch.Added, patch.Removed), revision);
+  }
+
+  #applyFullView(revision: number, views: ReadonlyMap<string, readonly string[]>): void {
+    // An answer older than what patches already gave us would roll the view back.
+    if (revision < this.#lastRevision) return;
+    this.#lastRevision = revision;
+    this.#emitChanges(this.#cache.replace(views), revision);
+  }
+
+  #emitChanges(changes: ServiceChange[], revision: number | null): void {
+    for (const change of changes) {
+      try {
+        this.emit('change', { ...change, revision });
+      } catch (error) {
+        // A throwing listener must not make us answer the registry with an error.
+        this.#warn(new Error(`a 'change' listener threw: ${(error as Error)?.message ?? error}`, { cause: error }));
+      }
+    }
+  }
+
+  /** A patch came after one we never saw: apply nothing, rebuild from full state instead. */
+  #repairGap(patch: Patch): void {
+    this.#wantedRevision = Math.max(this.#wantedRevision, patch.Revision ?? 0);
+    this.options.logger.info(`missed a patch before revision ${patch.Revision} (have ${this.#lastRevision}); reading the registry's state`);
+    this.#repair ??= this.#repairLoop().finally(() => {
+      this.#repair = null;
+    });
+  }
+
+  async #repairLoop(): Promise<void> {
+    // Patches with newer gaps may arrive while a refresh is under way: go again until caught up.
+    for (let i = 0; i < REPAIR_ATTEMPTS && this.#lastRevision < this.#wantedRevision; i++) {
+      try {
+        await this.refresh();
+      } catch (error) {
+        return this.#onRegistryError(error);
+      }
+    }
+  }
+
+  #checkIntervalMs(): number {
+    const { ttlMs, checkIntervalMs } = this.options;
+    // Renewing at a third of the TTL survives two lost renewals.
+    return ttlMs === null ? checkIntervalMs : Math.min(checkIntervalMs, Math.floor(ttlMs / 3));
+  }
+
+  /** One keep-alive round: renew or look ourselves up; re-register when forgotten. */
+  async #check(): Promise<void> {
+    try {
+      const answer = this.options.ttlMs !== null
+        ? await this.#http.send('POST', `/v1/instances/${encodeURIComponent(this.id)}/renew`)
+        : await this.#http.send('GET', `/v1/instances/${encodeURIComponent(this.id)}`);
+      const wasDown = this.#markUp();
+      if (answer.status === 404) return await this.#reregister();
+      expectStatus(answer, [200]);
+      // Patches may have been lost while the registry was away; without an update URL we poll.
+      if (wasDown || this.options.updateUrl === null) await this.refresh();
+    } catch (error) {
+      this.#onRegistryError(error);
+    }
+  }
+
+  async #reregister(): Promise<void> {
+    this.options.logger.warn(`the registry at ${this.registryUrl} no longer knows ${this.options.url} (restarted?); registering again`);
+    // A restarted registry may count revisions from scratch.
+    this.#lastRevision = 0;
+    this.#wantedRevision = 0;
+    await this.#registerRoster();
+  }
+
+  #markUp(): boolean {
+    if (!this.#registryDown) return false;
+    this.#registryDown = false;
+    this.options.logger.info(`the registry is reachable again at ${this.registryUrl}`);
+    return true;
+  }
+
+  #onRegistryError(error: unknown): void {
+    const unreachable = error instanceof RosterError && error.code === 'REGISTRY_UNREACHABLE';
+    if (!unreachable) return this.#warn(error);
+    if (this.#registryDown) return;
+    this.#registryDown = true;
+    this.options.logger.warn(`${error.message}; serving the last known providers and retrying`);
+    this.emit('warning', error);
+  }
+
+  #warn(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    this.options.logger.warn(err.message);
+    this.emit('warning', err);
+  }
+
+  #whyNone(service: string): string {
+    if (!this.#cache.requires(service)) return `it is not in this client's requires: [${this.options.requires.join(', ')}]`;
+    if (!this.#registered) return 'this client has not registered yet; call register() first';
+    return 'the registry lists no passing instance; is it running?';
+  }
+
+  #failRequest(res: ServerResponse, error: unknown): void {
+    this.#warn(error);
+    if (res.headersSent) res.destroy();
+    else sendJson(res, 500, { code: 'INTERNAL', message: 'internal error' });
+  }
+}
+
+function providerUrls(providers: Record<string, ProviderView[] | undefined>): Map<string, string[]> {
+  return new Map(Object.entries(providers).map(([service, list]) => [service, (list ?? []).map((p) => p.url)]));
+}
+
+function checkShape(ok: boolean, what: string): void {
+  if (!ok) throw new RosterError('REGISTRY_ERROR', `unexpected answer to ${what}: is this a Roster registry (protocol "roster")?`);
+}
+
+function quoteAll(names: readonly string[]): string {
+  return names.map((name) => `"${name}"`).join(', ');
+}

@@ -1,0 +1,130 @@
+// Bootstrap for a service: listen first, then register (the course registered before its
+// listener was up), serve, and on a signal drain, deregister and exit cleanly.
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RosterError } from '../protocol/index.js';
+import { RegistryClient, defaultLogger, type Logger, type RegistryClientOptions } from '../client/index.js';
+import { systemClock, type Clock } from '../registry/clock.js';
+import { advertisedUrl, resolveServiceConfig, type ServiceConfig, type StartServiceOptions } from './config.js';
+
+export interface RunningService {
+  /** The advertised URL. */
+  url: string;
+  /** The port actually listened on. */
+  port: number;
+  client: RegistryClient;
+  server: Server;
+  /** Drain, deregister, stop listening, close the client; does not exit. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startService(options: StartServiceOptions): Promise<RunningService> {
+  const config = resolveServiceConfig(options);
+  const logger = options.logger ?? defaultLogger;
+  let listener: RequestListener | null = null;
+  // Nobody knows our address before we register; still, answer 503 until the client exists.
+  const server = createServer((req, res) => (listener ? listener(req, res) : res.writeHead(503).end()));
+  const port = await listen(server, config);
+  const client = await registerOrClose(server, () => {
+    const built = new RegistryClient(clientOptions(options, config, port));
+    // Mounted before registering: the registry POSTs the first patch before it answers.
+    listener = built.requestListener(options.handler);
+    return built;
+  });
+  logger.info(`${options.name} listening on ${client.options.url}`);
+  const shutdown = shutdownOnce(server, client, config, options.clock ?? systemClock, logger);
+  const forgetSignals = config.handleSignals ? exitOnSignals(shutdown, logger) : () => {};
+  const close = (): Promise<void> => {
+    forgetSignals();
+    return shutdown();
+  };
+  await waitForRequired(client, options.waitForRequired, close);
+  return { url: client.options.url, port, client, server, close };
+}
+
+function clientOptions(options: StartServiceOptions, config: ServiceConfig, port: number): RegistryClientOptions {
+  const { name, host: _host, port: _port, handler: _handler, waitForRequired: _wait, shutdownTimeoutMs: _timeout, handleSignals: _signals, ...rest } = options;
+  return { ...rest, service: name, url: config.url ?? advertisedUrl(config.host, port) };
+}
+
+function listen(server: Server, { host, port }: ServiceConfig): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => reject(listenError(error, host, port));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const how = 'choose another with --port <n> or ROSTER_PORT=<n> (0 picks a free port)';
+  if (error.code === 'EADDRINUSE') return new RosterError('INVALID_OPTION', `port ${port} is already in use on ${host}: ${how}`, { cause: error });
+  if (error.code === 'EACCES') return new RosterError('INVALID_OPTION', `not allowed to listen on port ${port} on ${host}: ${how}`, { cause: error });
+  return error;
+}
+
+/** Builds the client and registers; on failure the server is closed so nothing is left listening. */
+async function registerOrClose(server: Server, build: () => RegistryClient): Promise<RegistryClient> {
+  let client: RegistryClient | undefined;
+  try {
+    client = build();
+    await client.register();
+    return client;
+  } catch (error) {
+    await client?.close();
+    await closeServer(server, 0, systemClock);
+    throw error;
+  }
+}
+
+async function waitForRequired(client: RegistryClient, wait: StartServiceOptions['waitForRequired'], close: () => Promise<void>): Promise<void> {
+  if (!wait) return;
+  try {
+    await client.waitFor(undefined, wait === true ? {} : wait);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+function shutdownOnce(server: Server, client: RegistryClient, config: ServiceConfig, clock: Clock, logger: Logger): () => Promise<void> {
+  let closing: Promise<void> | null = null;
+  const shutdown = async (): Promise<void> => {
+    // Heartbeat 503 first: the registry stops routing to us even if deregistering fails.
+    client.setDraining(true);
+    await client.deregister().catch((error: Error) => logger.warn(`could not deregister: ${error.message}`));
+    await closeServer(server, config.shutdownTimeoutMs, clock);
+    await client.close();
+  };
+  return () => (closing ??= shutdown());
+}
+
+/** Stops accepting, lets in-flight requests finish, and cuts what is left after `timeoutMs`. */
+function closeServer(server: Server, timeoutMs: number, clock: Clock): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = clock.setTimeout(() => server.closeAllConnections(), timeoutMs);
+    server.close(() => {
+      clock.clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/** Installs the handlers; returns a function that removes them. */
+function exitOnSignals(shutdown: () => Promise<void>, logger: Logger): () => void {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // Removed at once: a second Ctrl-C during a slow shutdown gets node's default and ends the process.
+    forget();
+    logger.info(`${signal}: shutting down`);
+    void shutdown().finally(() => process.exit(0));
+  };
+  const forget = (): void => {
+    for (const signal of signals) process.off(signal, onSignal);
+  };
+  for (const signal of signals) process.on(signal, onSignal);
+  return forget;
+}

@@ -1,0 +1,39 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type StdioOptions } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { FakeRegistry } from '../helpers/fake-registry.js';
+
+const fixture = fileURLToPath(new URL('../fixtures/signal-service.ts', import.meta.url));
+
+async function runUntilSigterm(t: TestContext, stdin: 'ignore' | 'closed'): Promise<void> {
+  const registry = await FakeRegistry.start();
+  t.after(() => registry.stop());
+  const stdio: StdioOptions = [stdin === 'ignore' ? 'ignore' : 'pipe', 'pipe', 'pipe'];
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio, env: { ...process.env, ROSTER_REGISTRY_URL: registry.url } });
+  t.after(() => child.exitCode === null && child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => (stderr += chunk));
+  // End of input must not stop the service (the course's services quit on it).
+  if (stdin === 'closed') child.stdin?.end();
+  const exited = once(child, 'exit');
+
+  const [line] = (await Promise.race([once(createInterface({ input: child.stdout! }), 'line'), exited.then(() => assert.fail(`child exited early: ${stderr}`))])) as [string];
+  const { url, id } = JSON.parse(line) as { url: string; id: string };
+  const response = await fetch(`${url}/heartbeat`);
+  assert.equal(response.status, 200);
+  await response.arrayBuffer();
+
+  child.kill('SIGTERM');
+  const [code, signal] = await exited;
+
+  assert.equal(signal, null, stderr);
+  assert.equal(code, 0, stderr);
+  assert.equal(registry.count((r) => r.method === 'DELETE' && r.path === `/v1/instances/${id}`), 1);
+}
+
+test('SIGTERM: the service deregisters and exits 0 (stdin ignored)', (t) => runUntilSigterm(t, 'ignore'));
+
+test('SIGTERM: the service deregisters and exits 0 (stdin closed at once)', (t) => runUntilSigterm(t, 'closed'));
