@@ -1,0 +1,84 @@
+// Runs Roster's programs as real child processes and reads what they print, line by line.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+
+export const ROSTER_CLI = fileURLToPath(new URL('../../src/cli/roster.ts', import.meta.url));
+
+export class NodeProcess {
+  readonly child: ChildProcess;
+  readonly lines: string[] = [];
+  output = '';
+  #waiters: Array<() => void> = [];
+  readonly exited: Promise<[number | null, NodeJS.Signals | null]>;
+
+  constructor(t: TestContext, args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ROSTER_LOG_LEVEL: 'info', ...env },
+    });
+    this.exited = once(this.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    createInterface({ input: this.child.stdout! }).on('line', (line) => this.#push(line));
+    this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    void this.exited.then(() => this.#wake());
+    t.after(() => this.kill('SIGKILL'));
+  }
+
+  /** Lines printed as JSON objects (others are skipped). */
+  get events(): Array<Record<string, unknown>> {
+    return this.lines.flatMap((line) => {
+      try {
+        const value: unknown = JSON.parse(line);
+        return typeof value === 'object' && value !== null ? [value as Record<string, unknown>] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /** Resolves with the first JSON line that matches; rejects if the process exits first. */
+  async waitForEvent(match: (event: Record<string, unknown>) => boolean, from = 0): Promise<Record<string, unknown>> {
+    for (;;) {
+      const found = this.events.slice(from).find(match);
+      if (found) return found;
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        throw new Error(`process exited (${this.child.exitCode ?? this.child.signalCode}) before printing the awaited line; it printed:\n${this.output}\n${this.lines.join('\n')}`);
+      }
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+
+  #push(line: string): void {
+    this.lines.push(line);
+    this.output += `${line}\n`;
+    this.#wake();
+  }
+
+  #wake(): void {
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+}
+
+/** Starts `roster registry` on a free port and resolves with its URL once it listens. */
+export async function startRegistryProcess(t: TestContext, flags: string[] = []): Promise<{ process: NodeProcess; url: string }> {
+  const registry = new NodeProcess(t, [ROSTER_CLI, 'registry', '--host', '127.0.0.1', '--port', '0', ...flags]);
+  const listening = await registry.waitForEvent((e) => e.msg === `registry listening on ${String(e.url)}`);
+  return { process: registry, url: String(listening.url) };
+}
+
+/** A port that was free a moment ago, for a process that must come back at the same URL. */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
