@@ -15,8 +15,9 @@ export class NodeProcess {
   #waiters: Array<() => void> = [];
   readonly exited: Promise<[number | null, NodeJS.Signals | null]>;
 
-  constructor(t: TestContext, args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  /** Runs `node [--import tsx] ...args`; plain JS (`tsx: false`) runs as a user's code would. */
+  constructor(t: TestContext, args: string[], env: Record<string, string> = {}, { tsx = true } = {}) {
+    this.child = spawn(process.execPath, [...(tsx ? ['--import', 'tsx'] : []), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ROSTER_LOG_LEVEL: 'info', ...env },
     });
@@ -40,10 +41,19 @@ export class NodeProcess {
   }
 
   /** Resolves with the first JSON line that matches; rejects if the process exits first. */
-  async waitForEvent(match: (event: Record<string, unknown>) => boolean, from = 0): Promise<Record<string, unknown>> {
+  waitForEvent(match: (event: Record<string, unknown>) => boolean, from = 0): Promise<Record<string, unknown>> {
+    return this.#waitFor(() => this.events.slice(from).find(match));
+  }
+
+  /** Resolves with the first line (from line `from` on) that matches `pattern`. */
+  waitForLine(pattern: RegExp, from = 0): Promise<string> {
+    return this.#waitFor(() => this.lines.slice(from).find((line) => pattern.test(line)));
+  }
+
+  async #waitFor<T>(find: () => T | undefined): Promise<T> {
     for (;;) {
-      const found = this.events.slice(from).find(match);
-      if (found) return found;
+      const found = find();
+      if (found !== undefined) return found;
       if (this.child.exitCode !== null || this.child.signalCode !== null) {
         throw new Error(`process exited (${this.child.exitCode ?? this.child.signalCode}) before printing the awaited line; it printed:\n${this.output}\n${this.lines.join('\n')}`);
       }

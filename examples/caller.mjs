@@ -1,0 +1,23 @@
+// A service that requires Greeter: the registry tells it where Greeter is, and tells it
+// again whenever a Greeter instance comes or goes.
+import { startService } from 'roster/service';
+
+const service = await startService({
+  name: 'Caller',
+  port: Number(process.env.PORT ?? 7002),
+  requires: ['Greeter'],
+  handler: async (_req, res) => {
+    try {
+      const greeter = service.client.provider('Greeter');
+      const greeting = await (await fetch(greeter)).text();
+      res.end(`Greeter said: ${greeting}`);
+    } catch (error) {
+      res.writeHead(503).end(`${error.message}\n`);
+    }
+  },
+});
+console.log(`Caller is at ${service.url}; Greeter instances known: ${JSON.stringify(service.client.providers('Greeter'))}`);
+service.client.on('change', ({ service: name, added, removed, revision }) => {
+  for (const url of added) console.log(`Caller heard: ${name} added at ${url} (revision ${revision})`);
+  for (const url of removed) console.log(`Caller heard: ${name} removed at ${url} (revision ${revision})`);
+});

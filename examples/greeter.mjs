@@ -1,0 +1,10 @@
+// A service of your own in a few lines: it listens, registers as "Greeter", answers
+// heartbeats, and deregisters on Ctrl-C.
+import { startService } from 'roster/service';
+
+const service = await startService({
+  name: 'Greeter',
+  port: Number(process.env.PORT ?? 7001),
+  handler: (_req, res) => res.end('hello from Greeter\n'),
+});
+console.log(`Greeter is at ${service.url}`);
