@@ -166,6 +166,11 @@ export class Registry extends EventEmitter {
     return this.#notifier.pending(target);
   }
 
+  /** Undelivered patches of every subscriber that has any. */
+  notificationQueues(): Map<string, number> {
+    return this.#notifier.queueDepths();
+  }
+
   /** Stops health checks, lets in-flight deliveries finish within `graceMs`, then drops the rest. */
   close(graceMs = this.options.shutdownGraceMs): Promise<void> {
     this.#closing ??= (async () => {
@@ -234,7 +239,11 @@ export class Registry extends EventEmitter {
   }
 
   #onHealthEvent(event: HealthEvent): void {
-    if (event.type === 'checked') return this.#catalog.recordCheck(event.id, event.at, event.latencyMs, event.error);
+    if (event.type === 'checked') {
+      this.#catalog.recordCheck(event.id, event.at, event.latencyMs, event.error);
+      this.emit('probe', event);
+      return;
+    }
     if (event.type === 'expired') {
       const record = this.deregister(event.id);
       if (record) this.#logger.warn({ service: record.service, url: record.url }, 'instance expired after its grace period');

@@ -129,6 +129,11 @@ export class Notifier {
     return lane ? lane.waiting.length + (lane.head ? 1 : 0) : 0;
   }
 
+  /** Undelivered patches of every target that has any. */
+  queueDepths(): Map<string, number> {
+    return new Map([...this.#lanes.keys()].map((target) => [target, this.pending(target)]));
+  }
+
   /** How many targets have anything to deliver. */
   get targets(): number {
     return this.#lanes.size;
