@@ -1,0 +1,377 @@
+// The logger of our own services: readable lines on stdout, and every entry shipped to
+// whichever LogService instance the registry provides right now. While none is reachable the
+// entries wait in a bounded buffer; what cannot wait goes to stderr, never silently away.
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { checkOption } from '../../protocol/errors.js';
+import { serviceName } from '../../protocol/validation.js';
+import { systemClock, withJitter, type Clock, type TimerHandle } from '../../registry/clock.js';
+import { LOG_LEVELS, LOG_LIMITS, type LogEntry, type LogLevel } from './log-store.js';
+
+/** What the logger needs of a RegistryClient (a fake in tests). */
+export interface LogProviderSource {
+  /** A healthy instance URL of `service`; throws when there is none. */
+  provider(service: string): string;
+  on(event: 'change', listener: (change: ProviderChange) => void): unknown;
+  off(event: 'change', listener: (change: ProviderChange) => void): unknown;
+}
+
+export interface ProviderChange {
+  service: string;
+  added: string[];
+  removed: string[];
+}
+
+/** Where text goes: process.stdout, process.stderr, or a test's collector. */
+export interface TextSink {
+  write(text: string): unknown;
+}
+
+export interface ServiceLoggerOptions {
+  client: LogProviderSource;
+  /** The name entries are logged under. */
+  service: string;
+  /** Default "info". */
+  level?: LevelWithSilent;
+  /** Entries waiting for a LogService before the oldest spill to stderr. Default 1000. */
+  bufferSize?: number;
+  /** Readable lines on stdout (true, the default), nowhere (false), or on the given sink. */
+  stdout?: boolean | TextSink;
+  /** Where entries that cannot be delivered go. Default process.stderr. */
+  stderr?: TextSink;
+  fetchImpl?: typeof fetch;
+  clock?: Clock;
+  /** The registry name of the log service. Default "LogService". */
+  logService?: string;
+  /** Timeout of one POST. Default 5000. */
+  requestTimeoutMs?: number;
+  /** First retry delay after a failed send, doubled up to retryMaxMs. Default 500. */
+  retryInitialMs?: number;
+  /** Default 30000. */
+  retryMaxMs?: number;
+}
+
+export interface ServiceLogger {
+  logger: Logger;
+  /** Sends what it can now; resolves (never rejects) when the buffer is empty or no LogService takes more. */
+  flush(): Promise<void>;
+  /** Flushes, then writes what is left to stderr and stops. Idempotent. */
+  close(): Promise<void>;
+}
+
+const MAX_BATCH_ENTRIES = LOG_LIMITS.batchEntries;
+/** Well under the app's body limit, so a batch is never refused for its size. */
+const MAX_BATCH_BYTES = 1024 * 1024;
+const TRUNCATED = ' …[truncated]';
+const RETRY_JITTER = 0.2;
+
+export function createServiceLogger(options: ServiceLoggerOptions): ServiceLogger {
+  const shipper = new LogShipper(resolveOptions(options));
+  const logger = pino(
+    {
+      level: options.level ?? 'info',
+      base: null,
+      timestamp: () => `,"time":"${new Date(shipper.now()).toISOString()}"`,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    { write: (line: string) => shipper.accept(line) },
+  );
+  return { logger, flush: () => shipper.flush(), close: () => shipper.close() };
+}
+
+type ShipperOptions = Readonly<{
+  client: LogProviderSource;
+  service: string;
+  bufferSize: number;
+  stdout: TextSink | null;
+  stderr: TextSink;
+  fetch: typeof fetch;
+  clock: Clock;
+  logService: string;
+  requestTimeoutMs: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+}>;
+
+function resolveOptions(options: ServiceLoggerOptions): ShipperOptions {
+  checkOption(typeof options?.client?.provider === 'function' && typeof options.client.on === 'function', 'client', 'a RegistryClient');
+  checkOption(serviceName.safeParse(options.service).success, 'service', 'a service name');
+  const stdout = options.stdout ?? true;
+  const resolved = {
+    client: options.client,
+    service: options.service,
+    bufferSize: options.bufferSize ?? 1_000,
+    stdout: stdout === true ? process.stdout : stdout === false ? null : stdout,
+    stderr: options.stderr ?? process.stderr,
+    fetch: options.fetchImpl ?? globalThis.fetch,
+    clock: options.clock ?? systemClock,
+    logService: options.logService ?? 'LogService',
+    requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
+    retryInitialMs: options.retryInitialMs ?? 500,
+    retryMaxMs: options.retryMaxMs ?? 30_000,
+  };
+  checkOption(Number.isInteger(resolved.bufferSize) && resolved.bufferSize >= 1, 'bufferSize', 'a positive integer');
+  for (const name of ['requestTimeoutMs', 'retryInitialMs', 'retryMaxMs'] as const) {
+    checkOption(Number.isInteger(resolved[name]) && resolved[name] > 0, name, 'a positive integer (milliseconds)');
+  }
+  return Object.freeze(resolved);
+}
+
+/** An entry with its JSON, serialised once and reused for batching and sending. */
+interface Queued {
+  entry: LogEntry;
+  json: string;
+  bytes: number;
+}
+
+class LogShipper {
+  readonly #o: ShipperOptions;
+  #queue: Queued[] = [];
+  #running: Promise<void> | null = null;
+  #retryTimer: TimerHandle | null = null;
+  #failures = 0;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+  /** Providers that answered /v1/logs with 404: the course's Go log service, which speaks only POST /log. */
+  readonly #courseProviders = new Set<string>();
+  readonly #onChange = (change: ProviderChange): void => this.#providerChanged(change);
+
+  constructor(options: ShipperOptions) {
+    this.#o = options;
+    options.client.on('change', this.#onChange);
+  }
+
+  now(): number {
+    return this.#o.clock.now();
+  }
+
+  /** pino's destination: called with each serialised line. Never throws into the caller. */
+  accept(line: string): void {
+    try {
+      const { entry, extras } = parsePinoLine(line, this.#o.service);
+      this.#printReadable(entry, extras);
+      this.#enqueue(withExtras(entry, extras));
+    } catch (error) {
+      this.#note(`could not handle a log line (${(error as Error)?.message}): ${line.trimEnd()}`);
+    }
+  }
+
+  #printReadable(entry: LogEntry, extras: Record<string, unknown>): void {
+    try {
+      this.#o.stdout?.write(readableLine(entry, extras));
+    } catch {
+      // A broken stdout must not keep the entry from the log service.
+    }
+  }
+
+  async flush(): Promise<void> {
+    try {
+      await this.#running;
+      // An explicit flush does not wait out the backoff.
+      this.#clearRetry();
+      await this.#run();
+    } catch (error) {
+      this.#note(`flush failed: ${(error as Error)?.message}`);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#o.client.off('change', this.#onChange);
+    await this.flush();
+    this.#closed = true;
+    // A pass started by an entry logged during the flush may still hold a batch.
+    await this.#running;
+    this.#clearRetry();
+    this.#spill(this.#queue.splice(0), 'the logger closed before a LogService took them');
+  }
+
+  #enqueue(entry: LogEntry): void {
+    const json = JSON.stringify(entry);
+    if (this.#closed) return this.#spill([{ entry, json, bytes: 0 }], 'the logger is closed');
+    this.#queue.push({ entry, json, bytes: Buffer.byteLength(json) });
+    this.#trim();
+    this.#kick();
+  }
+
+  /** Oldest first out: the newest entries are the ones worth shipping. */
+  #trim(): void {
+    const excess = this.#queue.length - this.#o.bufferSize;
+    if (excess > 0) this.#spill(this.#queue.splice(0, excess), `buffer full (${this.#o.bufferSize} entries waiting for ${this.#o.logService})`);
+  }
+
+  #providerChanged(change: ProviderChange): void {
+    if (change.service !== this.#o.logService || change.added.length === 0) return;
+    // A new instance is worth trying at once, whatever the backoff of the last one said.
+    this.#clearRetry();
+    this.#failures = 0;
+    this.#kick();
+  }
+
+  #kick(): void {
+    if (this.#closed || this.#retryTimer !== null) return;
+    void this.#run();
+  }
+
+  /** One pass at a time. */
+  #run(): Promise<void> {
+    this.#running ??= this.#drainThenRelease();
+    return this.#running;
+  }
+
+  async #drainThenRelease(): Promise<void> {
+    // Yield once: entries logged in the same tick go in the same batch.
+    await Promise.resolve();
+    try {
+      await this.#drain();
+    } catch (error) {
+      this.#note(`shipping logs failed: ${(error as Error)?.message}`);
+    }
+    // Released with no await since the last look at the queue: a new entry starts a new pass.
+    this.#running = null;
+  }
+
+  /** Sends batches until the queue is empty, no LogService is known, or a send fails. */
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0 && this.#retryTimer === null) {
+      const url = this.#providerUrl();
+      if (url === null) return;
+      const batch = this.#takeBatch();
+      const done = await this.#deliver(url, batch);
+      if (done < batch.length) return this.#retryLater(batch.slice(done));
+      this.#failures = 0;
+    }
+  }
+
+  #providerUrl(): string | null {
+    try {
+      return this.#o.client.provider(this.#o.logService);
+    } catch {
+      // None now: the 'change' listener starts the next pass when one appears.
+      return null;
+    }
+  }
+
+  #takeBatch(): Queued[] {
+    let count = 0;
+    let bytes = 2;
+    for (const item of this.#queue) {
+      if (count === MAX_BATCH_ENTRIES || (count > 0 && bytes + item.bytes + 1 > MAX_BATCH_BYTES)) break;
+      bytes += item.bytes + 1;
+      count++;
+    }
+    return this.#queue.splice(0, count);
+  }
+
+  /** How many entries from the front of `batch` are done with (delivered, or refused and spilled). */
+  async #deliver(url: string, batch: Queued[]): Promise<number> {
+    if (this.#courseProviders.has(url)) return this.#deliverCourse(url, batch);
+    const status = await this.#post(`${url}/v1/logs`, 'application/json', `[${batch.map((item) => item.json).join(',')}]`);
+    if (status === 404) {
+      this.#courseProviders.add(url);
+      return this.#deliverCourse(url, batch);
+    }
+    if (status >= 200 && status < 300) return batch.length;
+    if (isRefusal(status)) {
+      this.#spill(batch, `${this.#o.logService} at ${url} refused them with HTTP ${status}`);
+      return batch.length;
+    }
+    return 0;
+  }
+
+  /** The course's log service takes one `[Service] - message` text per POST /log. */
+  async #deliverCourse(url: string, batch: Queued[]): Promise<number> {
+    for (const [index, { entry }] of batch.entries()) {
+      if ((await this.#post(`${url}/log`, 'text/plain', courseLine(entry))) !== 200) return index;
+    }
+    return batch.length;
+  }
+
+  /** The HTTP status, or 0 when no answer came. */
+  async #post(url: string, contentType: string, body: string): Promise<number> {
+    try {
+      const signal = AbortSignal.timeout(this.#o.requestTimeoutMs);
+      const response = await this.#o.fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body, signal });
+      // Read the answer so that the connection can be reused.
+      await response.arrayBuffer().catch(() => undefined);
+      return response.status;
+    } catch {
+      return 0;
+    }
+  }
+
+  #retryLater(rest: Queued[]): void {
+    this.#queue.unshift(...rest);
+    this.#trim();
+    this.#failures++;
+    const delay = Math.min(this.#o.retryMaxMs, this.#o.retryInitialMs * 2 ** (this.#failures - 1));
+    this.#retryTimer = this.#o.clock.setTimeout(() => {
+      this.#retryTimer = null;
+      this.#kick();
+    }, withJitter(delay, RETRY_JITTER));
+  }
+
+  #clearRetry(): void {
+    if (this.#retryTimer === null) return;
+    this.#o.clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+  }
+
+  #spill(items: readonly Queued[], reason: string): void {
+    for (const { json } of items) this.#note(`log entry not delivered, ${reason}: ${json}`);
+  }
+
+  #note(text: string): void {
+    try {
+      this.#o.stderr.write(`roster: ${text}\n`);
+    } catch {
+      // Nowhere left to report to; the caller's code must go on.
+    }
+  }
+}
+
+/** pino's JSON line → our entry plus the fields pino added (err, child bindings, objects). */
+function parsePinoLine(line: string, service: string): { entry: LogEntry; extras: Record<string, unknown> } {
+  const { level, time, msg, ...extras } = JSON.parse(line) as Record<string, unknown>;
+  const entry: LogEntry = {
+    time: typeof time === 'string' ? time : new Date().toISOString(),
+    service,
+    level: LOG_LEVELS.includes(level as LogLevel) ? (level as LogLevel) : 'info',
+    message: typeof msg === 'string' ? msg : '',
+  };
+  return { entry, extras };
+}
+
+/** The shipped message carries the extra fields too, within the log service's size limit. */
+function withExtras(entry: LogEntry, extras: Record<string, unknown>): LogEntry {
+  const suffix = Object.keys(extras).length > 0 ? JSON.stringify(extras) : '';
+  const message = entry.message && suffix ? `${entry.message} ${suffix}` : entry.message || suffix;
+  return { ...entry, message: truncateBytes(message, LOG_LIMITS.messageBytes) };
+}
+
+/** One line per entry however many newlines the message holds. */
+function readableLine(entry: LogEntry, extras: Record<string, unknown>): string {
+  const message = entry.message.replace(/\r?\n/g, '\\n');
+  const suffix = Object.keys(extras).length > 0 ? ` ${JSON.stringify(extras)}` : '';
+  return `${entry.time} ${entry.level.toUpperCase().padEnd(5)} ${entry.service}: ${message}${suffix}\n`;
+}
+
+function courseLine(entry: LogEntry): string {
+  const level = entry.level === 'info' ? '' : `${entry.level.toUpperCase()} `;
+  return `[${entry.service}] - ${level}${entry.message}\n`;
+}
+
+function truncateBytes(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  // A character cut in half decodes as U+FFFD (3 bytes): leave room for it.
+  const keep = maxBytes - Buffer.byteLength(TRUNCATED) - 3;
+  return Buffer.from(text).subarray(0, keep).toString('utf8') + TRUNCATED;
+}
+
+/** A refusal that retrying cannot fix (timeouts and rate limits can be retried). */
+function isRefusal(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
