@@ -2,13 +2,19 @@
 // The `roster` command: one subcommand per part of the system.
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
+import { gradingCommand } from './commands/grading.js';
+import { logCommand } from './commands/log.js';
 import { registryCommand } from './commands/registry.js';
+import { upCommand } from './commands/up.js';
 
 const program = new Command('roster')
   .description('Roster: a service registry for Node.js')
   .version(VERSION)
   .showHelpAfterError();
 
+program.addCommand(upCommand());
 program.addCommand(registryCommand());
+program.addCommand(logCommand());
+program.addCommand(gradingCommand());
 
 await program.parseAsync(process.argv);

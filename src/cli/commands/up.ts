@@ -1,0 +1,158 @@
+// `roster up`: the whole system — registry, log, grading, portal — as separate processes,
+// started in dependency order, each waited for until it is registered and passing.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { Command } from 'commander';
+import { parsePort } from '../options.js';
+import { formatLogLine } from '../log-lines.js';
+
+interface UpFlags {
+  host: string;
+  dataDir: string;
+  registryPort: number;
+  logPort: number;
+  gradingPort: number;
+  portalPort: number;
+}
+
+interface Part {
+  /** Prefix of its output lines. */
+  label: string;
+  /** The name it registers under; the registry registers under none. */
+  service: string | null;
+  port: number;
+  portOption: string;
+  args: string[];
+}
+
+const READY_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+export function upCommand(): Command {
+  return new Command('up')
+    .description('start the registry, log, grading and portal services as separate processes')
+    .option('--host <host>', 'address every part listens on', 'localhost')
+    .option('--data-dir <dir>', 'where the log file and the grading database live', './data')
+    .option('--registry-port <port>', 'port of the registry', parsePort, 3000)
+    .option('--log-port <port>', 'port of the log service', parsePort, 4000)
+    .option('--grading-port <port>', 'port of the grading service', parsePort, 6000)
+    .option('--portal-port <port>', 'port of the teacher portal', parsePort, 5000)
+    .action(runUp);
+}
+
+function parts(flags: UpFlags): Part[] {
+  const registryUrl = `http://${flags.host}:${flags.registryPort}`;
+  const common = (port: number) => ['--host', flags.host, '--port', String(port), '--registry', registryUrl];
+  return [
+    { label: 'registry', service: null, port: flags.registryPort, portOption: '--registry-port', args: ['registry', '--host', flags.host, '--port', String(flags.registryPort)] },
+    { label: 'log', service: 'LogService', port: flags.logPort, portOption: '--log-port', args: ['log', ...common(flags.logPort), '--data-dir', flags.dataDir] },
+    { label: 'grading', service: 'GradingService', port: flags.gradingPort, portOption: '--grading-port', args: ['grading', ...common(flags.gradingPort), '--data-dir', flags.dataDir] },
+    { label: 'portal', service: 'Portal', port: flags.portalPort, portOption: '--portal-port', args: ['portal', ...common(flags.portalPort)] },
+  ];
+}
+
+async function runUp(flags: UpFlags): Promise<void> {
+  const all = parts(flags);
+  const registryUrl = `http://${flags.host}:${flags.registryPort}`;
+  await checkPortsFree(all, flags.host);
+  const running: ChildProcess[] = [];
+  let stopping = false;
+  const stopAll = async (code: number): Promise<never> => {
+    stopping = true;
+    await stopInReverse(running);
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  for (const part of all) {
+    const child = startPart(part, () => {
+      if (!stopping) {
+        say(`${part.label} exited unexpectedly; stopping the others`);
+        void stopAll(1);
+      }
+    });
+    running.push(child);
+    try {
+      await waitUntilReady(part, registryUrl);
+    } catch (error) {
+      say(`${part.label} did not become ready: ${(error as Error).message}`);
+      await stopAll(1);
+    }
+    say(`${part.label.padEnd(8)} ${`http://${flags.host}:${part.port}`.padEnd(26)} ${part.service ? 'registered, passing' : 'ready'}`);
+  }
+  say(`all parts are up: open http://${flags.host}:${flags.portalPort} (registry at ${registryUrl}); Ctrl-C stops them all`);
+}
+
+/** Refuses to start anything when a port is taken, naming the port and the option that changes it. */
+async function checkPortsFree(all: Part[], host: string): Promise<void> {
+  for (const part of all) {
+    const server = createServer();
+    server.listen(part.port, host);
+    const [outcome] = await Promise.race([once(server, 'listening').then(() => ['free']), once(server, 'error')]);
+    if (outcome === 'free') {
+      server.close();
+      await once(server, 'close');
+      continue;
+    }
+    const code = (outcome as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'is already in use' : `cannot be used (${code})`;
+    say(`port ${part.port} (${part.label}) ${why}: stop what holds it, or choose another port with ${part.portOption} <port>`);
+    process.exit(1);
+  }
+}
+
+function startPart(part: Part, onUnexpectedExit: () => void): ChildProcess {
+  // Same node, same loader flags (tsx in development), same entry script as this process.
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, ...part.args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: process.env,
+  });
+  const prefix = `[${part.label}]`.padEnd(10);
+  createInterface({ input: child.stdout! }).on('line', (line) => console.log(`${prefix} ${formatLogLine(line)}`));
+  createInterface({ input: child.stderr! }).on('line', (line) => console.error(`${prefix} ${formatLogLine(line)}`));
+  child.once('exit', onUnexpectedExit);
+  return child;
+}
+
+/** The registry is ready when it answers its health check; a service when its instance is passing. */
+async function waitUntilReady(part: Part, registryUrl: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (await isReady(part, registryUrl)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`not ready after ${READY_TIMEOUT_MS / 1000} s`);
+}
+
+async function isReady(part: Part, registryUrl: string): Promise<boolean> {
+  const path = part.service ? `/v1/services/${part.service}` : '/v1/health';
+  try {
+    const response = await fetch(`${registryUrl}${path}`, { signal: AbortSignal.timeout(1000) });
+    if (!response.ok) return false;
+    if (!part.service) return true;
+    const body = (await response.json()) as { service: { instances: Array<{ url: string; health: string }> } };
+    return body.service.instances.some((i) => i.health === 'passing' && new URL(i.url).port === String(part.port));
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM each part, last started first, so that services deregister while the registry is up. */
+async function stopInReverse(children: ChildProcess[]): Promise<void> {
+  for (const child of [...children].reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    child.removeAllListeners('exit');
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function say(message: string): void {
+  console.log(`[roster]   ${message}`);
+}

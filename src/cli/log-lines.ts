@@ -1,0 +1,20 @@
+// Makes a pino JSON line readable on a terminal: "02:10:45 INFO  message key=value".
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name', 'v']);
+
+export function formatLogLine(line: string): string {
+  if (!line.startsWith('{')) return line;
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  if (typeof entry.level !== 'number' || typeof entry.time !== 'number') return line;
+  const time = new Date(entry.time).toISOString().slice(11, 19);
+  const level = (LEVELS[entry.level] ?? String(entry.level)).padEnd(5);
+  const extras = Object.entries(entry)
+    .filter(([key]) => !HIDDEN.has(key))
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  return [time, level, String(entry.msg ?? ''), ...extras].join(' ').trimEnd();
+}

@@ -1,0 +1,194 @@
+// The grade book in an embedded SQLite file: survives restarts, seeded once with the course's data.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { RosterError } from '../../protocol/index.js';
+import type { Grade, GradeType, NewStudent, Student } from './domain.js';
+
+/** What the grading app needs from a store. */
+export interface GradeStore {
+  listStudents(): Student[];
+  getStudent(id: number): Student | undefined;
+  /** Appends a grade; undefined when the student does not exist. */
+  addGrade(studentId: number, grade: Grade): Grade | undefined;
+  addStudent(student: NewStudent): Student;
+  close(): void;
+}
+
+export interface SqliteGradeStoreOptions {
+  /** Database file; its folder is created. Default ./data/grading.db. ":memory:" for a throwaway one. */
+  file?: string;
+}
+
+export const DEFAULT_GRADING_DB = './data/grading.db';
+export const SCHEMA_VERSION = 1;
+
+/** The course's sample data: every student has these three grades, in this order. */
+export const SAMPLE_STUDENTS: readonly Student[] = [
+  sample(1, 'Nick', 'Carter', [85, 94, 82]),
+  sample(2, 'Roberto', 'Baggio', [100, 100, 81]),
+  sample(3, 'Emma', 'Stone', [67, 0, 75]),
+  sample(4, 'Rachel', 'McAdams', [98, 99, 94]),
+  sample(5, 'Kelly', 'Clarkson', [95, 100, 97]),
+];
+
+function sample(ID: number, FirstName: string, LastName: string, [quiz1, exam, quiz2]: number[]): Student {
+  const Grades: Grade[] = [
+    { Title: 'Quiz 1', Type: 'Quiz', Score: quiz1! },
+    { Title: 'Final Exam', Type: 'Exam', Score: exam! },
+    { Title: 'Quiz 2', Type: 'Quiz', Score: quiz2! },
+  ];
+  return { ID, FirstName, LastName, Grades };
+}
+
+// CHECKs repeat the domain rules so no writer can store what the API would refuse.
+const SCHEMA_V1 = `
+  CREATE TABLE students (
+    id         INTEGER PRIMARY KEY,
+    first_name TEXT NOT NULL CHECK (length(first_name) BETWEEN 1 AND 50),
+    last_name  TEXT NOT NULL CHECK (length(last_name) BETWEEN 1 AND 50)
+  );
+  CREATE TABLE grades (
+    id         INTEGER PRIMARY KEY,
+    student_id INTEGER NOT NULL REFERENCES students (id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,
+    title      TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 100),
+    type       TEXT NOT NULL CHECK (type IN ('Quiz', 'Test', 'Exam')),
+    score      REAL NOT NULL CHECK (score BETWEEN 0 AND 100),
+    UNIQUE (student_id, position)
+  );
+`;
+
+interface StudentRow {
+  id: number;
+  first_name: string;
+  last_name: string;
+}
+
+interface GradeRow {
+  student_id: number;
+  title: string;
+  type: GradeType;
+  score: number;
+}
+
+export class SqliteGradeStore implements GradeStore {
+  readonly file: string;
+  readonly #db: Database.Database;
+  readonly #sql: ReturnType<typeof prepareStatements>;
+
+  constructor(options: SqliteGradeStoreOptions = {}) {
+    this.file = options.file ?? DEFAULT_GRADING_DB;
+    if (this.file !== ':memory:') mkdirSync(dirname(this.file), { recursive: true });
+    this.#db = new Database(this.file);
+    try {
+      // foreign_keys is per connection and off by default.
+      this.#db.pragma('foreign_keys = ON');
+      migrate(this.#db);
+      // After migrating, so a database we refuse is left exactly as it was. WAL: readers never wait for the writer.
+      this.#db.pragma('journal_mode = WAL');
+      this.#sql = prepareStatements(this.#db);
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+  }
+
+  listStudents(): Student[] {
+    // One read transaction: another process's insert cannot land between the two queries.
+    return this.#db.transaction(() => this.#readAllStudents())();
+  }
+
+  getStudent(id: number): Student | undefined {
+    return this.#db.transaction(() => this.#readStudent(id))();
+  }
+
+  #readAllStudents(): Student[] {
+    const gradesByStudent = groupByStudent(this.#sql.allGrades.all() as GradeRow[]);
+    return (this.#sql.allStudents.all() as StudentRow[]).map((row) => toStudent(row, gradesByStudent.get(row.id) ?? []));
+  }
+
+  #readStudent(id: number): Student | undefined {
+    const row = this.#sql.studentById.get(id) as StudentRow | undefined;
+    return row && toStudent(row, (this.#sql.gradesOf.all(id) as GradeRow[]).map(toGrade));
+  }
+
+  addGrade(studentId: number, grade: Grade): Grade | undefined {
+    // One transaction: the existence check and the next position cannot race another writer.
+    return this.#db
+      .transaction((): Grade | undefined => {
+        if (!this.#sql.studentExists.get(studentId)) return undefined;
+        this.#sql.insertGrade.run({ studentId, title: grade.Title, type: grade.Type, score: grade.Score });
+        return { Title: grade.Title, Type: grade.Type, Score: grade.Score };
+      })
+      .immediate();
+  }
+
+  addStudent(student: NewStudent): Student {
+    const { lastInsertRowid } = this.#sql.insertStudent.run({ firstName: student.FirstName, lastName: student.LastName });
+    return { ID: Number(lastInsertRowid), FirstName: student.FirstName, LastName: student.LastName, Grades: [] };
+  }
+
+  /** Idempotent. */
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+/** Brings the schema to SCHEMA_VERSION; a new, empty database also gets the sample data (only then). */
+function migrate(db: Database.Database): void {
+  // IMMEDIATE: two processes opening a new file at once cannot both create and seed it.
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new RosterError('INVALID_OPTION', `grading database ${db.name} has schema version ${version}; this Roster knows up to ${SCHEMA_VERSION}: upgrade Roster`);
+    }
+    if (version === 0) {
+      db.exec(SCHEMA_V1);
+      seed(db);
+    }
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+function seed(db: Database.Database): void {
+  const insertStudent = db.prepare('INSERT INTO students (id, first_name, last_name) VALUES (?, ?, ?)');
+  const insertGrade = db.prepare('INSERT INTO grades (student_id, position, title, type, score) VALUES (?, ?, ?, ?, ?)');
+  for (const student of SAMPLE_STUDENTS) {
+    insertStudent.run(student.ID, student.FirstName, student.LastName);
+    student.Grades.forEach((grade, index) => insertGrade.run(student.ID, index + 1, grade.Title, grade.Type, grade.Score));
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    allStudents: db.prepare('SELECT id, first_name, last_name FROM students ORDER BY id'),
+    allGrades: db.prepare('SELECT student_id, title, type, score FROM grades ORDER BY student_id, position'),
+    studentById: db.prepare('SELECT id, first_name, last_name FROM students WHERE id = ?'),
+    studentExists: db.prepare('SELECT 1 FROM students WHERE id = ?'),
+    gradesOf: db.prepare('SELECT student_id, title, type, score FROM grades WHERE student_id = ? ORDER BY position'),
+    insertGrade: db.prepare(`
+      INSERT INTO grades (student_id, position, title, type, score)
+      VALUES (@studentId, (SELECT COALESCE(MAX(position), 0) + 1 FROM grades WHERE student_id = @studentId), @title, @type, @score)
+    `),
+    insertStudent: db.prepare('INSERT INTO students (first_name, last_name) VALUES (@firstName, @lastName)'),
+  };
+}
+
+function groupByStudent(rows: GradeRow[]): Map<number, Grade[]> {
+  const groups = new Map<number, Grade[]>();
+  for (const row of rows) {
+    const grades = groups.get(row.student_id) ?? [];
+    grades.push(toGrade(row));
+    groups.set(row.student_id, grades);
+  }
+  return groups;
+}
+
+function toStudent(row: StudentRow, grades: Grade[]): Student {
+  return { ID: row.id, FirstName: row.first_name, LastName: row.last_name, Grades: grades };
+}
+
+function toGrade(row: GradeRow): Grade {
+  return { Title: row.title, Type: row.type, Score: row.score };
+}
