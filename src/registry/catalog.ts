@@ -56,6 +56,15 @@ export class Catalog {
     return [...this.#instances.values()];
   }
 
+  /** Loads a persisted catalog into this empty one; the revision continues from `revision`. */
+  restore(revision: number, records: InstanceRecord[]): void {
+    this.#revision = Math.max(this.#revision, revision, ...records.map((record) => record.revision));
+    for (const record of records) {
+      this.#instances.set(record.id, record);
+      this.#index(record);
+    }
+  }
+
   /** Adds or replaces the instance at `registration.url`; a registering instance is passing. */
   upsert(registration: Registration, now: number): { record: InstanceRecord; previous: InstanceRecord | undefined } {
     const id = instanceId(registration.url);

@@ -12,6 +12,7 @@ import type { Prober } from './health/prober.js';
 import type { NotificationChannel } from './notify/channel.js';
 import { Notifier, type NotifierEvent } from './notify/notifier.js';
 import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from './options.js';
+import { emptyBatch, isEmptyBatch, type RegistryStore, type StoreBatch } from './store/store.js';
 
 export interface Logger {
   debug(obj: object | string, msg?: string): void;
@@ -35,6 +36,8 @@ export interface RegistryInit {
   clock?: Clock;
   options?: RegistryOptionsInput;
   logger?: Logger;
+  /** Where the state survives restarts; without one it lives in this process only. */
+  store?: RegistryStore;
   /** Source of jitter; tests pin it. */
   random?: () => number;
 }
@@ -47,6 +50,14 @@ export class Registry extends EventEmitter {
   readonly #logger: Logger;
   readonly #notifier: Notifier;
   readonly #health: HealthChecker;
+  readonly #store: RegistryStore | undefined;
+  /** Changes not yet handed to the store; written together on the next tick. */
+  #batch: StoreBatch = emptyBatch();
+  /** Instances changed since the last write: the record, or null when removed. */
+  #staged = new Map<string, InstanceRecord | null>();
+  #written: Promise<void> | null = null;
+  /** While restoring, re-queued patches are already in the store. */
+  #restoring = false;
   #closing: Promise<void> | null = null;
   /** Initial patches whose registration is waiting for the first delivery attempt. */
   readonly #awaitingFirstAttempt = new Map<string, () => void>();
@@ -57,6 +68,7 @@ export class Registry extends EventEmitter {
     this.#clock = init.clock ?? systemClock;
     this.#logger = init.logger ?? silentLogger;
     this.startedAt = this.#clock.now();
+    this.#store = init.store;
     this.#notifier = new Notifier({
       channel: init.channel,
       clock: this.#clock,
@@ -71,6 +83,29 @@ export class Registry extends EventEmitter {
       random: init.random,
       onEvent: (event) => this.#onHealthEvent(event),
     });
+  }
+
+  /**
+   * Resumes from the store: every instance comes back with its health, revisions continue
+   * upward, health checks start at once, and undelivered patches are queued again in order.
+   */
+  async restore(): Promise<{ instances: number; pending: number }> {
+    if (!this.#store) return { instances: 0, pending: 0 };
+    const snapshot = await this.#store.load();
+    const now = this.#clock.now();
+    this.#catalog.restore(snapshot.revision, snapshot.instances);
+    for (const record of snapshot.instances) {
+      const { id, heartbeatUrl, ttlMs, health, criticalSince } = record;
+      // A TTL instance could not renew while the registry was down: its TTL starts afresh.
+      this.#health.track({ id, heartbeatUrl, ttlMs, health, criticalSince, lastRenewAt: now });
+    }
+    this.#restoring = true;
+    for (const entry of snapshot.outbox) {
+      void this.#notifier.enqueue(entry.target, { Added: entry.added, Removed: entry.removed, Revision: entry.revision }, entry.prevRevision);
+    }
+    this.#restoring = false;
+    this.#logger.info({ store: this.#store.description, revision: this.revision, instances: snapshot.instances.length, pending: snapshot.outbox.length }, 'registry state restored');
+    return { instances: snapshot.instances.length, pending: snapshot.outbox.length };
   }
 
   get revision(): number {
@@ -89,6 +124,7 @@ export class Registry extends EventEmitter {
   async register(registration: Registration): Promise<RegisterResponse & { created: boolean }> {
     this.#assertOpen();
     const { record, previous } = this.#catalog.upsert(registration, this.#clock.now());
+    this.#stageUpsert(record);
     this.#announceRegistration(previous, record);
     this.#forgetUpdateUrl(previous?.updateUrl ?? null, record.updateUrl);
     this.#health.track({ id: record.id, heartbeatUrl: record.heartbeatUrl, ttlMs: record.ttlMs, health: 'passing' });
@@ -96,7 +132,7 @@ export class Registry extends EventEmitter {
     this.emit('change', { type: 'registered', revision: record.revision, instance: record } satisfies RegistryChange);
 
     const providers = Object.fromEntries(record.requires.map((name) => [name, this.#catalog.passing(name)]));
-    const delivered = await this.#sendInitialPatch(record, Object.values(providers).flat());
+    const [delivered] = await Promise.all([this.#sendInitialPatch(record, Object.values(providers).flat()), this.#persisted()]);
     return {
       created: previous === undefined,
       instance: toView(record),
@@ -115,6 +151,7 @@ export class Registry extends EventEmitter {
   deregister(id: string): InstanceRecord | undefined {
     const record = this.#catalog.remove(id);
     if (!record) return undefined;
+    this.#stageDelete(id);
     this.#health.untrack(id);
     if (record.health === 'passing') this.#notifyDependents(record.service, [], [entry(record)], record.revision);
     this.#forgetUpdateUrl(record.updateUrl, null);
@@ -171,13 +208,69 @@ export class Registry extends EventEmitter {
     return this.#notifier.queueDepths();
   }
 
-  /** Stops health checks, lets in-flight deliveries finish within `graceMs`, then drops the rest. */
+  /**
+   * Stops health checks, lets in-flight deliveries finish within `graceMs` and writes what is
+   * left to the store: patches still undelivered are delivered after the next start.
+   */
   close(graceMs = this.options.shutdownGraceMs): Promise<void> {
     this.#closing ??= (async () => {
       await this.#health.close();
       await this.#notifier.close(graceMs);
+      await this.#persisted().catch((error: Error) => this.#logger.error({ err: error }, 'could not write the last changes to the store'));
     })();
     return this.#closing;
+  }
+
+  /** The outbox in the store follows the notifier: queued, then done when delivered or dropped. */
+  #recordDelivery(event: NotifierEvent): void {
+    if (!this.#store) return;
+    if (event.type === 'enqueued' && !this.#restoring) {
+      const { Added, Removed, Revision, PrevRevision } = event.patch;
+      this.#batch.enqueued.push({ target: event.target, revision: Revision, prevRevision: PrevRevision, added: Added, removed: Removed });
+    } else if (event.type === 'delivered') {
+      this.#batch.done.push({ target: event.target, revision: event.revision });
+    } else if (event.type === 'dropped' && event.reason !== 'closed') {
+      // Closing drops nothing for good: what was not delivered stays in the store for the next start.
+      for (const revision of event.revisions) this.#batch.done.push({ target: event.target, revision });
+    } else {
+      return;
+    }
+    this.#persistSoon();
+  }
+
+  // Within a batch the last word on an instance wins: an upsert cancels a staged delete and back.
+  #stageUpsert(record: InstanceRecord): void {
+    this.#staged.delete(record.id);
+    this.#staged.set(record.id, record);
+    this.#persistSoon();
+  }
+
+  #stageDelete(id: string): void {
+    this.#staged.delete(id);
+    this.#staged.set(id, null);
+    this.#persistSoon();
+  }
+
+  #persistSoon(): void {
+    void this.#persisted().catch((error: Error) => this.#logger.error({ err: error }, 'could not write registry changes to the store'));
+  }
+
+  /** Resolves once every change staged so far is in the store. One write per tick. */
+  #persisted(): Promise<void> {
+    if (!this.#store) return Promise.resolve();
+    this.#written ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      const batch = this.#batch;
+      for (const [id, record] of this.#staged) {
+        if (record) batch.upserts.push(record);
+        else batch.deletes.push(id);
+      }
+      this.#batch = emptyBatch();
+      this.#staged = new Map();
+      this.#written = null;
+      batch.revision = this.#catalog.revision;
+      return isEmptyBatch(batch) ? undefined : this.#store?.write(batch);
+    });
+    return this.#written;
   }
 
   #serviceView(name: string): ServiceView {
@@ -252,6 +345,7 @@ export class Registry extends EventEmitter {
     const reason = event.type === 'critical' ? event.reason : null;
     if (!this.#catalog.setHealth(event.id, event.type, event.at, reason)) return;
     const record = this.#catalog.get(event.id) as InstanceRecord;
+    this.#stageUpsert(record);
     const [added, removed] = event.type === 'passing' ? [[entry(record)], []] : [[], [entry(record)]];
     this.#notifyDependents(record.service, added, removed, record.revision);
     this.#logger.info({ service: record.service, url: record.url, reason }, `instance is ${event.type}`);
@@ -259,6 +353,7 @@ export class Registry extends EventEmitter {
   }
 
   #onNotifierEvent(event: NotifierEvent): void {
+    this.#recordDelivery(event);
     if (event.type === 'failed') {
       this.#awaitingFirstAttempt.get(`${event.target} ${event.revision}`)?.();
       this.#logger.warn({ target: event.target, revision: event.revision, attempt: event.attempt, retryInMs: event.retryInMs, error: event.error }, 'notification failed; will retry');

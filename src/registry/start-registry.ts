@@ -8,10 +8,18 @@ import { HttpChannel } from './notify/http-channel.js';
 import { Registry, type Logger } from './registry.js';
 import type { RegistryOptionsInput } from './options.js';
 import type { Clock } from './clock.js';
+import { join } from 'node:path';
+import { MemoryStore } from './store/memory-store.js';
+import { SqliteStore } from './store/sqlite-store.js';
+import type { RegistryStore } from './store/store.js';
 
 export interface StartRegistryOptions extends RegistryOptionsInput {
   host?: string;
   port?: number;
+  /** "memory" (the default here; the CLI defaults to "sqlite"), "sqlite", or a store of your own. */
+  store?: 'memory' | 'sqlite' | RegistryStore;
+  /** Folder of the SQLite file (registry.db). Default "./data". */
+  dataDir?: string;
   logger?: FastifyServerOptions['loggerInstance'] & Logger;
   clock?: Clock;
 }
@@ -28,11 +36,13 @@ export interface RunningRegistry {
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<RunningRegistry> {
   const host = options.host ?? 'localhost';
   const port = options.port ?? 3000;
+  const store = openStore(options);
   const channel = new HttpChannel();
   const prober = createHttpProber();
   const registry = new Registry({
     channel,
     probe: prober.probe,
+    store,
     clock: options.clock,
     logger: options.logger,
     options,
@@ -42,9 +52,10 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       await Promise.all([app.close(), registry.close()]);
-      await Promise.all([channel.close(), prober.close()]);
+      await Promise.all([channel.close(), prober.close(), store.close()]);
     })());
   try {
+    await registry.restore();
     await app.listen({ host, port });
   } catch (error) {
     await close();
@@ -53,6 +64,12 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   return { url: `http://${host}:${actualPort}`, port: actualPort, registry, app, close };
+}
+
+function openStore(options: StartRegistryOptions): RegistryStore {
+  if (typeof options.store === 'object') return options.store;
+  if (options.store === 'sqlite') return new SqliteStore(join(options.dataDir ?? './data', 'registry.db'));
+  return new MemoryStore();
 }
 
 /** A listen failure a user can act on: which port, and which option changes it. */

@@ -78,7 +78,8 @@ export class NodeProcess {
 
 /** Starts `roster registry` on a free port and resolves with its URL once it listens. */
 export async function startRegistryProcess(t: TestContext, flags: string[] = []): Promise<{ process: NodeProcess; url: string }> {
-  const registry = new NodeProcess(t, [ROSTER_CLI, 'registry', '--host', '127.0.0.1', '--port', '0', ...flags]);
+  const store = flags.includes('--store') ? [] : ['--store', 'memory'];
+  const registry = new NodeProcess(t, [ROSTER_CLI, 'registry', '--host', '127.0.0.1', '--port', '0', ...store, ...flags]);
   const listening = await registry.waitForEvent((e) => e.msg === `registry listening on ${String(e.url)}`);
   return { process: registry, url: String(listening.url) };
 }

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { startRegistry } from '../../registry/start-registry.js';
 import { createLogger } from '../logger.js';
 import { onShutdownSignal, parseCount, parseMs, parsePort } from '../options.js';
@@ -6,6 +6,8 @@ import { onShutdownSignal, parseCount, parseMs, parsePort } from '../options.js'
 interface RegistryFlags {
   host: string;
   port: number;
+  store: 'sqlite' | 'memory';
+  dataDir: string;
   healthInterval?: number;
   healthTimeout?: number;
   healthAttempts?: number;
@@ -20,6 +22,8 @@ export function registryCommand(): Command {
     .description('run the registry (course API at /services, Roster API at /v1)')
     .option('--host <host>', 'address to listen on', 'localhost')
     .option('--port <port>', 'port to listen on', parsePort, 3000)
+    .addOption(new Option('--store <kind>', 'where the state lives: sqlite survives restarts, memory does not').choices(['sqlite', 'memory']).default('sqlite'))
+    .option('--data-dir <dir>', 'folder of the SQLite file (registry.db)', './data')
     .option('--health-interval <ms>', 'time between probe rounds of an instance (default 3000)', parseMs)
     .option('--health-timeout <ms>', 'timeout of one probe (default 1000)', parseMs)
     .option('--health-attempts <n>', 'failed probes in a row before an instance turns critical (default 3)', parseCount)
@@ -35,6 +39,8 @@ async function runRegistry(flags: RegistryFlags): Promise<void> {
   const running = await startRegistry({
     host: flags.host,
     port: flags.port,
+    store: flags.store,
+    dataDir: flags.dataDir,
     logger,
     health: withoutUndefined({
       intervalMs: flags.healthInterval,

@@ -46,7 +46,7 @@ function parts(flags: UpFlags): Part[] {
   const registryUrl = `http://${flags.host}:${flags.registryPort}`;
   const common = (port: number) => ['--host', flags.host, '--port', String(port), '--registry', registryUrl];
   return [
-    { label: 'registry', service: null, port: flags.registryPort, portOption: '--registry-port', args: ['registry', '--host', flags.host, '--port', String(flags.registryPort)] },
+    { label: 'registry', service: null, port: flags.registryPort, portOption: '--registry-port', args: ['registry', '--host', flags.host, '--port', String(flags.registryPort), '--data-dir', flags.dataDir] },
     { label: 'log', service: 'LogService', port: flags.logPort, portOption: '--log-port', args: ['log', ...common(flags.logPort), '--data-dir', flags.dataDir] },
     { label: 'grading', service: 'GradingService', port: flags.gradingPort, portOption: '--grading-port', args: ['grading', ...common(flags.gradingPort), '--data-dir', flags.dataDir] },
     { label: 'portal', service: 'Portal', port: flags.portalPort, portOption: '--portal-port', args: ['portal', ...common(flags.portalPort)] },

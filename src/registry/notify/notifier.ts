@@ -26,9 +26,13 @@ export const DEFAULT_NOTIFIER_OPTIONS: Readonly<NotifierOptions> = Object.freeze
 });
 
 export type NotifierEvent =
+  | { type: 'enqueued'; target: string; patch: StampedPatch }
   | { type: 'delivered'; target: string; revision: number; attempts: number; latencyMs: number }
   | { type: 'failed'; target: string; revision: number; attempt: number; error: string; retryInMs: number }
-  | { type: 'dropped'; target: string; count: number; reason: DropReason };
+  | { type: 'dropped'; target: string; count: number; reason: DropReason; revisions: number[] };
+
+/** A patch as it is sent: with the revision of the one before it to the same target. */
+export type StampedPatch = Patch & { Revision: number; PrevRevision: number };
 
 export type DropReason = 'removed' | 'overflow' | 'closed';
 
@@ -50,7 +54,7 @@ export interface EnqueuedPatch {
 const JITTER_RATIO = 0.2;
 
 interface Delivery {
-  readonly patch: Patch & { Revision: number };
+  readonly patch: StampedPatch;
   readonly enqueuedAt: number;
   attempts: number;
   readonly settle: (delivered: boolean) => void;
@@ -89,15 +93,20 @@ export class Notifier {
     this.#random = init.random ?? Math.random;
   }
 
-  /** Queues `patch` for `target`; resolves true once delivered, false if dropped. Never rejects. */
-  enqueue(target: string, patch: EnqueuedPatch): Promise<boolean> {
+  /**
+   * Queues `patch` for `target`; resolves true once delivered, false if dropped. Never rejects.
+   * `prevRevision` is given only when a restarted registry re-queues what it had not delivered.
+   */
+  enqueue(target: string, patch: EnqueuedPatch, prevRevision?: number): Promise<boolean> {
     if (this.#closed) {
-      this.#emit({ type: 'dropped', target, count: 1, reason: 'closed' });
+      this.#emit({ type: 'dropped', target, count: 1, reason: 'closed', revisions: [patch.Revision] });
       return Promise.resolve(false);
     }
     return new Promise((settle) => {
       const lane = this.#lane(target);
-      lane.waiting.push({ patch: this.#stamp(target, patch), enqueuedAt: this.#clock.now(), attempts: 0, settle });
+      const stamped = this.#stamp(target, patch, prevRevision);
+      this.#emit({ type: 'enqueued', target, patch: stamped });
+      lane.waiting.push({ patch: stamped, enqueuedAt: this.#clock.now(), attempts: 0, settle });
       this.#trim(lane);
       this.#pump(lane);
     });
@@ -167,8 +176,8 @@ export class Notifier {
   }
 
   // Key order as the course writes it, Roster's additions last.
-  #stamp(target: string, { Added, Removed, Revision }: EnqueuedPatch): Delivery['patch'] {
-    const PrevRevision = this.#lastRevision.get(target) ?? 0;
+  #stamp(target: string, { Added, Removed, Revision }: EnqueuedPatch, prevRevision?: number): StampedPatch {
+    const PrevRevision = prevRevision ?? this.#lastRevision.get(target) ?? 0;
     this.#lastRevision.set(target, Revision);
     return { Added, Removed, Revision, PrevRevision };
   }
@@ -254,7 +263,9 @@ export class Notifier {
 
   #drop(target: string, deliveries: Delivery[], reason: DropReason): void {
     for (const delivery of deliveries) delivery.settle(false);
-    if (deliveries.length > 0) this.#emit({ type: 'dropped', target, count: deliveries.length, reason });
+    if (deliveries.length === 0) return;
+    const revisions = deliveries.map((delivery) => delivery.patch.Revision);
+    this.#emit({ type: 'dropped', target, count: deliveries.length, reason, revisions });
   }
 
   // A listener's bug must not break delivery, nor turn enqueue()'s promise into a rejection.

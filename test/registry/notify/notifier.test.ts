@@ -195,7 +195,7 @@ test('remove() drops the queue, aborts the send in flight and resolves false', a
   notifier.remove(A);
   assert.deepEqual(await Promise.all(results), [false, false, false]);
   assert.equal(channel.calls[0]?.signal.aborted, true);
-  assert.deepEqual(ofType('dropped'), [{ type: 'dropped', target: A, count: 3, reason: 'removed' }]);
+  assert.deepEqual(ofType('dropped'), [{ type: 'dropped', target: A, count: 3, reason: 'removed', revisions: [1, 2, 3] }]);
   assert.equal(notifier.pending(A), 0);
   assert.equal(notifier.targets, 0);
   await clock.tick(0);
@@ -221,8 +221,8 @@ test('overflow drops the oldest waiting patches; the receiver sees the PrevRevis
   const results = range(1, 6).map((revision) => send(A, revision));
   assert.equal(notifier.pending(A), 4, 'the one in flight plus maxQueue waiting');
   assert.deepEqual(ofType('dropped'), [
-    { type: 'dropped', target: A, count: 1, reason: 'overflow' },
-    { type: 'dropped', target: A, count: 1, reason: 'overflow' },
+    { type: 'dropped', target: A, count: 1, reason: 'overflow', revisions: [2] },
+    { type: 'dropped', target: A, count: 1, reason: 'overflow', revisions: [3] },
   ]);
   channel.modes.set(A, 'ok');
   await clock.tick(2_000 + 250);

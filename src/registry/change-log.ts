@@ -1,0 +1,68 @@
+// The recent history of the catalog: the last N changes, so that a watcher that reconnects with
+// the revision it last saw gets what it missed instead of the whole catalog again.
+import type { InstanceView } from '../protocol/v1.js';
+import { toView } from './catalog.js';
+import type { Registry, RegistryChange } from './registry.js';
+
+/** One change as watchers see it: the instance as it was right after the change. */
+export interface LoggedChange {
+  revision: number;
+  type: RegistryChange['type'];
+  instance: InstanceView;
+}
+
+export interface ChangeLogOptions {
+  /** How many changes are kept. Default 1000. */
+  capacity?: number;
+}
+
+export const DEFAULT_CHANGE_LOG_CAPACITY = 1000;
+
+export class ChangeLog {
+  readonly capacity: number;
+  readonly #registry: Registry;
+  readonly #changes: LoggedChange[] = [];
+  readonly #listeners = new Set<(change: LoggedChange) => void>();
+  /** Every change after this revision is in the log; older ones fell out (or came before us). */
+  #complete: number;
+  #closed = false;
+
+  constructor(registry: Registry, options: ChangeLogOptions = {}) {
+    const capacity = options.capacity ?? DEFAULT_CHANGE_LOG_CAPACITY;
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('option "capacity" must be a whole number ≥ 1');
+    this.capacity = capacity;
+    this.#registry = registry;
+    this.#complete = registry.revision;
+    registry.on('change', this.#record);
+  }
+
+  /** The changes after `revision`, oldest first; null when some of them are no longer kept. */
+  since(revision: number): LoggedChange[] | null {
+    // A revision ahead of ours comes from another registry (or one that restarted): start over.
+    if (revision < this.#complete || revision > this.#registry.revision) return null;
+    return this.#changes.filter((change) => change.revision > revision);
+  }
+
+  /** Calls `listener` with every change from now on; returns the function that stops it. */
+  subscribe(listener: (change: LoggedChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Stops recording and drops every subscriber. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#registry.off('change', this.#record);
+    this.#listeners.clear();
+  }
+
+  // An arrow function, so that close() can remove exactly this listener.
+  readonly #record = (change: RegistryChange): void => {
+    // The record is mutable and changes again later: keep the view it has now.
+    const logged: LoggedChange = { revision: change.revision, type: change.type, instance: toView(change.instance) };
+    this.#changes.push(logged);
+    if (this.#changes.length > this.capacity) this.#complete = this.#changes.shift()!.revision;
+    for (const listener of [...this.#listeners]) listener(logged);
+  };
+}

@@ -1,0 +1,50 @@
+// The live dashboard at `/`: a page and its plain ES modules from src/registry/dashboard/. It
+// reads the registry over HTTP (GET /v1/watch, /v1/state) like any other client, so it needs no
+// handle on the registry.
+import { readFile } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+
+export interface DashboardRoutesOptions {
+  /** Where the assets are; default: src/registry/dashboard/ (dist/registry/dashboard/ once built). */
+  assetsDir?: URL;
+}
+
+const DEFAULT_ASSETS_DIR = new URL('../dashboard/', import.meta.url);
+
+/** Served files by URL path; nothing else under /dashboard/ is reachable. */
+const ASSETS: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/dashboard/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/model.js': { file: 'model.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/graph.js': { file: 'graph.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/services.js': { file: 'services.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+};
+
+// Only our own files run, and data from the registry can never become a script, even by mistake.
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  // Small files: always revalidate, so that an upgraded registry serves its new dashboard.
+  'cache-control': 'no-cache',
+};
+
+export function dashboardRoutes(options: DashboardRoutesOptions = {}) {
+  const assetsDir = options.assetsDir ?? DEFAULT_ASSETS_DIR;
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    // Read once at start: a missing file fails the registry's start, not a user's page load.
+    for (const [path, { file, type }] of Object.entries(ASSETS)) {
+      const body = await readAsset(assetsDir, file);
+      app.get(path, async (_request, reply) => reply.headers(SECURITY_HEADERS).type(type).send(body));
+    }
+  };
+}
+
+async function readAsset(dir: URL, file: string): Promise<Buffer> {
+  try {
+    return await readFile(new URL(file, dir));
+  } catch (error) {
+    throw new Error(`dashboard asset ${file} is missing from ${dir.pathname}: copy src/registry/dashboard/ next to the built registry (npm run build does)`, { cause: error });
+  }
+}

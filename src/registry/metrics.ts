@@ -1,0 +1,158 @@
+// Prometheus metrics of one registry (docs/metrics.md). Counters and histograms follow the
+// registry's events; gauges read the registry when scraped, so they cannot drift from it.
+import { Counter, Gauge, Histogram, Registry as MetricsRegistry, collectDefaultMetrics, type Metric } from 'prom-client';
+import type { HealthEvent } from './health/health-checker.js';
+import type { NotifierEvent } from './notify/notifier.js';
+import type { Registry } from './registry.js';
+
+export interface RegistryMetricsOptions {
+  /** How many watch streams are open now; the watch routes own that number. */
+  openStreams?: () => number;
+}
+
+export interface RegistryMetrics {
+  /** A registry of its own (not prom-client's global one), so several can live in one process. */
+  readonly registry: MetricsRegistry;
+  /** Stops following the registry. Idempotent. */
+  close(): void;
+}
+
+// Probes and deliveries on a LAN take milliseconds; the upper buckets catch timeouts and retries.
+const PROBE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const DELIVERY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export function createRegistryMetrics(registry: Registry, options: RegistryMetricsOptions = {}): RegistryMetrics {
+  const metrics = new MetricsRegistry();
+  for (const metric of processMetrics()) metrics.registerMetric(metric);
+  defineScrapeGauges(metrics, registry, options);
+  const onProbe = probeRecorder(metrics);
+  const onNotification = notificationRecorder(metrics);
+  registry.on('probe', onProbe);
+  registry.on('notification', onNotification);
+  let closed = false;
+  return {
+    registry: metrics,
+    close(): void {
+      if (closed) return;
+      closed = true;
+      registry.off('probe', onProbe);
+      registry.off('notification', onNotification);
+      metrics.clear();
+    },
+  };
+}
+
+/** Gauges computed at scrape time from the registry's current state. */
+function defineScrapeGauges(metrics: MetricsRegistry, registry: Registry, options: RegistryMetricsOptions): void {
+  const registers = [metrics];
+  new Gauge({
+    name: 'roster_instances',
+    help: 'Registered instances by service and health state (passing, critical).',
+    labelNames: ['service', 'state'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const service of registry.services()) {
+        this.set({ service: service.name, state: 'passing' }, service.passing);
+        this.set({ service: service.name, state: 'critical' }, service.critical);
+      }
+    },
+  });
+  new Gauge({
+    name: 'roster_notification_queue_depth',
+    help: 'Patches waiting for delivery per subscriber (update URL), including the one being sent.',
+    labelNames: ['subscriber'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [subscriber, depth] of registry.notificationQueues()) this.set({ subscriber }, depth);
+    },
+  });
+  new Gauge({
+    name: 'roster_watch_streams',
+    help: 'Open watch streams (GET /v1/watch).',
+    registers,
+    collect() {
+      this.set(options.openStreams?.() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'roster_revision',
+    help: 'Current revision of the catalog.',
+    registers,
+    collect() {
+      this.set(registry.revision);
+    },
+  });
+}
+
+function probeRecorder(metrics: MetricsRegistry): (event: HealthEvent & { type: 'checked' }) => void {
+  const registers = [metrics];
+  const probes = new Counter({
+    name: 'roster_probes_total',
+    help: 'Heartbeat probes by result (passing: answered 200 in time; failing: anything else).',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'roster_probe_duration_seconds',
+    help: 'Time a heartbeat probe took, by result.',
+    labelNames: ['result'] as const,
+    buckets: PROBE_BUCKETS,
+    registers,
+  });
+  // Both series exist from the start, so that rate() sees the first failure.
+  for (const result of ['passing', 'failing']) probes.inc({ result }, 0);
+  return (event) => {
+    const result = event.error === null ? 'passing' : 'failing';
+    probes.inc({ result });
+    duration.observe({ result }, event.latencyMs / 1000);
+  };
+}
+
+// Subscribers come and go, and counters are never deleted: labelling them by subscriber would
+// grow without bound. The per-subscriber view is the queue-depth gauge, which reflects only now.
+function notificationRecorder(metrics: MetricsRegistry): (event: NotifierEvent) => void {
+  const registers = [metrics];
+  const delivered = new Counter({ name: 'roster_notifications_delivered_total', help: 'Patches delivered to a subscriber.', registers });
+  const failed = new Counter({ name: 'roster_notifications_failed_total', help: 'Failed delivery attempts; each is retried after a backoff.', registers });
+  const retried = new Counter({ name: 'roster_notifications_retried_total', help: 'Patches delivered only after one or more failed attempts.', registers });
+  const dropped = new Counter({
+    name: 'roster_notifications_dropped_total',
+    help: 'Patches given up without delivery, by reason (removed, overflow, closed).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'roster_notification_delivery_seconds',
+    help: 'Time from a change to the delivery of its patch, retries included.',
+    buckets: DELIVERY_BUCKETS,
+    registers,
+  });
+  for (const reason of ['removed', 'overflow', 'closed']) dropped.inc({ reason }, 0);
+  return (event) => {
+    if (event.type === 'failed') return failed.inc();
+    if (event.type === 'dropped') return dropped.inc({ reason: event.reason }, event.count);
+    if (event.type !== 'delivered') return;
+    delivered.inc();
+    if (event.attempts > 1) retried.inc();
+    latency.observe(event.latencyMs / 1000);
+  };
+}
+
+let sharedProcessMetrics: Metric[] | undefined;
+
+/**
+ * Node's process metrics (CPU, memory, event loop, GC). They describe the process, not one
+ * registry, so they are collected once: one GC observer and one event-loop monitor, however many
+ * registries a process runs, and nothing new to stop when one closes. prom-client 15 samples at
+ * scrape time and starts no interval timer.
+ */
+function processMetrics(): Metric[] {
+  if (!sharedProcessMetrics) {
+    const register = new MetricsRegistry();
+    collectDefaultMetrics({ register });
+    sharedProcessMetrics = register.getMetricsAsArray().flatMap(({ name }) => register.getSingleMetric(name) ?? []);
+  }
+  return sharedProcessMetrics;
+}

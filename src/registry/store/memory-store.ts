@@ -1,0 +1,31 @@
+// Keeps the registry's state in this process only: for tests, and for users who want no disk.
+// A new Registry opened on the same MemoryStore object resumes as after a restart.
+import type { InstanceRecord } from '../catalog.js';
+import type { OutboxEntry, RegistryStore, StoreBatch, StoreSnapshot } from './store.js';
+
+export class MemoryStore implements RegistryStore {
+  readonly description = 'memory';
+  #revision = 0;
+  #instances = new Map<string, InstanceRecord>();
+  #outbox: Array<OutboxEntry & { seq: number }> = [];
+  #seq = 0;
+
+  async load(): Promise<StoreSnapshot> {
+    return {
+      revision: this.#revision,
+      instances: [...this.#instances.values()].map((record) => structuredClone(record)),
+      outbox: this.#outbox.map(({ seq: _seq, ...entry }) => structuredClone(entry)),
+    };
+  }
+
+  async write(batch: StoreBatch): Promise<void> {
+    this.#revision = Math.max(this.#revision, batch.revision);
+    for (const record of batch.upserts) this.#instances.set(record.id, structuredClone(record));
+    for (const entry of batch.enqueued) this.#outbox.push({ ...structuredClone(entry), seq: ++this.#seq });
+    for (const id of batch.deletes) this.#instances.delete(id);
+    const done = new Set(batch.done.map(({ target, revision }) => `${revision} ${target}`));
+    if (done.size > 0) this.#outbox = this.#outbox.filter((entry) => !done.has(`${entry.revision} ${entry.target}`));
+  }
+
+  async close(): Promise<void> {}
+}

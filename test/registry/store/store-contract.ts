@@ -1,0 +1,92 @@
+// One contract for every registry store: each store's test file runs it with its own factory.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { InstanceRecord } from '../../../src/registry/catalog.js';
+import { emptyBatch, type OutboxEntry, type RegistryStore, type StoreBatch } from '../../../src/registry/store/store.js';
+
+export interface StoreFactory {
+  /** A new, empty store. */
+  create(t: import('node:test').TestContext): Promise<RegistryStore>;
+  /** The same state as `store`, opened afresh (a restart); may close `store`. */
+  reopen(store: RegistryStore): Promise<RegistryStore>;
+}
+
+export function record(name: string, revision: number, extra: Partial<InstanceRecord> = {}): InstanceRecord {
+  return {
+    id: `id-${name}`,
+    service: name,
+    url: `http://${name}.test`,
+    requires: ['LogService'],
+    updateUrl: `http://${name}.test/services`,
+    heartbeatUrl: `http://${name}.test/heartbeat`,
+    ttlMs: null,
+    metadata: { version: '1.0.0', tags: ['a'] },
+    health: 'passing',
+    protocol: 'v1',
+    registeredAt: 1_700_000_000_000,
+    revision,
+    lastCheckAt: null,
+    lastCheckMs: null,
+    lastError: null,
+    criticalSince: null,
+    ...extra,
+  };
+}
+
+function patch(target: string, revision: number, prevRevision: number): OutboxEntry {
+  return { target, revision, prevRevision, added: [{ Name: 'LogService', URL: `http://log-${revision}.test` }], removed: [] };
+}
+
+const batch = (changes: Partial<StoreBatch>): StoreBatch => ({ ...emptyBatch(), ...changes });
+
+export function storeContract(name: string, factory: StoreFactory): void {
+  test(`${name}: a new store is empty at revision 0`, async (t) => {
+    const store = await factory.create(t);
+    assert.deepEqual(await store.load(), { revision: 0, instances: [], outbox: [] });
+  });
+
+  test(`${name}: instances written come back after a restart, exactly`, async (t) => {
+    const store = await factory.create(t);
+    const critical = record('b', 2, { health: 'critical', criticalSince: 1_700_000_005_000, lastError: 'timed out' });
+    await store.write(batch({ revision: 2, upserts: [record('a', 1), critical] }));
+    const reopened = await factory.reopen(store);
+    const { revision, instances } = await reopened.load();
+    assert.equal(revision, 2);
+    assert.deepEqual(instances.sort((x, y) => x.id.localeCompare(y.id)), [record('a', 1), critical]);
+  });
+
+  test(`${name}: an upsert replaces, a delete removes`, async (t) => {
+    const store = await factory.create(t);
+    await store.write(batch({ revision: 2, upserts: [record('a', 1), record('b', 2)] }));
+    await store.write(batch({ revision: 4, upserts: [record('a', 3, { health: 'critical' })], deletes: ['id-b'] }));
+    const { instances } = await store.load();
+    assert.deepEqual(instances, [record('a', 3, { health: 'critical' })]);
+  });
+
+  test(`${name}: the revision never goes down`, async (t) => {
+    const store = await factory.create(t);
+    await store.write(batch({ revision: 9 }));
+    await store.write(batch({ revision: 5 }));
+    assert.equal((await (await factory.reopen(store)).load()).revision, 9);
+  });
+
+  test(`${name}: the outbox keeps undelivered patches in order; done ones leave it`, async (t) => {
+    const store = await factory.create(t);
+    await store.write(batch({ revision: 3, enqueued: [patch('http://x/services', 1, 0), patch('http://y/services', 2, 0), patch('http://x/services', 3, 1)] }));
+    await store.write(batch({ revision: 3, done: [{ target: 'http://x/services', revision: 1 }] }));
+    const reopened = await factory.reopen(store);
+    assert.deepEqual((await reopened.load()).outbox, [patch('http://y/services', 2, 0), patch('http://x/services', 3, 1)]);
+  });
+
+  test(`${name}: a patch enqueued and delivered within one batch leaves nothing behind`, async (t) => {
+    const store = await factory.create(t);
+    await store.write(batch({ revision: 1, enqueued: [patch('http://x/services', 1, 0)], done: [{ target: 'http://x/services', revision: 1 }] }));
+    assert.deepEqual((await store.load()).outbox, []);
+  });
+
+  test(`${name}: close is idempotent`, async (t) => {
+    const store = await factory.create(t);
+    await store.close();
+    await store.close();
+  });
+}
