@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { gradingCommand } from './commands/grading.js';
 import { logCommand } from './commands/log.js';
+import { portalCommand } from './commands/portal.js';
 import { registryCommand } from './commands/registry.js';
 import { upCommand } from './commands/up.js';
 
@@ -16,5 +17,6 @@ program.addCommand(upCommand());
 program.addCommand(registryCommand());
 program.addCommand(logCommand());
 program.addCommand(gradingCommand());
+program.addCommand(portalCommand());
 
 await program.parseAsync(process.argv);

@@ -109,6 +109,9 @@ function startPart(part: Part, onUnexpectedExit: () => void): ChildProcess {
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, ...part.args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: process.env,
+    // Its own process group: Ctrl-C reaches only `roster up`, which stops the parts in order
+    // (services deregister while the registry is still there to hear it).
+    detached: true,
   });
   const prefix = `[${part.label}]`.padEnd(10);
   createInterface({ input: child.stdout! }).on('line', (line) => console.log(`${prefix} ${formatLogLine(line)}`));

@@ -1,0 +1,93 @@
+// What the System page shows: the registry's services (GET /v1/services) and the latest entries
+// of the log service (GET /v1/logs). Failures are RosterErrors whose message the page can show.
+import { Agent, request } from 'undici';
+import { RosterError, checkOption, type ServiceView } from '../../protocol/index.js';
+
+const LOG_SERVICE = 'LogService';
+export const DEFAULT_SYSTEM_TIMEOUT_MS = 3_000;
+
+/** What the gateway needs of a RegistryClient. */
+export interface SystemSources {
+  /** The registry URL in use. */
+  readonly registryUrl: string;
+  /** Throws RosterError NO_PROVIDER when there is none. */
+  provider(service: string): string;
+}
+
+export interface LogEntryRecord {
+  time: string;
+  service: string;
+  level: string;
+  message: string;
+}
+
+export interface SystemGateway {
+  services(): Promise<ServiceView[]>;
+  /** Newest first. */
+  recentLogs(limit: number): Promise<LogEntryRecord[]>;
+}
+
+export interface HttpSystemGateway extends SystemGateway {
+  /** Frees the sockets. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface SystemGatewayOptions {
+  client: SystemSources;
+  /** Per request. Default 3000. */
+  timeoutMs?: number;
+}
+
+export function createSystemGateway(options: SystemGatewayOptions): HttpSystemGateway {
+  const { client } = options;
+  // registryUrl is read per request, not here: a client that is not registered yet has none.
+  checkOption(typeof client?.provider === 'function' && 'registryUrl' in client, 'client', 'a RegistryClient');
+  const timeoutMs = options.timeoutMs ?? DEFAULT_SYSTEM_TIMEOUT_MS;
+  checkOption(Number.isInteger(timeoutMs) && timeoutMs > 0, 'timeoutMs', 'a positive integer (milliseconds)');
+  const agent = new Agent({ connect: { timeout: timeoutMs } });
+  let closing: Promise<void> | null = null;
+  const getJson = (what: string, url: string): Promise<unknown> => fetchJson(agent, timeoutMs, what, url);
+  return {
+    async services() {
+      const body = await getJson('the registry', `${client.registryUrl}/v1/services`);
+      return expectArray<ServiceView>(body, 'services', `the registry at ${client.registryUrl}`);
+    },
+    async recentLogs(limit) {
+      const base = client.provider(LOG_SERVICE);
+      const body = await getJson(`${LOG_SERVICE} at ${base}`, `${base}/v1/logs?limit=${limit}`);
+      return expectArray<LogEntryRecord>(body, 'entries', `${LOG_SERVICE} at ${base}`);
+    },
+    close: () => (closing ??= agent.close()),
+  };
+}
+
+async function fetchJson(agent: Agent, timeoutMs: number, what: string, url: string): Promise<unknown> {
+  let status: number;
+  let text: string;
+  try {
+    const response = await request(url, { dispatcher: agent, signal: AbortSignal.timeout(timeoutMs) });
+    status = response.statusCode;
+    text = await response.body.text();
+  } catch (error) {
+    throw new RosterError('NO_PROVIDER', `${what} cannot be reached (${describe(error, timeoutMs)})`, { cause: error });
+  }
+  if (status !== 200) throw new RosterError('INTERNAL', `${what} answered HTTP ${status} to GET ${new URL(url).pathname}`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new RosterError('INTERNAL', `${what} answered something other than JSON`);
+  }
+}
+
+/** `body[key]` when it is a list; the items are shown as they come, escaped by the templates. */
+function expectArray<T>(body: unknown, key: string, what: string): T[] {
+  const list = (body as Record<string, unknown> | null)?.[key];
+  if (!Array.isArray(list)) throw new RosterError('INTERNAL', `${what} answered without a "${key}" list`);
+  return list as T[];
+}
+
+function describe(error: unknown, timeoutMs: number): string {
+  const err = error as { name?: string; code?: string; message?: string };
+  if (err.name === 'TimeoutError' || err.code === 'UND_ERR_CONNECT_TIMEOUT') return `no answer within ${timeoutMs} ms`;
+  return err.code ?? err.message ?? String(error);
+}
