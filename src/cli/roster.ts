@@ -2,7 +2,11 @@
 // The `roster` command: one subcommand per part of the system.
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
+import { depsCommand } from './commands/deps.js';
+import { deregisterCommand } from './commands/deregister.js';
 import { gradingCommand } from './commands/grading.js';
+import { lsCommand } from './commands/ls.js';
+import { watchCommand } from './commands/watch.js';
 import { logCommand } from './commands/log.js';
 import { portalCommand } from './commands/portal.js';
 import { registryCommand } from './commands/registry.js';
@@ -18,5 +22,9 @@ program.addCommand(registryCommand());
 program.addCommand(logCommand());
 program.addCommand(gradingCommand());
 program.addCommand(portalCommand());
+program.addCommand(lsCommand());
+program.addCommand(watchCommand());
+program.addCommand(depsCommand());
+program.addCommand(deregisterCommand());
 
 await program.parseAsync(process.argv);

@@ -5,6 +5,8 @@ import { systemClock, type Clock } from '../registry/clock.js';
 
 export type Strategy = 'round-robin' | 'random';
 export type ClientProtocol = 'roster' | 'course';
+/** How the view of required services is kept current: patches POSTed to us, or GET /v1/watch. */
+export type Notifications = 'callback' | 'watch';
 
 /** Anything with these four methods: console, pino, or a test double. */
 export interface Logger {
@@ -25,6 +27,8 @@ export interface RegistryClientOptions {
   requires?: string[];
   /** Where the registry POSTs patches. Default `url + '/services'`; null: no callbacks (the client polls). */
   updateUrl?: string | null;
+  /** 'watch': no update URL; the view follows the registry's watch stream. Default 'callback'. */
+  notifications?: Notifications;
   /** Probed by the registry. Default `url + '/heartbeat'`; null: TTL mode (the client renews). */
   heartbeatUrl?: string | null;
   /** TTL mode only (heartbeatUrl null). Default 15000. */
@@ -45,6 +49,7 @@ export interface ResolvedClientOptions {
   readonly protocol: ClientProtocol;
   readonly requires: readonly string[];
   readonly updateUrl: string | null;
+  readonly notifications: Notifications;
   readonly heartbeatUrl: string | null;
   readonly ttlMs: number | null;
   readonly metadata: InstanceMetadata | undefined;
@@ -74,13 +79,15 @@ export function resolveClientOptions(options: RegistryClientOptions): ResolvedCl
   const protocol = options.protocol ?? 'roster';
   checkOption(protocol === 'roster' || protocol === 'course', 'protocol', '"roster" or "course"');
   const heartbeatUrl = optionalUrl(options.heartbeatUrl, 'heartbeatUrl', `${url}/heartbeat`);
+  const notifications = resolveNotifications(options.notifications, options.updateUrl, protocol);
   return Object.freeze({
     service: options.service,
     url,
     registryUrls: Object.freeze(resolveRegistryUrls(options.registryUrl)),
     protocol,
     requires: Object.freeze(resolveRequires(options.requires)),
-    updateUrl: optionalUrl(options.updateUrl, 'updateUrl', `${url}/services`),
+    updateUrl: notifications === 'watch' ? null : optionalUrl(options.updateUrl, 'updateUrl', `${url}/services`),
+    notifications,
     heartbeatUrl,
     ttlMs: resolveTtl(options.ttlMs, heartbeatUrl, protocol),
     metadata: resolveMetadata(options.metadata),
@@ -119,6 +126,16 @@ function optionalUrl(value: string | null | undefined, name: string, fallback: s
   if (value === undefined) return fallback;
   checkOption(httpUrl.safeParse(value).success, name, 'an absolute http(s) URL or null');
   return value;
+}
+
+function resolveNotifications(value: Notifications | undefined, updateUrl: string | null | undefined, protocol: ClientProtocol): Notifications {
+  const notifications = value ?? 'callback';
+  checkOption(notifications === 'callback' || notifications === 'watch', 'notifications', '"callback" or "watch"');
+  if (notifications === 'callback') return notifications;
+  // The course's registry has no watch stream; a watcher takes no callbacks.
+  checkOption(protocol === 'roster', 'notifications', '"callback" with protocol "course" (its registry has no watch stream)');
+  checkOption(updateUrl === undefined || updateUrl === null, 'updateUrl', 'left out with notifications "watch" (changes come over the watch stream)');
+  return notifications;
 }
 
 function resolveTtl(value: number | undefined, heartbeatUrl: string | null, protocol: ClientProtocol): number | null {

@@ -3,12 +3,13 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { RosterError, instanceId, parsePatch } from '../protocol/index.js';
-import type { CourseRegistration, Patch, ProviderView, RegisterRequest, RegisterResponse, StateResponse } from '../protocol/index.js';
+import type { CourseRegistration, InstanceView, Patch, ProviderView, RegisterRequest, RegisterResponse, StateResponse } from '../protocol/index.js';
 import { createRequestHandler, pathOf, sendJson, type RequestHandler } from './handlers.js';
 import { RegistryHttp, expectStatus } from './http.js';
 import { resolveClientOptions, type RegistryClientOptions, type ResolvedClientOptions } from './options.js';
 import { ProviderCache, type ServiceChange } from './provider-cache.js';
 import { Ticker } from './ticker.js';
+import { WatchStream, type WatchChange, type WatchSnapshot } from './watch-stream.js';
 
 export interface ChangeEvent extends ServiceChange {
   /** Registry revision of the change; null for the course's registry, which has none. */
@@ -36,6 +37,8 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   readonly #cache: ProviderCache;
   readonly #handle: RequestHandler;
   readonly #ticker: Ticker;
+  /** Notifications 'watch' with something to watch: keeps the view instead of patches. */
+  readonly #watch: WatchStream | null;
   #lastRevision = 0;
   #registered = false;
   #draining = false;
@@ -57,6 +60,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
       isDraining: () => this.#draining,
     });
     this.#ticker = new Ticker(this.options.clock, this.#checkIntervalMs(), () => this.#check());
+    this.#watch = this.options.notifications === 'watch' && this.options.requires.length > 0 ? this.#createWatch() : null;
     // Bound, so that `server.on('request', ...)`-style code can pass it around unattached.
     this.handleRequest = this.handleRequest.bind(this);
   }
@@ -84,13 +88,14 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     this.options.logger.info(`registered ${this.options.service} at ${this.options.url} with the registry at ${this.registryUrl}`);
     // The course's registry probes our heartbeat and has no renew: nothing to keep alive.
     if (this.options.protocol === 'roster') this.#ticker.start();
+    this.#watch?.start();
   }
 
   /** Stops the keep-alive loop and removes this instance from the registry. Idempotent. */
   async deregister(): Promise<void> {
     if (!this.#registered) return;
     this.#registered = false;
-    await this.#ticker.stop();
+    await Promise.all([this.#ticker.stop(), this.#watch?.stop()]);
     const answer =
       this.options.protocol === 'course'
         ? await this.#http.send('DELETE', '/services', { text: this.options.url, contentType: 'text/plain' })
@@ -131,12 +136,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     }
     const state = expectStatus(await this.#http.send('GET', '/v1/state'), [200]) as StateResponse;
     checkShape(typeof state?.revision === 'number' && Array.isArray(state.instances), 'GET /v1/state');
-    const views = new Map<string, string[]>();
-    for (const instance of state.instances) {
-      if (instance.health !== 'passing') continue;
-      views.set(instance.service, [...(views.get(instance.service) ?? []), instance.url]);
-    }
-    this.#applyFullView(state.revision, views);
+    this.#applyFullView(state.revision, passingUrls(state.instances));
   }
 
   /** Resolves once each named service (default: all required) has a provider. */
@@ -194,7 +194,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   }
 
   async #close(): Promise<void> {
-    await this.#ticker.stop();
+    await Promise.all([this.#ticker.stop(), this.#watch?.close()]);
     await this.#repair;
     await this.#http.close();
   }
@@ -271,6 +271,41 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     }
   }
 
+  #createWatch(): WatchStream {
+    return new WatchStream({
+      registryUrl: () => this.registryUrl,
+      services: this.options.requires,
+      since: () => this.#lastRevision,
+      clock: this.options.clock,
+      handlers: {
+        snapshot: (snapshot) => this.#applySnapshot(snapshot),
+        change: (change) => this.#applyWatchChange(change),
+        disconnected: (error, retryInMs) => this.#onWatchDropped(error, retryInMs),
+      },
+    });
+  }
+
+  /** A snapshot is the registry's state now: it wins even over a higher revision (a restarted registry). */
+  #applySnapshot(snapshot: WatchSnapshot): void {
+    this.#lastRevision = snapshot.revision;
+    this.#emitChanges(this.#cache.replace(passingUrls(snapshot.instances)), snapshot.revision);
+  }
+
+  #applyWatchChange(change: WatchChange): void {
+    // The registration's answer may already hold it.
+    if (change.revision <= this.#lastRevision) return;
+    this.#lastRevision = change.revision;
+    const entries = [{ Name: change.instance.service, URL: change.instance.url }];
+    const visible = (change.type === 'registered' || change.type === 'passing') && change.instance.health === 'passing';
+    this.#applyEntries({ Added: visible ? entries : [], Removed: visible ? [] : entries }, change.revision);
+  }
+
+  #onWatchDropped(error: RosterError, retryInMs: number): void {
+    // The keep-alive loop already reports an unreachable registry; anything else is news.
+    if (error.code !== 'REGISTRY_UNREACHABLE') return this.#warn(error);
+    this.options.logger.debug(`${error.message}; reconnecting in ${retryInMs} ms from revision ${this.#lastRevision}`);
+  }
+
   #checkIntervalMs(): number {
     const { ttlMs, checkIntervalMs } = this.options;
     // Renewing at a third of the TTL survives two lost renewals.
@@ -286,8 +321,9 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
       const wasDown = this.#markUp();
       if (answer.status === 404) return await this.#reregister();
       expectStatus(answer, [200]);
-      // Patches may have been lost while the registry was away; without an update URL we poll.
-      if (wasDown || this.options.updateUrl === null) await this.refresh();
+      // Patches may have been lost while the registry was away; without an update URL we poll
+      // (a watcher's stream catches up by itself).
+      if (this.#watch === null && (wasDown || this.options.updateUrl === null)) await this.refresh();
     } catch (error) {
       this.#onRegistryError(error);
     }
@@ -338,6 +374,16 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
 
 function providerUrls(providers: Record<string, ProviderView[] | undefined>): Map<string, string[]> {
   return new Map(Object.entries(providers).map(([service, list]) => [service, (list ?? []).map((p) => p.url)]));
+}
+
+/** Passing instance URLs per service: the view a full state gives. */
+function passingUrls(instances: readonly InstanceView[]): Map<string, string[]> {
+  const views = new Map<string, string[]>();
+  for (const instance of instances) {
+    if (instance.health !== 'passing') continue;
+    views.set(instance.service, [...(views.get(instance.service) ?? []), instance.url]);
+  }
+  return views;
 }
 
 function checkShape(ok: boolean, what: string): void {

@@ -11,6 +11,7 @@ export const ErrorCodes = {
   METHOD_NOT_ALLOWED: { status: 405, retryable: false },
   NOT_TTL_INSTANCE: { status: 409, retryable: false },
   REGISTRY_STOPPING: { status: 503, retryable: true },
+  NO_LEADER: { status: 503, retryable: true },
   NO_PROVIDER: { status: 503, retryable: true },
   REGISTRY_UNREACHABLE: { status: 503, retryable: true },
   REGISTRY_ERROR: { status: 502, retryable: true },

@@ -1,7 +1,7 @@
 // The catalog: every registered instance and the registry revision.
 // It only records; deciding who must hear of a change is the registry's job.
 import { instanceId } from '../protocol/ids.js';
-import type { Health, InstanceMetadata, InstanceView } from '../protocol/v1.js';
+import type { Health, InstanceMetadata, InstanceView, ServiceView } from '../protocol/v1.js';
 
 export interface InstanceRecord {
   id: string;
@@ -63,6 +63,30 @@ export class Catalog {
       this.#instances.set(record.id, record);
       this.#index(record);
     }
+  }
+
+  /** Mirrors a record written elsewhere (another registry node), revision and all. */
+  put(record: InstanceRecord): InstanceRecord | undefined {
+    const previous = this.#instances.get(record.id);
+    if (previous) this.#unindex(previous);
+    this.#instances.set(record.id, record);
+    this.#index(record);
+    this.advanceTo(record.revision);
+    return previous;
+  }
+
+  /** Mirrors a removal made elsewhere; the revision moves through `advanceTo`. */
+  delete(id: string): InstanceRecord | undefined {
+    const record = this.#instances.get(id);
+    if (!record) return undefined;
+    this.#instances.delete(id);
+    this.#unindex(record);
+    return record;
+  }
+
+  /** Mirrors the revision counter of another node; it never goes down. */
+  advanceTo(revision: number): void {
+    this.#revision = Math.max(this.#revision, revision);
   }
 
   /** Adds or replaces the instance at `registration.url`; a registering instance is passing. */
@@ -165,6 +189,20 @@ function removeFrom(index: Map<string, Set<string>>, key: string, id: string): v
   const ids = index.get(key);
   ids?.delete(id);
   if (ids?.size === 0) index.delete(key);
+}
+
+/** A service as the API shows it: its instances, their health, what it requires and who requires it. */
+export function serviceView(catalog: Catalog, name: string): ServiceView {
+  const instances = catalog.ofService(name);
+  const dependents = catalog.dependentsOf(name);
+  return {
+    name,
+    instances: instances.map(toView),
+    passing: instances.filter((i) => i.health === 'passing').length,
+    critical: instances.filter((i) => i.health === 'critical').length,
+    requires: [...new Set(instances.flatMap((i) => i.requires))].sort(),
+    requiredBy: [...new Set(dependents.map((i) => i.service))].sort(),
+  };
 }
 
 export function toView(record: InstanceRecord): InstanceView {

@@ -2,7 +2,14 @@
 // the revision it last saw gets what it missed instead of the whole catalog again.
 import type { InstanceView } from '../protocol/v1.js';
 import { toView } from './catalog.js';
-import type { Registry, RegistryChange } from './registry.js';
+import type { RegistryChange } from './registry.js';
+
+/** What the change log needs of a registry: a single Registry and a cluster node both fit. */
+export interface ChangeSource {
+  readonly revision: number;
+  on(event: 'change', listener: (change: RegistryChange) => void): unknown;
+  off(event: 'change', listener: (change: RegistryChange) => void): unknown;
+}
 
 /** One change as watchers see it: the instance as it was right after the change. */
 export interface LoggedChange {
@@ -20,14 +27,14 @@ export const DEFAULT_CHANGE_LOG_CAPACITY = 1000;
 
 export class ChangeLog {
   readonly capacity: number;
-  readonly #registry: Registry;
+  readonly #registry: ChangeSource;
   readonly #changes: LoggedChange[] = [];
   readonly #listeners = new Set<(change: LoggedChange) => void>();
   /** Every change after this revision is in the log; older ones fell out (or came before us). */
   #complete: number;
   #closed = false;
 
-  constructor(registry: Registry, options: ChangeLogOptions = {}) {
+  constructor(registry: ChangeSource, options: ChangeLogOptions = {}) {
     const capacity = options.capacity ?? DEFAULT_CHANGE_LOG_CAPACITY;
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('option "capacity" must be a whole number ≥ 1');
     this.capacity = capacity;

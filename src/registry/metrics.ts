@@ -3,7 +3,7 @@
 import { Counter, Gauge, Histogram, Registry as MetricsRegistry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { HealthEvent } from './health/health-checker.js';
 import type { NotifierEvent } from './notify/notifier.js';
-import type { Registry } from './registry.js';
+import type { RegistryApi } from './registry-api.js';
 
 export interface RegistryMetricsOptions {
   /** How many watch streams are open now; the watch routes own that number. */
@@ -21,7 +21,7 @@ export interface RegistryMetrics {
 const PROBE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const DELIVERY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-export function createRegistryMetrics(registry: Registry, options: RegistryMetricsOptions = {}): RegistryMetrics {
+export function createRegistryMetrics(registry: RegistryApi, options: RegistryMetricsOptions = {}): RegistryMetrics {
   const metrics = new MetricsRegistry();
   for (const metric of processMetrics()) metrics.registerMetric(metric);
   defineScrapeGauges(metrics, registry, options);
@@ -43,7 +43,7 @@ export function createRegistryMetrics(registry: Registry, options: RegistryMetri
 }
 
 /** Gauges computed at scrape time from the registry's current state. */
-function defineScrapeGauges(metrics: MetricsRegistry, registry: Registry, options: RegistryMetricsOptions): void {
+function defineScrapeGauges(metrics: MetricsRegistry, registry: RegistryApi, options: RegistryMetricsOptions): void {
   const registers = [metrics];
   new Gauge({
     name: 'roster_instances',
@@ -131,12 +131,16 @@ function notificationRecorder(metrics: MetricsRegistry): (event: NotifierEvent) 
   });
   for (const reason of ['removed', 'overflow', 'closed']) dropped.inc({ reason }, 0);
   return (event) => {
-    if (event.type === 'failed') return failed.inc();
-    if (event.type === 'dropped') return dropped.inc({ reason: event.reason }, event.count);
-    if (event.type !== 'delivered') return;
-    delivered.inc();
-    if (event.attempts > 1) retried.inc();
-    latency.observe(event.latencyMs / 1000);
+    switch (event.type) {
+      case 'failed':
+        return failed.inc();
+      case 'dropped':
+        return dropped.inc({ reason: event.reason }, event.count);
+      case 'delivered':
+        delivered.inc();
+        if (event.attempts > 1) retried.inc();
+        return latency.observe(event.latencyMs / 1000);
+    }
   };
 }
 

@@ -5,13 +5,14 @@ import { EventEmitter } from 'node:events';
 import { RosterError } from '../protocol/errors.js';
 import type { PatchEntry } from '../protocol/course.js';
 import type { RegisterResponse, ServiceView } from '../protocol/v1.js';
-import { Catalog, toView, type InstanceRecord, type Registration } from './catalog.js';
+import { Catalog, serviceView, toView, type InstanceRecord, type Registration } from './catalog.js';
 import { systemClock, sleep, type Clock } from './clock.js';
 import { HealthChecker, type HealthEvent } from './health/health-checker.js';
 import type { Prober } from './health/prober.js';
 import type { NotificationChannel } from './notify/channel.js';
 import { Notifier, type NotifierEvent } from './notify/notifier.js';
 import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from './options.js';
+import type { RegistryApi } from './registry-api.js';
 import { emptyBatch, isEmptyBatch, type RegistryStore, type StoreBatch } from './store/store.js';
 
 export interface Logger {
@@ -42,7 +43,7 @@ export interface RegistryInit {
   random?: () => number;
 }
 
-export class Registry extends EventEmitter {
+export class Registry extends EventEmitter implements RegistryApi {
   readonly options: RegistryOptions;
   readonly startedAt: number;
   readonly #catalog = new Catalog();
@@ -56,6 +57,7 @@ export class Registry extends EventEmitter {
   /** Instances changed since the last write: the record, or null when removed. */
   #staged = new Map<string, InstanceRecord | null>();
   #written: Promise<void> | null = null;
+  #lastWrite: Promise<void> = Promise.resolve();
   /** While restoring, re-queued patches are already in the store. */
   #restoring = false;
   #closing: Promise<void> | null = null;
@@ -187,11 +189,11 @@ export class Registry extends EventEmitter {
   }
 
   services(): ServiceView[] {
-    return this.#catalog.serviceNames().map((name) => this.#serviceView(name));
+    return this.#catalog.serviceNames().map((name) => serviceView(this.#catalog, name));
   }
 
   service(name: string): ServiceView {
-    const view = this.#serviceView(name);
+    const view = serviceView(this.#catalog, name);
     if (view.instances.length === 0) {
       throw new RosterError('SERVICE_NOT_FOUND', `no instance of service "${name}" is registered`);
     }
@@ -268,22 +270,13 @@ export class Registry extends EventEmitter {
       this.#staged = new Map();
       this.#written = null;
       batch.revision = this.#catalog.revision;
-      return isEmptyBatch(batch) ? undefined : this.#store?.write(batch);
+      if (isEmptyBatch(batch)) return undefined;
+      // Batches reach the store one after the other, in order, even when a write is slow.
+      const write = this.#lastWrite.catch(() => undefined).then(() => this.#store?.write(batch));
+      this.#lastWrite = write;
+      return write;
     });
     return this.#written;
-  }
-
-  #serviceView(name: string): ServiceView {
-    const instances = this.#catalog.ofService(name);
-    const dependents = this.#catalog.dependentsOf(name);
-    return {
-      name,
-      instances: instances.map(toView),
-      passing: instances.filter((i) => i.health === 'passing').length,
-      critical: instances.filter((i) => i.health === 'critical').length,
-      requires: [...new Set(instances.flatMap((i) => i.requires))].sort(),
-      requiredBy: [...new Set(dependents.map((i) => i.service))].sort(),
-    };
   }
 
   /** Dependents learn of a new instance, of one that came back, or of one that changed service. */

@@ -9,6 +9,10 @@ import { Registry, type Logger } from './registry.js';
 import type { RegistryOptionsInput } from './options.js';
 import type { Clock } from './clock.js';
 import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { ClusterRegistry } from './cluster/cluster-registry.js';
+import { forwardWritesToLeader } from './cluster/forward-writes.js';
+import type { RegistryApi } from './registry-api.js';
 import { MemoryStore } from './store/memory-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { RegistryStore } from './store/store.js';
@@ -16,10 +20,19 @@ import type { RegistryStore } from './store/store.js';
 export interface StartRegistryOptions extends RegistryOptionsInput {
   host?: string;
   port?: number;
-  /** "memory" (the default here; the CLI defaults to "sqlite"), "sqlite", or a store of your own. */
-  store?: 'memory' | 'sqlite' | RegistryStore;
+  /**
+   * "memory" (the default here; the CLI defaults to "sqlite"), "sqlite", "etcd" (cluster mode),
+   * or a store of your own.
+   */
+  store?: 'memory' | 'sqlite' | 'etcd' | RegistryStore;
   /** Folder of the SQLite file (registry.db). Default "./data". */
   dataDir?: string;
+  /** Cluster mode: the etcd cluster's client URLs. */
+  etcdEndpoints?: string[];
+  /** Cluster mode: where Roster's keys live in etcd. Default "/roster/". */
+  etcdPrefix?: string;
+  /** Cluster mode: the URL other nodes reach this one at. Default http://<host>:<port>. */
+  advertiseUrl?: string;
   logger?: FastifyServerOptions['loggerInstance'] & Logger;
   clock?: Clock;
 }
@@ -27,13 +40,14 @@ export interface StartRegistryOptions extends RegistryOptionsInput {
 export interface RunningRegistry {
   url: string;
   port: number;
-  registry: Registry;
+  registry: RegistryApi;
   app: FastifyInstance;
   /** Stops probing, stops accepting, lets deliveries finish within the grace period. Idempotent. */
   close(): Promise<void>;
 }
 
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<RunningRegistry> {
+  if (options.store === 'etcd') return startClusterNode(options);
   const host = options.host ?? 'localhost';
   const port = options.port ?? 3000;
   const store = openStore(options);
@@ -65,6 +79,43 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   const actualPort = typeof address === 'object' && address ? address.port : port;
   return { url: `http://${host}:${actualPort}`, port: actualPort, registry, app, close };
 }
+
+/** Cluster mode: follows etcd, listens, then stands for leader. */
+async function startClusterNode(options: StartRegistryOptions): Promise<RunningRegistry> {
+  const host = options.host ?? 'localhost';
+  const port = options.port ?? 3000;
+  const hosts = options.etcdEndpoints ?? ['http://127.0.0.1:2379'];
+  const client = new Etcd3({ hosts, dialTimeout: 3000 });
+  const channel = new HttpChannel();
+  const prober = createHttpProber();
+  const logger = options.logger ?? silentLogger;
+  const cluster = new ClusterRegistry({ client, prefix: options.etcdPrefix, channel, probe: prober.probe, clock: options.clock, logger, options });
+  const app = buildRegistryServer(cluster, { logger: options.logger, version: VERSION });
+  const closeForwarding = forwardWritesToLeader(app, cluster);
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await Promise.all([app.close(), cluster.close()]);
+      await Promise.all([channel.close(), prober.close(), closeForwarding()]);
+      client.close();
+    })());
+  try {
+    await cluster.follow().catch((error: Error) => {
+      throw new RosterError('INVALID_OPTION', `cannot reach etcd at ${hosts.join(', ')}: ${error.message}; start etcd or fix --etcd-endpoints`, { cause: error });
+    });
+    await app.listen({ host, port });
+  } catch (error) {
+    await close();
+    throw listenError(error, host, port);
+  }
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const url = `http://${host}:${actualPort}`;
+  cluster.campaign(options.advertiseUrl ?? url);
+  return { url, port: actualPort, registry: cluster, app, close };
+}
+
+const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 function openStore(options: StartRegistryOptions): RegistryStore {
   if (typeof options.store === 'object') return options.store;

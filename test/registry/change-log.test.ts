@@ -47,7 +47,7 @@ test('since(R) is null when R fell out of the ring, or is ahead of the registry'
 });
 
 test('a log started on a busy registry knows nothing before its start', async (t) => {
-  const { registry, log: _unused } = setup(t);
+  const { registry } = setup(t);
   await registry.register(reg('a'));
   const late = new ChangeLog(registry);
   t.after(() => late.close());

@@ -7,6 +7,9 @@ import type { Registry } from '../../src/registry/registry.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { startWatchRegistry } from '../helpers/watch-registry.js';
 
+/** Tests wait for events; one that never comes fails the test instead of hanging the run. */
+const BOUNDED = { timeout: 20_000 };
+
 interface SseEvent {
   event: string;
   id: string;
@@ -88,7 +91,7 @@ async function until(condition: () => boolean): Promise<void> {
   assert.ok(condition(), 'condition never held');
 }
 
-test('without since: a snapshot of the catalog first, then live changes', async (t) => {
+test('without since: a snapshot of the catalog first, then live changes', BOUNDED, async (t) => {
   const { url, registry } = await startWatchRegistry(t);
   await registerAll(registry, reg('LogService', 4000), reg('GradingService', 6000));
 
@@ -111,7 +114,7 @@ test('without since: a snapshot of the catalog first, then live changes', async 
   });
 });
 
-test('since=R: the missed changes in order, then live ones, and no snapshot', async (t) => {
+test('since=R: the missed changes in order, then live ones, and no snapshot', BOUNDED, async (t) => {
   const { url, registry } = await startWatchRegistry(t);
   await registerAll(registry, reg('A', 1), reg('B', 2), reg('C', 3));
   registry.deregisterByUrl('http://127.0.0.1:1');
@@ -124,7 +127,7 @@ test('since=R: the missed changes in order, then live ones, and no snapshot', as
   assert.deepEqual(changeSummary(reader.events), ['change 2 registered B', 'change 3 registered C', 'change 4 deregistered A', 'change 5 registered D']);
 });
 
-test('a since too old for the change log: a snapshot instead, then live changes', async (t) => {
+test('a since too old for the change log: a snapshot instead, then live changes', BOUNDED, async (t) => {
   const { url, registry } = await startWatchRegistry(t, { changeLog: { capacity: 2 } });
   await registerAll(registry, reg('A', 1), reg('B', 2), reg('C', 3), reg('D', 4));
 
@@ -137,7 +140,7 @@ test('a since too old for the change log: a snapshot instead, then live changes'
   assert.equal(reader.events[0]?.data.instances?.length, 4);
 });
 
-test('services=A,B: only instances and changes of those services', async (t) => {
+test('services=A,B: only instances and changes of those services', BOUNDED, async (t) => {
   const { url, registry } = await startWatchRegistry(t);
   await registerAll(registry, reg('A', 1), reg('B', 2), reg('C', 3));
 
@@ -150,7 +153,7 @@ test('services=A,B: only instances and changes of those services', async (t) => 
   assert.deepEqual(changeSummary(reader.events.slice(1)), ['change 5 registered C']);
 });
 
-test('Last-Event-ID (what EventSource sends on reconnect) wins over the since in the URL', async (t) => {
+test('Last-Event-ID (what EventSource sends on reconnect) wins over the since in the URL', BOUNDED, async (t) => {
   const { url, registry } = await startWatchRegistry(t);
   await registerAll(registry, reg('A', 1), reg('B', 2), reg('C', 3));
 
@@ -160,7 +163,7 @@ test('Last-Event-ID (what EventSource sends on reconnect) wins over the since in
   assert.deepEqual(changeSummary(reader.events), ['change 3 registered C']);
 });
 
-test('bad input is answered 400 with { code, message } before any stream starts', async (t) => {
+test('bad input is answered 400 with { code, message } before any stream starts', BOUNDED, async (t) => {
   const { url, watch } = await startWatchRegistry(t);
   const cases: Array<[string, Record<string, string>, RegExp]> = [
     ['since=abc', {}, /"since"/],
@@ -178,7 +181,7 @@ test('bad input is answered 400 with { code, message } before any stream starts'
   }
 });
 
-test('a keep-alive comment every keepAliveMs, on the injected clock', async (t) => {
+test('a keep-alive comment every keepAliveMs, on the injected clock', BOUNDED, async (t) => {
   const clock = new FakeClock();
   const { url } = await startWatchRegistry(t, { watch: { keepAliveMs: 15_000, clock } });
   const reader = await SseReader.open(t, `${url}/v1/watch`);
@@ -193,7 +196,7 @@ test('a keep-alive comment every keepAliveMs, on the injected clock', async (t) 
   assert.deepEqual(reader.comments, [': keep-alive', ': keep-alive']);
 });
 
-test('a client that disconnects is cleaned up: stream count, subscription and timer', async (t) => {
+test('a client that disconnects is cleaned up: stream count, subscription and timer', BOUNDED, async (t) => {
   const clock = new FakeClock();
   const { url, registry, watch } = await startWatchRegistry(t, { watch: { clock } });
   const first = await SseReader.open(t, `${url}/v1/watch`);
@@ -214,7 +217,7 @@ test('a client that disconnects is cleaned up: stream count, subscription and ti
   assert.equal(clock.pending, 0);
 });
 
-test('closing the server ends open streams instead of waiting for them', async (t) => {
+test('closing the server ends open streams instead of waiting for them', BOUNDED, async (t) => {
   const { url, app, watch } = await startWatchRegistry(t);
   const reader = await SseReader.open(t, `${url}/v1/watch`);
   await reader.waitForEvents(1);
@@ -224,7 +227,7 @@ test('closing the server ends open streams instead of waiting for them', async (
   assert.equal(watch.openStreams, 0);
 });
 
-test('a consumer that stops reading is cut off once too many events wait for it; one that reads is not', async (t) => {
+test('a consumer that stops reading is cut off once too many events wait for it; one that reads is not', BOUNDED, async (t) => {
   const { url, registry, watch } = await startWatchRegistry(t, { watch: { maxBufferedEvents: 100 } });
   const stalled = await SseReader.open(t, `${url}/v1/watch`);
   const reading = await SseReader.open(t, `${url}/v1/watch`);

@@ -2,10 +2,10 @@
 // Answers are plain text with the course's status codes: a Go client checks only for 200.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseCourseRegistration } from '../../protocol/validation.js';
-import type { Registry } from '../registry.js';
+import type { RegistryApi } from '../registry-api.js';
 import { toRosterError } from './errors.js';
 
-export function courseRoutes(registry: Registry) {
+export function courseRoutes(registry: RegistryApi) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // The course registry decodes the body whatever its Content-Type: take every body as text.
     app.removeAllContentTypeParsers();

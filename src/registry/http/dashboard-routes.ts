@@ -1,15 +1,15 @@
-// The live dashboard at `/`: a page and its plain ES modules from src/registry/dashboard/. It
-// reads the registry over HTTP (GET /v1/watch, /v1/state) like any other client, so it needs no
-// handle on the registry.
+// The live dashboard at `/`: a page and its plain ES modules from src/registry/dashboard/assets/
+// (scripts/copy-assets.mjs copies them next to the compiled code). The page reads the registry
+// over HTTP (GET /v1/watch, /v1/state) like any other client, so it needs no handle on it.
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 
 export interface DashboardRoutesOptions {
-  /** Where the assets are; default: src/registry/dashboard/ (dist/registry/dashboard/ once built). */
+  /** Where the assets are; default: ../dashboard/assets/ from this module, in src/ and in dist/. */
   assetsDir?: URL;
 }
 
-const DEFAULT_ASSETS_DIR = new URL('../dashboard/', import.meta.url);
+const DEFAULT_ASSETS_DIR = new URL('../dashboard/assets/', import.meta.url);
 
 /** Served files by URL path; nothing else under /dashboard/ is reachable. */
 const ASSETS: Record<string, { file: string; type: string }> = {
@@ -19,6 +19,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/dashboard/graph.js': { file: 'graph.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/services.js': { file: 'services.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+  '/dashboard/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
 
 // Only our own files run, and data from the registry can never become a script, even by mistake.
@@ -45,6 +46,6 @@ async function readAsset(dir: URL, file: string): Promise<Buffer> {
   try {
     return await readFile(new URL(file, dir));
   } catch (error) {
-    throw new Error(`dashboard asset ${file} is missing from ${dir.pathname}: copy src/registry/dashboard/ next to the built registry (npm run build does)`, { cause: error });
+    throw new Error(`dashboard asset ${file} is missing from ${dir.pathname}: copy src/registry/dashboard/assets/ next to the built registry (npm run build does)`, { cause: error });
   }
 }

@@ -6,13 +6,13 @@ import { instanceId } from '../../protocol/ids.js';
 import { httpUrl, parseOrThrow, parseRegisterRequest, serviceName } from '../../protocol/validation.js';
 import type { RegistryHealthResponse, ServicesResponse, StateResponse } from '../../protocol/v1.js';
 import { toView } from '../catalog.js';
-import type { Registry } from '../registry.js';
+import type { RegistryApi } from '../registry-api.js';
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'is not an instance id') });
 const nameParams = z.object({ name: serviceName });
 const byUrlQuery = z.object({ url: httpUrl });
 
-export function v1Routes(registry: Registry, version: string) {
+export function v1Routes(registry: RegistryApi, version: string) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // /v1 speaks JSON only: any other body is refused with 415 before a handler runs.
     app.removeContentTypeParser('text/plain');

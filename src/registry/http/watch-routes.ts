@@ -5,10 +5,15 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import { z } from 'zod';
 import { parseOrThrow, serviceName } from '../../protocol/validation.js';
 import type { InstanceView } from '../../protocol/v1.js';
-import { toView } from '../catalog.js';
+import { toView, type InstanceRecord } from '../catalog.js';
 import type { ChangeLog, LoggedChange } from '../change-log.js';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
-import type { Registry } from '../registry.js';
+
+/** What a snapshot needs of a registry: a single Registry and a cluster node both fit. */
+export interface SnapshotSource {
+  readonly revision: number;
+  instances(): InstanceRecord[];
+}
 
 export interface WatchRoutesOptions {
   /** Time between keep-alive comments, so that proxies and clients see a live connection. */
@@ -41,7 +46,7 @@ interface WatchRequest {
   services: ReadonlySet<string> | null;
 }
 
-export function watchRoutes(registry: Registry, changeLog: ChangeLog, options: WatchRoutesOptions = {}): WatchRoutes {
+export function watchRoutes(registry: SnapshotSource, changeLog: ChangeLog, options: WatchRoutesOptions = {}): WatchRoutes {
   const settings = {
     keepAliveMs: options.keepAliveMs ?? DEFAULT_WATCH_KEEP_ALIVE_MS,
     maxBufferedEvents: options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS,
@@ -100,7 +105,7 @@ class WatchStream {
     this.#onEnd = onEnd;
   }
 
-  start(registry: Registry, changeLog: ChangeLog, since: number | undefined): void {
+  start(registry: SnapshotSource, changeLog: ChangeLog, since: number | undefined): void {
     this.#raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
@@ -128,7 +133,7 @@ class WatchStream {
     this.#cleanUp();
   }
 
-  #sendSnapshot(registry: Registry): void {
+  #sendSnapshot(registry: SnapshotSource): void {
     const instances: InstanceView[] = registry.instances().filter((i) => this.#wants(i.service)).map(toView);
     this.#lastSent = registry.revision;
     this.#write('snapshot', registry.revision, { revision: registry.revision, instances });

@@ -1,0 +1,87 @@
+// `roster watch [service...]`: the registry's changes as they happen, one line each, until Ctrl-C.
+import type { Command } from 'commander';
+import { WatchStream, type WatchChange, type WatchSnapshot } from '../../client/watch-stream.js';
+import type { RosterError } from '../../protocol/errors.js';
+import { serviceName } from '../../protocol/validation.js';
+import { systemClock } from '../../registry/clock.js';
+import { apiCommand, CliError, EXIT, fromRosterError, paint, processIo, registryUrl, runCommand, type ApiFlags, type CliIo, type Paint } from '../registry-api.js';
+
+export function watchCommand(io: CliIo = processIo()): Command {
+  return apiCommand('watch', io)
+    .description('print changes as they happen (one JSON object per line with --json); Ctrl-C stops')
+    .argument('[service...]', 'only changes of these services')
+    .action((services: string[], flags: ApiFlags) => runCommand(io, () => watchChanges(io, services, flags)));
+}
+
+/** Resolves on Ctrl-C; rejects when the first connection fails (later drops are retried). */
+function watchChanges(io: CliIo, services: string[], flags: ApiFlags): Promise<void> {
+  const bad = services.find((name) => !serviceName.safeParse(name).success);
+  if (bad !== undefined) throw new CliError(EXIT.usage, `"${bad}" is not a service name (a letter, then letters, digits, ".", "_" or "-")`);
+  const url = registryUrl(flags, io.env);
+  const print = printer(io, flags);
+  let revision: number | undefined;
+  let connected = false;
+  return new Promise((resolve, reject) => {
+    const stream = new WatchStream({
+      registryUrl: () => url,
+      services: services.length > 0 ? services : undefined,
+      since: () => revision,
+      clock: systemClock,
+      handlers: {
+        connected: () => void (connected = true),
+        snapshot: (snapshot) => {
+          revision = snapshot.revision;
+          print.snapshot(snapshot);
+        },
+        change: (change) => {
+          revision = change.revision;
+          print.change(change);
+        },
+        disconnected: (error, retryInMs) => {
+          // Nothing to wait for if the registry was never there: say so and exit.
+          if (!connected) return void stream.close().then(() => reject(fromRosterError(url, error)));
+          print.dropped(error, retryInMs);
+        },
+      },
+    });
+    io.interrupted.addEventListener('abort', () => void stream.close().then(resolve), { once: true });
+    if (io.interrupted.aborted) return void stream.close().then(resolve);
+    stream.start();
+  });
+}
+
+function printer(io: CliIo, flags: ApiFlags) {
+  const colors = paint(io);
+  const line = (text: string): unknown => io.stdout.write(`${text}\n`);
+  if (flags.json) {
+    return {
+      snapshot: (snapshot: WatchSnapshot) => line(JSON.stringify({ type: 'snapshot', ...snapshot })),
+      change: (change: WatchChange) => line(JSON.stringify(change)),
+      dropped: (error: RosterError, retryInMs: number) => io.stderr.write(droppedMessage(error, retryInMs)),
+    };
+  }
+  return {
+    snapshot: (snapshot: WatchSnapshot) => line(colors.dim(`${clockTime()} rev ${snapshot.revision} snapshot: ${describeSnapshot(snapshot)}`)),
+    change: (change: WatchChange) => line(`${clockTime()} rev ${change.revision} ${paintType(colors, change.type)} ${change.instance.service} ${change.instance.url}`),
+    dropped: (error: RosterError, retryInMs: number) => io.stderr.write(droppedMessage(error, retryInMs)),
+  };
+}
+
+function describeSnapshot({ instances }: WatchSnapshot): string {
+  const critical = instances.filter((i) => i.health === 'critical').length;
+  return `${instances.length} instance(s), ${instances.length - critical} passing, ${critical} critical`;
+}
+
+function paintType(colors: Paint, type: WatchChange['type']): string {
+  if (type === 'critical') return colors.red(type);
+  return type === 'deregistered' ? colors.yellow(type) : colors.green(type);
+}
+
+function droppedMessage(error: RosterError, retryInMs: number): string {
+  return `roster: ${error.message}; reconnecting in ${retryInMs} ms\n`;
+}
+
+/** Local wall-clock time, HH:MM:SS. */
+function clockTime(): string {
+  return new Date().toTimeString().slice(0, 8);
+}

@@ -1,0 +1,219 @@
+// What the operator commands (ls, watch, deps, deregister) share: where the registry is, how to
+// ask it, which exit code a script sees, and how text is laid out and coloured.
+import { Command } from 'commander';
+import { Agent, request } from 'undici';
+import { RosterError } from '../protocol/errors.js';
+import { httpUrl } from '../protocol/validation.js';
+
+/** Exit codes a script can rely on. */
+export const EXIT = {
+  ok: 0,
+  /** The registry answered with an error (an unknown URL or service, …). */
+  registryError: 1,
+  /** Bad arguments or options. */
+  usage: 2,
+  /** No registry answered at the URL. */
+  unreachable: 3,
+} as const;
+
+export const DEFAULT_REGISTRY_URL = 'http://localhost:3000';
+const REQUEST_TIMEOUT_MS = 5_000;
+
+/** The process as a command sees it; tests hand in their own. */
+export interface CliIo {
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown };
+  env: Record<string, string | undefined>;
+  /** The status the process ends with once its work is done. */
+  setExitCode(code: number): void;
+  /** Ends at once; for commander's usage errors, which come before any work. */
+  exit(code: number): never;
+  /** Aborted by Ctrl-C or SIGTERM: a long-running command stops and exits 0. */
+  readonly interrupted: AbortSignal;
+}
+
+export interface ApiFlags {
+  registry?: string;
+  json?: boolean;
+}
+
+/** An error that ends a command with `exitCode` and `message` on stderr. */
+export class CliError extends Error {
+  constructor(readonly exitCode: number, message: string) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export function processIo(): CliIo {
+  let interrupted: AbortSignal | undefined;
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    setExitCode: (code) => void (process.exitCode = code),
+    exit: (code) => process.exit(code),
+    // Created on first use only: a listener for SIGINT would stop Ctrl-C from ending short commands.
+    get interrupted() {
+      interrupted ??= abortOnSignals();
+      return interrupted;
+    },
+  };
+}
+
+function abortOnSignals(): AbortSignal {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return controller.signal;
+}
+
+/** Adds --registry and --json, sends commander's output to `io`, and makes usage errors exit 2. */
+export function apiCommand(name: string, io: CliIo): Command {
+  return new Command(name)
+    .option('--registry <url>', `registry URL (default: ROSTER_REGISTRY_URL or ${DEFAULT_REGISTRY_URL})`)
+    .option('--json', 'print JSON instead of text')
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
+    .exitOverride((error) => io.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage));
+}
+
+/** Runs a command's work, turning what it throws into a message on stderr and an exit code. */
+export async function runCommand(io: CliIo, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    const known = error instanceof CliError;
+    io.stderr.write(`roster: ${known ? error.message : String((error as Error)?.stack ?? error)}\n`);
+    io.setExitCode(known ? error.exitCode : EXIT.registryError);
+  }
+}
+
+/** --registry, else the first of ROSTER_REGISTRY_URL's comma-separated URLs, else localhost:3000. */
+export function registryUrl(flags: ApiFlags, env: CliIo['env']): string {
+  const fromEnv = env.ROSTER_REGISTRY_URL?.split(',')[0]?.trim();
+  const url = flags.registry ?? (fromEnv || DEFAULT_REGISTRY_URL);
+  const source = flags.registry !== undefined ? '--registry' : 'ROSTER_REGISTRY_URL';
+  if (!httpUrl.safeParse(url).success) throw new CliError(EXIT.usage, `${source} must be an http:// or https:// URL, not "${url}"`);
+  return url.replace(/\/+$/, '');
+}
+
+/** Opens the registry API for `work`, and frees its sockets after. */
+export async function withRegistry<T>(flags: ApiFlags, io: CliIo, work: (api: RegistryApi) => Promise<T>): Promise<T> {
+  const api = new RegistryApi(registryUrl(flags, io.env));
+  try {
+    return await work(api);
+  } finally {
+    await api.close();
+  }
+}
+
+/** The registry's /v1 API, with its answers mapped to exit codes. */
+export class RegistryApi {
+  readonly url: string;
+  // Our own agent, closed after the command: idle sockets would keep the process alive.
+  readonly #agent = new Agent({ connect: { timeout: REQUEST_TIMEOUT_MS } });
+
+  constructor(url: string) {
+    this.url = url;
+  }
+
+  async get<T>(path: string): Promise<T> {
+    return (await this.#send('GET', path)) as T;
+  }
+
+  async delete<T>(path: string): Promise<T> {
+    return (await this.#send('DELETE', path)) as T;
+  }
+
+  close(): Promise<void> {
+    return this.#agent.close();
+  }
+
+  async #send(method: 'GET' | 'DELETE', path: string): Promise<unknown> {
+    const response = await request(this.url + path, {
+      method,
+      dispatcher: this.#agent,
+      headersTimeout: REQUEST_TIMEOUT_MS,
+      bodyTimeout: REQUEST_TIMEOUT_MS,
+    }).catch((error: unknown) => {
+      throw unreachable(this.url, describeTransportError(error));
+    });
+    const text = await response.body.text();
+    const body = parseJson(text);
+    if (response.statusCode >= 400) throw registryError(this.url, response.statusCode, body, `${method} ${path}`);
+    if (body === undefined) throw new CliError(EXIT.registryError, `${this.url} answered ${method} ${path} with something other than JSON: is it a Roster registry?`);
+    return body;
+  }
+}
+
+/** Exit 3, saying where we looked and how to look elsewhere. */
+export function unreachable(url: string, detail: string): CliError {
+  return new CliError(
+    EXIT.unreachable,
+    `cannot reach the registry at ${url} (${detail}): start it with \`roster registry\`, or point to another with --registry URL or ROSTER_REGISTRY_URL`,
+  );
+}
+
+/** The exit code and message for an error the client library raised (the watch stream's). */
+export function fromRosterError(url: string, error: RosterError): CliError {
+  if (error.code === 'REGISTRY_UNREACHABLE') return unreachable(url, error.cause ? describeTransportError(error.cause) : error.message);
+  return new CliError(EXIT.registryError, `${error.code}: ${error.message}`);
+}
+
+function registryError(url: string, status: number, body: unknown, what: string): CliError {
+  const { code, message } = (body ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && typeof message === 'string') return new CliError(EXIT.registryError, `${code}: ${message}`);
+  return new CliError(EXIT.registryError, `${url} answered ${what} with HTTP ${status}: is it a Roster registry?`);
+}
+
+function describeTransportError(error: unknown): string {
+  const err = error as { code?: string; message?: string; cause?: { code?: string } };
+  if (err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_CONNECT_TIMEOUT') return `no answer within ${REQUEST_TIMEOUT_MS} ms`;
+  return err.code ?? err.cause?.code ?? err.message ?? String(error);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+// ---- text layout ----
+
+export interface Paint {
+  red(text: string): string;
+  green(text: string): string;
+  yellow(text: string): string;
+  dim(text: string): string;
+  bold(text: string): string;
+}
+
+/** Colours only for a terminal, and never when NO_COLOR is set (https://no-color.org). */
+export function paint(io: CliIo): Paint {
+  const on = io.stdout.isTTY === true && !io.env.NO_COLOR;
+  const style = (open: number, close: number) => (text: string) => (on ? `\u001b[${open}m${text}\u001b[${close}m` : text);
+  return { red: style(31, 39), green: style(32, 39), yellow: style(33, 39), dim: style(2, 22), bold: style(1, 22) };
+}
+
+/** Health in its colour: green passing, red critical. */
+export function paintHealth(colors: Paint, health: string): string {
+  return health === 'passing' ? colors.green(health) : colors.red(health);
+}
+
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+/** Columns padded to their widest cell (colour codes take no room), two spaces apart. */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const width = (text: string): number => text.replace(ANSI, '').length;
+  const widths = headers.map((header, column) => Math.max(width(header), ...rows.map((row) => width(row[column] ?? ''))));
+  const line = (cells: readonly string[]): string =>
+    cells.map((cell, column) => cell + ' '.repeat((widths[column] ?? 0) - width(cell))).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].map((text) => `${text}\n`).join('');
+}

@@ -1,0 +1,202 @@
+// A registry node in cluster mode. Every node reads from its etcd mirror; one node at a time,
+// elected through etcd, is the leader: it runs a Registry over an EtcdStore, so it alone
+// probes instances and delivers notifications, and it resumes from the store when it takes
+// over. Other nodes pass writes on to it (see forward-writes.ts).
+import { EventEmitter } from 'node:events';
+import type { Campaign, Election, ElectionObserver, Etcd3 } from 'etcd3';
+import { RosterError } from '../../protocol/errors.js';
+import type { RegisterResponse, ServiceView } from '../../protocol/v1.js';
+import { serviceView, type InstanceRecord, type Registration } from '../catalog.js';
+import { sleep, systemClock, type Clock } from '../clock.js';
+import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from '../options.js';
+import type { RegistryApi } from '../registry-api.js';
+import { Registry, type Logger } from '../registry.js';
+import type { Prober } from '../health/prober.js';
+import type { NotificationChannel } from '../notify/channel.js';
+import { EtcdStore } from '../store/etcd-store.js';
+import { EtcdMirror } from './etcd-mirror.js';
+
+export interface ClusterInit {
+  client: Etcd3;
+  prefix?: string;
+  /** Seconds a dead leader keeps the leadership before another node takes over (etcd minimum: 2). */
+  leaseTtlSeconds?: number;
+  channel: NotificationChannel;
+  probe: Prober;
+  clock?: Clock;
+  options?: RegistryOptionsInput;
+  logger: Logger;
+}
+
+const RECAMPAIGN_DELAY_MS = 1000;
+const ETCD_CLOSE_TIMEOUT_MS = 2000;
+
+async function bounded(work: Promise<unknown> | undefined): Promise<void> {
+  if (!work) return;
+  const stop = new AbortController();
+  await Promise.race([work.catch(() => undefined), sleep(systemClock, ETCD_CLOSE_TIMEOUT_MS, stop.signal)]);
+  stop.abort();
+}
+
+export class ClusterRegistry extends EventEmitter implements RegistryApi {
+  readonly options: RegistryOptions;
+  readonly startedAt = Date.now();
+  readonly #init: ClusterInit;
+  readonly #prefix: string;
+  readonly #mirror: EtcdMirror;
+  readonly #election: Election;
+  #observer: ElectionObserver | undefined;
+  #campaign: Campaign | undefined;
+  #leader: Registry | undefined;
+  #leaderUrl: string | undefined;
+  /** This node's own URL: what other nodes forward writes to while it leads. */
+  #selfUrl = '';
+  #closing: Promise<void> | undefined;
+
+  constructor(init: ClusterInit) {
+    super();
+    this.#init = init;
+    this.options = resolveRegistryOptions(init.options);
+    this.#prefix = init.prefix ?? '/roster/';
+    this.#mirror = new EtcdMirror(init.client, this.#prefix);
+    this.#mirror.on('change', (change) => this.emit('change', change));
+    this.#election = init.client.election(`${this.#prefix}leader`, init.leaseTtlSeconds ?? 3);
+  }
+
+  /** Loads the catalog from etcd and follows it, and learns who leads. */
+  async follow(): Promise<void> {
+    await this.#mirror.start();
+    this.#observer = await this.#election.observe();
+    this.#leaderUrl = this.#observer.leader();
+    this.#observer.on('change', (url) => {
+      this.#leaderUrl = url;
+      this.#init.logger.info({ leader: url ?? null }, url ? `registry leader is ${url}` : 'no registry leader');
+    });
+  }
+
+  /** Stands for leader, announcing `selfUrl` (where this node listens) to the others. */
+  campaign(selfUrl: string): void {
+    this.#selfUrl = selfUrl;
+    this.#runCampaign();
+  }
+
+  /** True while this node is the leader. */
+  get isLeader(): boolean {
+    return this.#leader !== undefined;
+  }
+
+  /** The URL of the node that leads now, if any is elected. */
+  get leaderUrl(): string | undefined {
+    return this.#leader ? this.#selfUrl : this.#leaderUrl;
+  }
+
+  get revision(): number {
+    return this.#leader?.revision ?? this.#mirror.catalog.revision;
+  }
+
+  get closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  register(registration: Registration): Promise<RegisterResponse & { created: boolean }> {
+    return this.#leading().register(registration);
+  }
+
+  deregister(id: string): InstanceRecord | undefined {
+    return this.#leading().deregister(id);
+  }
+
+  deregisterByUrl(url: string): InstanceRecord | undefined {
+    return this.#leading().deregisterByUrl(url);
+  }
+
+  renew(id: string): InstanceRecord {
+    return this.#leading().renew(id);
+  }
+
+  instance(id: string): InstanceRecord {
+    if (this.#leader) return this.#leader.instance(id);
+    const record = this.#mirror.catalog.get(id);
+    if (!record) throw new RosterError('INSTANCE_NOT_FOUND', `no instance with id "${id}" is registered (it may have expired: register again)`);
+    return record;
+  }
+
+  instances(): InstanceRecord[] {
+    return this.#leader?.instances() ?? this.#mirror.catalog.list();
+  }
+
+  services(): ServiceView[] {
+    if (this.#leader) return this.#leader.services();
+    const catalog = this.#mirror.catalog;
+    return catalog.serviceNames().map((name) => serviceView(catalog, name));
+  }
+
+  service(name: string): ServiceView {
+    if (this.#leader) return this.#leader.service(name);
+    const view = serviceView(this.#mirror.catalog, name);
+    if (view.instances.length === 0) throw new RosterError('SERVICE_NOT_FOUND', `no instance of service "${name}" is registered`);
+    return view;
+  }
+
+  notificationQueues(): Map<string, number> {
+    return this.#leader?.notificationQueues() ?? new Map();
+  }
+
+  /** Resigns (another node takes over at once), stops leading, stops following. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const campaign = this.#campaign;
+      this.#campaign = undefined;
+      await this.#stepDown();
+      // Each step talks to etcd, which may be gone: none may hold the shutdown up for long.
+      await bounded(campaign?.resign());
+      await bounded(this.#observer?.cancel());
+      await bounded(this.#mirror.close());
+    })();
+    return this.#closing;
+  }
+
+  #leading(): Registry {
+    if (this.#leader) return this.#leader;
+    throw new RosterError('NO_LEADER', 'this registry node is not the leader and none is elected yet; retry in a few seconds');
+  }
+
+  #runCampaign(): void {
+    if (this.#closing) return;
+    const campaign = this.#election.campaign(this.#selfUrl);
+    this.#campaign = campaign;
+    campaign.on('elected', () => void this.#becomeLeader(campaign));
+    campaign.on('error', (error: Error) => {
+      this.#init.logger.warn({ err: error.message }, 'lost the registry leadership');
+      void this.#stepDown().then(() => {
+        if (this.#campaign === campaign) setTimeout(() => this.#runCampaign(), RECAMPAIGN_DELAY_MS).unref();
+      });
+    });
+  }
+
+  /** Takes over: a Registry over the etcd store, restored from it, probing and delivering. */
+  async #becomeLeader(campaign: Campaign): Promise<void> {
+    try {
+      const guardKey = await campaign.getCampaignKey();
+      const { channel, probe, clock, logger, client } = this.#init;
+      const store = new EtcdStore(client, { prefix: this.#prefix, guardKey });
+      const registry = new Registry({ channel, probe, clock, logger, store, options: this.options });
+      registry.on('probe', (event) => this.emit('probe', event));
+      registry.on('notification', (event) => this.emit('notification', event));
+      const restored = await registry.restore();
+      if (this.#campaign !== campaign) return void (await registry.close(0));
+      this.#leader = registry;
+      logger.info({ ...restored, revision: registry.revision }, `this node (${this.#selfUrl}) is the registry leader`);
+    } catch (error) {
+      this.#init.logger.error({ err: (error as Error).message }, 'could not take over as leader; campaigning again');
+      await campaign.resign().catch(() => undefined);
+      if (this.#campaign === campaign) setTimeout(() => this.#runCampaign(), RECAMPAIGN_DELAY_MS).unref();
+    }
+  }
+
+  async #stepDown(): Promise<void> {
+    const leader = this.#leader;
+    this.#leader = undefined;
+    await bounded(leader?.close());
+  }
+}

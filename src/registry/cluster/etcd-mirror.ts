@@ -1,0 +1,61 @@
+// Every cluster node's read-only copy of the catalog, kept current by an etcd watch. The leader
+// writes; all nodes, the leader included, see each change arrive here.
+import { EventEmitter } from 'node:events';
+import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import { Catalog, type InstanceRecord } from '../catalog.js';
+import type { RegistryChange } from '../registry.js';
+import { etcdKeys, type EtcdKeys } from '../store/etcd-store.js';
+
+export class EtcdMirror extends EventEmitter {
+  readonly catalog = new Catalog();
+  readonly #client: Etcd3;
+  readonly #keys: EtcdKeys;
+  readonly #prefix: string;
+  #watcher: Watcher | undefined;
+
+  constructor(client: Etcd3, prefix: string) {
+    super();
+    this.#client = client;
+    this.#prefix = prefix;
+    this.#keys = etcdKeys(prefix);
+  }
+
+  /** Loads the catalog, then follows every change made after that read. */
+  async start(): Promise<void> {
+    const [instances, revision] = await Promise.all([
+      this.#client.getAll().prefix(this.#keys.instances).exec(),
+      this.#client.get(this.#keys.revision).number(),
+    ]);
+    const records = instances.kvs.map((kv) => JSON.parse(kv.value.toString()) as InstanceRecord);
+    this.catalog.restore(revision ?? 0, records);
+    const next = (BigInt(instances.header.revision) + 1n).toString();
+    this.#watcher = await this.#client.watch().prefix(this.#prefix).startRevision(next).create();
+    this.#watcher.on('put', (kv) => this.#onPut(kv));
+    this.#watcher.on('delete', (kv) => this.#onDelete(kv));
+  }
+
+  async close(): Promise<void> {
+    await this.#watcher?.cancel();
+    this.#watcher = undefined;
+  }
+
+  #onPut(kv: IKeyValue): void {
+    const key = kv.key.toString();
+    if (key === this.#keys.revision) return this.catalog.advanceTo(Number(kv.value.toString()));
+    if (!key.startsWith(this.#keys.instances)) return;
+    const record = JSON.parse(kv.value.toString()) as InstanceRecord;
+    const previous = this.catalog.put(record);
+    const type = previous && previous.health !== record.health ? record.health : 'registered';
+    this.emit('change', { type, revision: record.revision, instance: record } satisfies RegistryChange);
+  }
+
+  #onDelete(kv: IKeyValue): void {
+    const key = kv.key.toString();
+    if (!key.startsWith(this.#keys.instances)) return;
+    const record = this.catalog.delete(key.slice(this.#keys.instances.length));
+    if (!record) return;
+    // The leader writes the revision first in the same transaction: it is already here.
+    const removed = { ...record, revision: this.catalog.revision };
+    this.emit('change', { type: 'deregistered', revision: removed.revision, instance: removed } satisfies RegistryChange);
+  }
+}

@@ -1,0 +1,56 @@
+// In cluster mode every node accepts writes; a node that does not lead passes them on to the
+// one that does, as they came, and answers with the leader's answer.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Agent, request } from 'undici';
+import { RosterError } from '../../protocol/errors.js';
+import type { ClusterRegistry } from './cluster-registry.js';
+
+const FORWARDED_HEADER = 'x-roster-forwarded';
+const FORWARD_TIMEOUT_MS = 30_000;
+
+export function isWrite(method: string, path: string): boolean {
+  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return false;
+  return path === '/services' || path === '/v1/instances' || path.startsWith('/v1/instances/');
+}
+
+/** Adds the hook that forwards writes; returns a function that closes its connections. */
+export function forwardWritesToLeader(app: FastifyInstance, cluster: ClusterRegistry): () => Promise<void> {
+  const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16 });
+  app.addHook('onRequest', async (req, reply) => {
+    if (cluster.isLeader || !isWrite(req.method, req.url.split('?')[0] ?? '')) return;
+    await forward(req, reply, cluster, agent);
+  });
+  return () => agent.close();
+}
+
+async function forward(req: FastifyRequest, reply: FastifyReply, cluster: ClusterRegistry, agent: Agent): Promise<void> {
+  const leader = cluster.leaderUrl;
+  // A request already forwarded once must not travel on: leadership is changing hands.
+  if (!leader || req.headers[FORWARDED_HEADER]) throw noLeader();
+  const headers: Record<string, string> = { [FORWARDED_HEADER]: '1' };
+  for (const name of ['content-type', 'content-length'] as const) {
+    const value = req.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  try {
+    const answer = await request(new URL(req.url, leader), {
+      method: req.method as 'POST',
+      headers,
+      body: req.method === 'GET' ? undefined : req.raw,
+      dispatcher: agent,
+      headersTimeout: FORWARD_TIMEOUT_MS,
+      bodyTimeout: FORWARD_TIMEOUT_MS,
+    });
+    const body = Buffer.from(await answer.body.arrayBuffer());
+    const type = answer.headers['content-type'];
+    if (typeof type === 'string') reply.header('content-type', type);
+    await reply.code(answer.statusCode).send(body);
+  } catch (error) {
+    req.log.warn({ err: (error as Error).message, leader }, 'could not forward a write to the leader');
+    throw noLeader();
+  }
+}
+
+function noLeader(): RosterError {
+  return new RosterError('NO_LEADER', 'no registry leader could take this write right now; retry in a few seconds');
+}

@@ -1,0 +1,91 @@
+// The registry's state in etcd, for cluster mode. Only the elected leader writes; every write
+// is guarded by the leader's campaign key, so a leader that lost its lease cannot overwrite
+// its successor's state.
+import { createHash } from 'node:crypto';
+import type { Etcd3 } from 'etcd3';
+import { RosterError } from '../../protocol/errors.js';
+import type { InstanceRecord } from '../catalog.js';
+import type { OutboxEntry, RegistryStore, StoreBatch, StoreSnapshot } from './store.js';
+
+/** etcd refuses transactions of more than 128 operations by default. */
+const OPS_PER_TXN = 100;
+
+export interface EtcdKeys {
+  revision: string;
+  instances: string;
+  outbox: string;
+}
+
+export function etcdKeys(prefix: string): EtcdKeys {
+  return { revision: `${prefix}meta/revision`, instances: `${prefix}instances/`, outbox: `${prefix}outbox/` };
+}
+
+export class EtcdStore implements RegistryStore {
+  readonly description: string;
+  readonly #client: Etcd3;
+  readonly #keys: EtcdKeys;
+  /** The leader's campaign key: writes succeed only while it exists. */
+  readonly #guardKey: string | undefined;
+
+  constructor(client: Etcd3, options: { prefix?: string; guardKey?: string } = {}) {
+    const prefix = options.prefix ?? '/roster/';
+    this.description = `etcd:${prefix}`;
+    this.#client = client;
+    this.#keys = etcdKeys(prefix);
+    this.#guardKey = options.guardKey;
+  }
+
+  async load(): Promise<StoreSnapshot> {
+    const [revision, instances, outbox] = await Promise.all([
+      this.#client.get(this.#keys.revision).number(),
+      this.#client.getAll().prefix(this.#keys.instances).strings(),
+      this.#client.getAll().prefix(this.#keys.outbox).sort('Key', 'Ascend').strings(),
+    ]);
+    return {
+      revision: revision ?? 0,
+      instances: Object.values(instances).map((json) => JSON.parse(json) as InstanceRecord),
+      outbox: Object.keys(outbox)
+        .sort()
+        .map((key) => JSON.parse(outbox[key] as string) as OutboxEntry),
+    };
+  }
+
+  async write(batch: StoreBatch): Promise<void> {
+    // The revision goes first: a mirror labels the removals of this transaction with it.
+    const ops = [
+      this.#client.put(this.#keys.revision).value(String(batch.revision)),
+      ...batch.upserts.map((record) => this.#client.put(this.#instanceKey(record.id)).value(JSON.stringify(record))),
+      ...batch.enqueued.map((entry) => this.#client.put(this.#outboxKey(entry.target, entry.revision)).value(JSON.stringify(entry))),
+      ...batch.deletes.map((id) => this.#client.delete().key(this.#instanceKey(id))),
+      ...batch.done.map(({ target, revision }) => this.#client.delete().key(this.#outboxKey(target, revision))),
+    ];
+    for (let start = 0; start < ops.length; start += OPS_PER_TXN) {
+      await this.#commit(ops.slice(start, start + OPS_PER_TXN));
+    }
+  }
+
+  async close(): Promise<void> {
+    // The etcd client belongs to the caller, who closes it.
+  }
+
+  async #commit(ops: Parameters<ReturnType<Etcd3['if']>['then']>): Promise<void> {
+    const txn = this.#guardKey
+      ? this.#client.if(this.#guardKey, 'Create', '>', 0)
+      : this.#client.if(this.#keys.revision, 'Mod', '>', -1); // always true: a plain transaction
+    const result = await txn.then(...ops).commit();
+    if (!result.succeeded) {
+      throw new RosterError('REGISTRY_STOPPING', 'this registry node is no longer the leader; its write was refused');
+    }
+  }
+
+  #instanceKey(id: string): string {
+    return `${this.#keys.instances}${id}`;
+  }
+
+  /** Sorted by revision (zero-padded), then by target: the order patches are re-queued in. */
+  #outboxKey(target: string, revision: number): string {
+    const targetHash = createHash('sha256').update(target).digest('base64url').slice(0, 16);
+    return `${this.#keys.outbox}${String(revision).padStart(15, '0')}/${targetHash}`;
+  }
+}
+
