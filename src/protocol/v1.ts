@@ -85,6 +85,10 @@ export interface RegistryHealthResponse {
   instances: number;
   uptimeMs: number;
   version: string;
+  /** "single", or in cluster mode "leader" or "follower". */
+  role: 'single' | 'leader' | 'follower';
+  /** Cluster mode: the URL of the node that leads (null while none is elected). */
+  leader?: string | null;
 }
 
 /** Every /v1 error travels as this body with a 4xx or 5xx status. */

@@ -24,6 +24,10 @@ export interface RegistryApi extends EventEmitter {
   instances(): InstanceRecord[];
   services(): ServiceView[];
   service(name: string): ServiceView;
+  /** Single registry, or in cluster mode whether this node leads and which node does. */
+  role(): RegistryRole;
   /** Undelivered patches per subscriber; empty on a node that does not deliver. */
   notificationQueues(): Map<string, number>;
 }
+
+export type RegistryRole = { role: 'single' } | { role: 'leader' | 'follower'; leader: string | null };

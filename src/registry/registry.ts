@@ -12,7 +12,7 @@ import type { Prober } from './health/prober.js';
 import type { NotificationChannel } from './notify/channel.js';
 import { Notifier, type NotifierEvent } from './notify/notifier.js';
 import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from './options.js';
-import type { RegistryApi } from './registry-api.js';
+import type { RegistryApi, RegistryRole } from './registry-api.js';
 import { emptyBatch, isEmptyBatch, type RegistryStore, type StoreBatch } from './store/store.js';
 
 export interface Logger {
@@ -203,6 +203,10 @@ export class Registry extends EventEmitter implements RegistryApi {
   /** Undelivered patches per subscriber (update URL). */
   pendingNotifications(target: string): number {
     return this.#notifier.pending(target);
+  }
+
+  role(): RegistryRole {
+    return { role: 'single' };
   }
 
   /** Undelivered patches of every subscriber that has any. */

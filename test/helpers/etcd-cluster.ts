@@ -21,14 +21,15 @@ export interface EtcdCluster {
   kill(member: EtcdMember): Promise<void>;
 }
 
-export async function startEtcdCluster(t: TestContext, size = 3): Promise<EtcdCluster> {
+/** `scope` is a test context, or `{ after }` from node:test for a cluster shared by a whole file. */
+export async function startEtcdCluster(scope: Pick<TestContext, 'after'>, size = 3): Promise<EtcdCluster> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'roster-etcd-'));
   const ports: Array<{ client: number; peer: number }> = [];
   for (let i = 0; i < size; i++) ports.push({ client: await freePort(), peer: await freePort() });
   const names = ports.map((_, i) => `m${i + 1}`);
   const initialCluster = names.map((name, i) => `${name}=http://127.0.0.1:${ports[i]!.peer}`).join(',');
   const members = names.map((name, i) => startMember(name, ports[i]!, initialCluster, join(dataRoot, name)));
-  t.after(async () => {
+  scope.after(async () => {
     await Promise.all(members.map((member) => stop(member)));
     rmSync(dataRoot, { recursive: true, force: true });
   });

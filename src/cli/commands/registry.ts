@@ -6,8 +6,11 @@ import { onShutdownSignal, parseCount, parseMs, parsePort } from '../options.js'
 interface RegistryFlags {
   host: string;
   port: number;
-  store: 'sqlite' | 'memory';
+  store: 'sqlite' | 'memory' | 'etcd';
   dataDir: string;
+  etcdEndpoints: string;
+  etcdPrefix: string;
+  advertiseUrl?: string;
   healthInterval?: number;
   healthTimeout?: number;
   healthAttempts?: number;
@@ -22,8 +25,15 @@ export function registryCommand(): Command {
     .description('run the registry (course API at /services, Roster API at /v1)')
     .option('--host <host>', 'address to listen on', 'localhost')
     .option('--port <port>', 'port to listen on', parsePort, 3000)
-    .addOption(new Option('--store <kind>', 'where the state lives: sqlite survives restarts, memory does not').choices(['sqlite', 'memory']).default('sqlite'))
+    .addOption(
+      new Option('--store <kind>', 'where the state lives: sqlite (survives restarts), memory (does not), etcd (cluster mode)')
+        .choices(['sqlite', 'memory', 'etcd'])
+        .default('sqlite'),
+    )
     .option('--data-dir <dir>', 'folder of the SQLite file (registry.db)', './data')
+    .option('--etcd-endpoints <urls>', 'cluster mode: etcd client URLs, comma-separated', 'http://127.0.0.1:2379')
+    .option('--etcd-prefix <prefix>', "cluster mode: where Roster's keys live in etcd", '/roster/')
+    .option('--advertise-url <url>', 'cluster mode: the URL other registry nodes reach this one at (default http://<host>:<port>)')
     .option('--health-interval <ms>', 'time between probe rounds of an instance (default 3000)', parseMs)
     .option('--health-timeout <ms>', 'timeout of one probe (default 1000)', parseMs)
     .option('--health-attempts <n>', 'failed probes in a row before an instance turns critical (default 3)', parseCount)
@@ -41,6 +51,9 @@ async function runRegistry(flags: RegistryFlags): Promise<void> {
     port: flags.port,
     store: flags.store,
     dataDir: flags.dataDir,
+    etcdEndpoints: flags.etcdEndpoints.split(',').map((url) => url.trim()).filter(Boolean),
+    etcdPrefix: flags.etcdPrefix,
+    advertiseUrl: flags.advertiseUrl,
     logger,
     health: withoutUndefined({
       intervalMs: flags.healthInterval,

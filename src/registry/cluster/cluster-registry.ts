@@ -9,7 +9,7 @@ import type { RegisterResponse, ServiceView } from '../../protocol/v1.js';
 import { serviceView, type InstanceRecord, type Registration } from '../catalog.js';
 import { sleep, systemClock, type Clock } from '../clock.js';
 import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from '../options.js';
-import type { RegistryApi } from '../registry-api.js';
+import type { RegistryApi, RegistryRole } from '../registry-api.js';
 import { Registry, type Logger } from '../registry.js';
 import type { Prober } from '../health/prober.js';
 import type { NotificationChannel } from '../notify/channel.js';
@@ -136,6 +136,10 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
     const view = serviceView(this.#mirror.catalog, name);
     if (view.instances.length === 0) throw new RosterError('SERVICE_NOT_FOUND', `no instance of service "${name}" is registered`);
     return view;
+  }
+
+  role(): RegistryRole {
+    return { role: this.isLeader ? 'leader' : 'follower', leader: this.leaderUrl ?? null };
   }
 
   notificationQueues(): Map<string, number> {

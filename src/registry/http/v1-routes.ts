@@ -77,6 +77,7 @@ export function v1Routes(registry: RegistryApi, version: string) {
         instances: registry.instances().length,
         uptimeMs: Date.now() - registry.startedAt,
         version,
+        ...registry.role(),
       };
       return reply.code(registry.closing ? 503 : 200).send(body);
     });

@@ -26,6 +26,8 @@ export class EtcdStore implements RegistryStore {
   readonly #keys: EtcdKeys;
   /** The leader's campaign key: writes succeed only while it exists. */
   readonly #guardKey: string | undefined;
+  /** The highest revision read or written: the stored one never goes down. */
+  #revision = 0;
 
   constructor(client: Etcd3, options: { prefix?: string; guardKey?: string } = {}) {
     const prefix = options.prefix ?? '/roster/';
@@ -41,8 +43,9 @@ export class EtcdStore implements RegistryStore {
       this.#client.getAll().prefix(this.#keys.instances).strings(),
       this.#client.getAll().prefix(this.#keys.outbox).sort('Key', 'Ascend').strings(),
     ]);
+    this.#revision = Math.max(this.#revision, revision ?? 0);
     return {
-      revision: revision ?? 0,
+      revision: this.#revision,
       instances: Object.values(instances).map((json) => JSON.parse(json) as InstanceRecord),
       outbox: Object.keys(outbox)
         .sort()
@@ -51,13 +54,21 @@ export class EtcdStore implements RegistryStore {
   }
 
   async write(batch: StoreBatch): Promise<void> {
+    this.#revision = Math.max(this.#revision, batch.revision);
+    // etcd refuses a transaction that names a key twice: a patch queued and delivered within
+    // this batch is left out altogether, and a key written twice keeps its last value.
+    const done = new Set(batch.done.map(({ target, revision }) => this.#outboxKey(target, revision)));
+    const enqueued = new Map(batch.enqueued.map((entry) => [this.#outboxKey(entry.target, entry.revision), entry]));
+    for (const key of done) {
+      if (enqueued.delete(key)) done.delete(key);
+    }
     // The revision goes first: a mirror labels the removals of this transaction with it.
     const ops = [
-      this.#client.put(this.#keys.revision).value(String(batch.revision)),
+      this.#client.put(this.#keys.revision).value(String(this.#revision)),
       ...batch.upserts.map((record) => this.#client.put(this.#instanceKey(record.id)).value(JSON.stringify(record))),
-      ...batch.enqueued.map((entry) => this.#client.put(this.#outboxKey(entry.target, entry.revision)).value(JSON.stringify(entry))),
+      ...[...enqueued].map(([key, entry]) => this.#client.put(key).value(JSON.stringify(entry))),
       ...batch.deletes.map((id) => this.#client.delete().key(this.#instanceKey(id))),
-      ...batch.done.map(({ target, revision }) => this.#client.delete().key(this.#outboxKey(target, revision))),
+      ...[...done].map((key) => this.#client.delete().key(key)),
     ];
     for (let start = 0; start < ops.length; start += OPS_PER_TXN) {
       await this.#commit(ops.slice(start, start + OPS_PER_TXN));

@@ -1,0 +1,103 @@
+// Cluster mode: three registry nodes over a real three-member etcd cluster on loopback.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { startEtcdCluster } from '../helpers/etcd-cluster.js';
+import { NodeProcess, ROSTER_CLI, freePort } from '../helpers/processes.js';
+import { RecordingService } from '../helpers/recording-service.js';
+
+interface Health {
+  role: string;
+  leader: string | null;
+}
+
+async function health(url: string): Promise<Health | null> {
+  try {
+    const response = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(1000) });
+    return (await response.json()) as Health;
+  } catch {
+    return null;
+  }
+}
+
+/** Polls the nodes until one of them reports that it leads; resolves with its URL. */
+async function waitForLeader(urls: string[], timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const roles = await Promise.all(urls.map(health));
+    const leader = urls.find((_, i) => roles[i]?.role === 'leader');
+    if (leader) return leader;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('no registry node became leader');
+}
+
+async function courseRegister(nodeUrl: string, registration: object): Promise<number> {
+  const response = await request(`${nodeUrl}/services`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(registration) });
+  await response.body.dump();
+  return response.statusCode;
+}
+
+test('three registry nodes over a three-member etcd cluster', { timeout: 120_000 }, async (t) => {
+  const etcd = await startEtcdCluster(t, 3);
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const urls = ports.map((port) => `http://127.0.0.1:${port}`);
+  const nodes = ports.map(
+    (port) =>
+      new NodeProcess(t, [
+        ROSTER_CLI, 'registry', '--host', '127.0.0.1', '--port', String(port),
+        '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','), '--etcd-prefix', `/roster-test-${process.pid}/`,
+        '--health-interval', '300', '--health-timeout', '300', '--health-attempts', '2', '--health-retry-delay', '100',
+      ]),
+  );
+  await Promise.all(nodes.map((node) => node.waitForEvent((e) => typeof e.msg === 'string' && e.msg.startsWith('registry listening'))));
+  const firstLeader = await waitForLeader(urls);
+
+  const [grading, logA, logB] = await Promise.all([RecordingService.start(), RecordingService.start(), RecordingService.start()]);
+  t.after(() => Promise.all([grading.close(), logA.close(), logB.close()]));
+
+  // Registered through two different nodes (writes pass on to the leader)...
+  const followers = urls.filter((url) => url !== firstLeader);
+  assert.equal(await courseRegister(followers[0]!, grading.registration('GradingService', ['LogService'])), 200);
+  assert.equal(await courseRegister(followers[1]!, logA.registration('LogService')), 200);
+  // ...seen through every node.
+  for (const url of urls) {
+    await waitForInstances(url, 2);
+  }
+  await grading.waitFor((s) => s.patches.some((p) => p.Added.some((e) => e.URL === logA.url)));
+  const beforeTakeover = grading.patches.map((p) => p.Revision);
+  assert.equal(new Set(beforeTakeover).size, beforeTakeover.length, 'each revision is delivered once');
+
+  // The leading registry node dies: another takes over, probing and notifying.
+  const leaderIndex = urls.indexOf(firstLeader);
+  nodes[leaderIndex]!.kill('SIGKILL');
+  const survivors = urls.filter((url) => url !== firstLeader);
+  const secondLeader = await waitForLeader(survivors);
+  assert.notEqual(secondLeader, firstLeader);
+  logA.heartbeat = 500;
+  await grading.waitFor((s) => s.patches.some((p) => p.Removed.some((e) => e.URL === logA.url)));
+
+  // One etcd member dies: the system keeps working.
+  await etcd.kill(etcd.members[0]!);
+  assert.equal(await courseRegister(survivors[0]!, logB.registration('LogService')), 200);
+  await grading.waitFor((s) => s.patches.some((p) => p.Added.some((e) => e.URL === logB.url)));
+
+  // Notified once per revision: a takeover may re-deliver, but never a new revision twice.
+  const revisions = grading.patches.map((p) => p.Revision!);
+  const delivered = new Set(revisions);
+  for (const revision of delivered) {
+    const copies = grading.patches.filter((p) => p.Revision === revision);
+    assert.ok(copies.every((p) => JSON.stringify(p) === JSON.stringify(copies[0])), `revision ${revision} was sent with different contents`);
+  }
+  assert.deepEqual([...delivered], [...delivered].sort((a, b) => a - b), 'patches arrive in revision order');
+
+  async function waitForInstances(url: string, count: number): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const state = (await (await fetch(`${url}/v1/state`)).json()) as { instances: unknown[] };
+      if (state.instances.length === count) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.fail(`${url} never showed ${count} instances`);
+  }
+});
