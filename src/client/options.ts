@@ -1,7 +1,7 @@
 // The client's options: one defaults object, validated at construction, then frozen.
 import { checkOption, httpUrl, serviceName, LIMITS } from '../protocol/index.js';
 import type { InstanceMetadata } from '../protocol/index.js';
-import { systemClock, type Clock } from '../registry/clock.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 export type Strategy = 'round-robin' | 'random';
 export type ClientProtocol = 'roster' | 'course';

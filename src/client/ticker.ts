@@ -1,6 +1,6 @@
 // Runs an async task over and over, `intervalMs` (with jitter) after the previous run ended,
 // on an injected clock. Runs never overlap, and stop() waits for the one under way.
-import { withJitter, type Clock, type TimerHandle } from '../registry/clock.js';
+import { withJitter, type Clock, type TimerHandle } from '../shared/clock.js';
 
 const JITTER = 0.1;
 

@@ -4,7 +4,7 @@
 import { Agent, request } from 'undici';
 import { RosterError } from '../protocol/index.js';
 import type { InstanceView } from '../protocol/index.js';
-import { sleep, withJitter, type Clock } from '../registry/clock.js';
+import { sleep, withJitter, type Clock } from '../shared/clock.js';
 
 export interface WatchSnapshot {
   revision: number;

@@ -6,7 +6,7 @@ import { RosterError } from '../protocol/errors.js';
 import type { PatchEntry } from '../protocol/course.js';
 import type { RegisterResponse, ServiceView } from '../protocol/v1.js';
 import { Catalog, serviceView, toView, type InstanceRecord, type Registration } from './catalog.js';
-import { systemClock, sleep, type Clock } from './clock.js';
+import { systemClock, sleep, type Clock } from '../shared/clock.js';
 import { HealthChecker, type HealthEvent } from './health/health-checker.js';
 import type { Prober } from './health/prober.js';
 import type { NotificationChannel } from './notify/channel.js';

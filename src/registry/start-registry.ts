@@ -7,7 +7,7 @@ import { buildRegistryServer } from './http/server.js';
 import { HttpChannel } from './notify/http-channel.js';
 import { Registry, type Logger } from './registry.js';
 import type { RegistryOptionsInput } from './options.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../shared/clock.js';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { ClusterRegistry } from './cluster/cluster-registry.js';

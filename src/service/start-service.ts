@@ -4,7 +4,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RosterError } from '../protocol/index.js';
 import { RegistryClient, defaultLogger, type Logger, type RegistryClientOptions } from '../client/index.js';
-import { systemClock, type Clock } from '../registry/clock.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { advertisedUrl, resolveServiceConfig, type ServiceConfig, type StartServiceOptions } from './config.js';
 
 export interface RunningService {

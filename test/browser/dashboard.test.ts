@@ -8,7 +8,7 @@ import { createHttpProber } from '../../src/registry/health/prober.js';
 import { dashboardRoutes } from '../../src/registry/http/dashboard-routes.js';
 import { metricsRoutes } from '../../src/registry/http/metrics-routes.js';
 import { courseRoutes } from '../../src/registry/http/course-routes.js';
-import { toRosterError } from '../../src/registry/http/errors.js';
+import { toRosterError } from '../../src/shared/fastify-errors.js';
 import { v1Routes } from '../../src/registry/http/v1-routes.js';
 import { buildRegistryServer } from '../../src/registry/http/server.js';
 import { createRegistryMetrics } from '../../src/registry/metrics.js';

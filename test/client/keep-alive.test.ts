@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { RegistryClient, type RegistryClientOptions } from '../../src/client/index.js';
-import type { TimerHandle } from '../../src/registry/clock.js';
+import type { TimerHandle } from '../../src/shared/clock.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { FakeRegistry, listenLate, recordingLogger } from '../helpers/fake-registry.js';
 

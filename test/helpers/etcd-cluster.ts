@@ -22,7 +22,7 @@ export interface EtcdCluster {
 }
 
 /** `scope` is a test context, or `{ after }` from node:test for a cluster shared by a whole file. */
-export async function startEtcdCluster(scope: Pick<TestContext, 'after'>, size = 3): Promise<EtcdCluster> {
+export async function startEtcdCluster(scope: { after(fn: () => Promise<void>): void }, size = 3): Promise<EtcdCluster> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'roster-etcd-'));
   const ports: Array<{ client: number; peer: number }> = [];
   for (let i = 0; i < size; i++) ports.push({ client: await freePort(), peer: await freePort() });

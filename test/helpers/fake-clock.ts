@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../src/registry/clock.js';
+import type { Clock, TimerHandle } from '../../src/shared/clock.js';
 
 interface PendingTimer {
   id: number;

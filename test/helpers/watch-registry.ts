@@ -5,7 +5,7 @@ import type { TestContext } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ChangeLog, type ChangeLogOptions } from '../../src/registry/change-log.js';
 import { createHttpProber } from '../../src/registry/health/prober.js';
-import { toRosterError } from '../../src/registry/http/errors.js';
+import { toRosterError } from '../../src/shared/fastify-errors.js';
 import { v1Routes } from '../../src/registry/http/v1-routes.js';
 import { watchRoutes, type WatchRoutes, type WatchRoutesOptions } from '../../src/registry/http/watch-routes.js';
 import { HttpChannel } from '../../src/registry/notify/http-channel.js';

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { WatchStream, type WatchChange, type WatchSnapshot } from '../../client/watch-stream.js';
 import type { RosterError } from '../../protocol/errors.js';
 import { serviceName } from '../../protocol/validation.js';
-import { systemClock } from '../../registry/clock.js';
+import { systemClock } from '../../shared/clock.js';
 import { apiCommand, CliError, EXIT, fromRosterError, paint, processIo, registryUrl, runCommand, type ApiFlags, type CliIo, type Paint } from '../registry-api.js';
 
 export function watchCommand(io: CliIo = processIo()): Command {

@@ -7,7 +7,7 @@ import type { Campaign, Election, ElectionObserver, Etcd3 } from 'etcd3';
 import { RosterError } from '../../protocol/errors.js';
 import type { RegisterResponse, ServiceView } from '../../protocol/v1.js';
 import { serviceView, type InstanceRecord, type Registration } from '../catalog.js';
-import { sleep, systemClock, type Clock } from '../clock.js';
+import { sleep, systemClock, type Clock } from '../../shared/clock.js';
 import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from '../options.js';
 import type { RegistryApi, RegistryRole } from '../registry-api.js';
 import { Registry, type Logger } from '../registry.js';

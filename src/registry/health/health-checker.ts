@@ -5,7 +5,7 @@
 
 import { checkOption, RosterError } from '../../protocol/errors.js';
 import type { Health } from '../../protocol/v1.js';
-import { type Clock, type TimerHandle, sleep, systemClock, withJitter } from '../clock.js';
+import { type Clock, type TimerHandle, sleep, systemClock, withJitter } from '../../shared/clock.js';
 import type { Prober } from './prober.js';
 
 export type { Prober } from './prober.js';

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseCourseRegistration } from '../../protocol/validation.js';
 import type { RegistryApi } from '../registry-api.js';
-import { toRosterError } from './errors.js';
+import { toRosterError } from '../../shared/fastify-errors.js';
 
 export function courseRoutes(registry: RegistryApi) {
   return async function plugin(app: FastifyInstance): Promise<void> {

@@ -6,7 +6,7 @@ import { createRegistryMetrics } from '../metrics.js';
 import type { RegistryApi } from '../registry-api.js';
 import { courseRoutes } from './course-routes.js';
 import { dashboardRoutes } from './dashboard-routes.js';
-import { toRosterError } from './errors.js';
+import { toRosterError } from '../../shared/fastify-errors.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { v1Routes } from './v1-routes.js';
 import { watchRoutes } from './watch-routes.js';

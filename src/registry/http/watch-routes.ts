@@ -7,7 +7,7 @@ import { parseOrThrow, serviceName } from '../../protocol/validation.js';
 import type { InstanceView } from '../../protocol/v1.js';
 import { toView, type InstanceRecord } from '../catalog.js';
 import type { ChangeLog, LoggedChange } from '../change-log.js';
-import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../../shared/clock.js';
 
 /** What a snapshot needs of a registry: a single Registry and a cluster node both fit. */
 export interface SnapshotSource {

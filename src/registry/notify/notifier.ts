@@ -4,7 +4,7 @@
 
 import type { Patch, PatchEntry } from '../../protocol/course.js';
 import { checkOption } from '../../protocol/errors.js';
-import { type Clock, type TimerHandle, sleep, systemClock, withJitter } from '../clock.js';
+import { type Clock, type TimerHandle, sleep, systemClock, withJitter } from '../../shared/clock.js';
 import type { NotificationChannel } from './channel.js';
 
 export interface NotifierOptions {

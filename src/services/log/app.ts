@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOpt
 import { z } from 'zod';
 import { RosterError } from '../../protocol/errors.js';
 import { parseOrThrow, serviceName } from '../../protocol/validation.js';
-import { toRosterError } from '../../registry/http/errors.js';
+import { toRosterError } from '../../shared/fastify-errors.js';
 import { LOG_LEVELS, LOG_LIMITS, type LogEntry, type LogStore } from './log-store.js';
 
 export interface LogAppOptions {

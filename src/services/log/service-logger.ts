@@ -4,7 +4,7 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import { checkOption } from '../../protocol/errors.js';
 import { serviceName } from '../../protocol/validation.js';
-import { systemClock, withJitter, type Clock, type TimerHandle } from '../../registry/clock.js';
+import { systemClock, withJitter, type Clock, type TimerHandle } from '../../shared/clock.js';
 import { LOG_LEVELS, LOG_LIMITS, type LogEntry, type LogLevel } from './log-store.js';
 
 /** What the logger needs of a RegistryClient (a fake in tests). */

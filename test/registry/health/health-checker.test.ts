@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { RosterError } from '../../../src/protocol/errors.js';
-import type { Clock } from '../../../src/registry/clock.js';
+import type { Clock } from '../../../src/shared/clock.js';
 import {
   DEFAULT_HEALTH_OPTIONS,
   HealthChecker,

@@ -1,6 +1,6 @@
 // Turns anything thrown while serving a request into Roster's `{ code, message }` body.
 import type { FastifyError } from 'fastify';
-import { RosterError } from '../../protocol/errors.js';
+import { RosterError } from '../protocol/errors.js';
 
 const FASTIFY_CODES: Record<string, () => RosterError> = {
   FST_ERR_CTP_INVALID_JSON_BODY: () => new RosterError('INVALID_REQUEST', 'the body is not valid JSON'),
@@ -20,5 +20,5 @@ export function toRosterError(error: unknown): { error: RosterError; internal: b
   if (fastifyError?.statusCode && fastifyError.statusCode < 500) {
     return { error: new RosterError('INVALID_REQUEST', fastifyError.message), internal: false };
   }
-  return { error: new RosterError('INTERNAL', 'the registry failed to handle this request; see its log'), internal: true };
+  return { error: new RosterError('INTERNAL', 'the server failed to handle this request; see its log'), internal: true };
 }
