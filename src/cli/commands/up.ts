@@ -67,12 +67,17 @@ async function runUp(flags: UpFlags): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
+  let started = false;
   for (const part of all) {
-    const child = startPart(part, () => {
-      if (!stopping) {
-        say(`${part.label} exited unexpectedly; stopping the others`);
+    const child = startPart(part, (code) => {
+      if (stopping) return;
+      if (!started) {
+        say(`${part.label} exited (${code}) while starting; stopping the others`);
         void stopAll(1);
+        return;
       }
+      // A part stopped on purpose (to see the others cope) or crashed: the rest carry on.
+      say(`${part.label} exited (${code}); the others keep running. Start it again with: npx roster ${part.args.join(' ')}`);
     });
     running.push(child);
     try {
@@ -83,6 +88,7 @@ async function runUp(flags: UpFlags): Promise<void> {
     }
     say(`${part.label.padEnd(8)} ${`http://${flags.host}:${part.port}`.padEnd(26)} ${part.service ? 'registered, passing' : 'ready'}`);
   }
+  started = true;
   say(`all parts are up: open http://${flags.host}:${flags.portalPort} (registry at ${registryUrl}); Ctrl-C stops them all`);
 }
 
@@ -104,7 +110,7 @@ async function checkPortsFree(all: Part[], host: string): Promise<void> {
   }
 }
 
-function startPart(part: Part, onUnexpectedExit: () => void): ChildProcess {
+function startPart(part: Part, onUnexpectedExit: (code: string) => void): ChildProcess {
   // Same node, same loader flags (tsx in development), same entry script as this process.
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, ...part.args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -116,7 +122,7 @@ function startPart(part: Part, onUnexpectedExit: () => void): ChildProcess {
   const prefix = `[${part.label}]`.padEnd(10);
   createInterface({ input: child.stdout! }).on('line', (line) => console.log(`${prefix} ${formatLogLine(line)}`));
   createInterface({ input: child.stderr! }).on('line', (line) => console.error(`${prefix} ${formatLogLine(line)}`));
-  child.once('exit', onUnexpectedExit);
+  child.once('exit', (code, signal) => onUnexpectedExit(signal ?? `code ${code}`));
   return child;
 }
 
