@@ -13,7 +13,8 @@ import type { NotificationChannel } from './notify/channel.js';
 import { Notifier, type NotifierEvent } from './notify/notifier.js';
 import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from './options.js';
 import type { RegistryApi, RegistryRole } from './registry-api.js';
-import { emptyBatch, isEmptyBatch, type RegistryStore, type StoreBatch } from './store/store.js';
+import { BatchWriter } from './store/batch-writer.js';
+import type { RegistryStore } from './store/store.js';
 
 export interface Logger {
   debug(obj: object | string, msg?: string): void;
@@ -52,12 +53,8 @@ export class Registry extends EventEmitter implements RegistryApi {
   readonly #notifier: Notifier;
   readonly #health: HealthChecker;
   readonly #store: RegistryStore | undefined;
-  /** Changes not yet handed to the store; written together on the next tick. */
-  #batch: StoreBatch = emptyBatch();
-  /** Instances changed since the last write: the record, or null when removed. */
-  #staged = new Map<string, InstanceRecord | null>();
-  #written: Promise<void> | null = null;
-  #lastWrite: Promise<void> = Promise.resolve();
+  /** Hands changes to the store in batches; absent when nothing is persisted. */
+  readonly #writer: BatchWriter | undefined;
   /** While restoring, re-queued patches are already in the store. */
   #restoring = false;
   #closing: Promise<void> | null = null;
@@ -71,6 +68,7 @@ export class Registry extends EventEmitter implements RegistryApi {
     this.#logger = init.logger ?? silentLogger;
     this.startedAt = this.#clock.now();
     this.#store = init.store;
+    this.#writer = init.store && new BatchWriter(init.store, () => this.#catalog.revision, (error) => this.#logger.error({ err: error }, 'could not write registry changes to the store'));
     this.#notifier = new Notifier({
       channel: init.channel,
       clock: this.#clock,
@@ -126,7 +124,7 @@ export class Registry extends EventEmitter implements RegistryApi {
   async register(registration: Registration): Promise<RegisterResponse & { created: boolean }> {
     this.#assertOpen();
     const { record, previous } = this.#catalog.upsert(registration, this.#clock.now());
-    this.#stageUpsert(record);
+    this.#writer?.upsert(record);
     this.#announceRegistration(previous, record);
     this.#forgetUpdateUrl(previous?.updateUrl ?? null, record.updateUrl);
     this.#health.track({ id: record.id, heartbeatUrl: record.heartbeatUrl, ttlMs: record.ttlMs, health: 'passing' });
@@ -153,7 +151,7 @@ export class Registry extends EventEmitter implements RegistryApi {
   deregister(id: string): InstanceRecord | undefined {
     const record = this.#catalog.remove(id);
     if (!record) return undefined;
-    this.#stageDelete(id);
+    this.#writer?.delete(id);
     this.#health.untrack(id);
     if (record.health === 'passing') this.#notifyDependents(record.service, [], [entry(record)], record.revision);
     this.#forgetUpdateUrl(record.updateUrl, null);
@@ -229,58 +227,21 @@ export class Registry extends EventEmitter implements RegistryApi {
 
   /** The outbox in the store follows the notifier: queued, then done when delivered or dropped. */
   #recordDelivery(event: NotifierEvent): void {
-    if (!this.#store) return;
+    if (!this.#writer) return;
     if (event.type === 'enqueued' && !this.#restoring) {
       const { Added, Removed, Revision, PrevRevision } = event.patch;
-      this.#batch.enqueued.push({ target: event.target, revision: Revision, prevRevision: PrevRevision, added: Added, removed: Removed });
+      this.#writer.enqueued({ target: event.target, revision: Revision, prevRevision: PrevRevision, added: Added, removed: Removed });
     } else if (event.type === 'delivered') {
-      this.#batch.done.push({ target: event.target, revision: event.revision });
+      this.#writer.done(event.target, event.revision);
     } else if (event.type === 'dropped' && event.reason !== 'closed') {
       // Closing drops nothing for good: what was not delivered stays in the store for the next start.
-      for (const revision of event.revisions) this.#batch.done.push({ target: event.target, revision });
-    } else {
-      return;
+      for (const revision of event.revisions) this.#writer.done(event.target, revision);
     }
-    this.#persistSoon();
   }
 
-  // Within a batch the last word on an instance wins: an upsert cancels a staged delete and back.
-  #stageUpsert(record: InstanceRecord): void {
-    this.#staged.delete(record.id);
-    this.#staged.set(record.id, record);
-    this.#persistSoon();
-  }
-
-  #stageDelete(id: string): void {
-    this.#staged.delete(id);
-    this.#staged.set(id, null);
-    this.#persistSoon();
-  }
-
-  #persistSoon(): void {
-    void this.#persisted().catch((error: Error) => this.#logger.error({ err: error }, 'could not write registry changes to the store'));
-  }
-
-  /** Resolves once every change staged so far is in the store. One write per tick. */
+  /** Resolves once every change so far is in the store. */
   #persisted(): Promise<void> {
-    if (!this.#store) return Promise.resolve();
-    this.#written ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      const batch = this.#batch;
-      for (const [id, record] of this.#staged) {
-        if (record) batch.upserts.push(record);
-        else batch.deletes.push(id);
-      }
-      this.#batch = emptyBatch();
-      this.#staged = new Map();
-      this.#written = null;
-      batch.revision = this.#catalog.revision;
-      if (isEmptyBatch(batch)) return undefined;
-      // Batches reach the store one after the other, in order, even when a write is slow.
-      const write = this.#lastWrite.catch(() => undefined).then(() => this.#store?.write(batch));
-      this.#lastWrite = write;
-      return write;
-    });
-    return this.#written;
+    return this.#writer?.flush() ?? Promise.resolve();
   }
 
   /** Dependents learn of a new instance, of one that came back, or of one that changed service. */
@@ -342,7 +303,7 @@ export class Registry extends EventEmitter implements RegistryApi {
     const reason = event.type === 'critical' ? event.reason : null;
     if (!this.#catalog.setHealth(event.id, event.type, event.at, reason)) return;
     const record = this.#catalog.get(event.id) as InstanceRecord;
-    this.#stageUpsert(record);
+    this.#writer?.upsert(record);
     const [added, removed] = event.type === 'passing' ? [[entry(record)], []] : [[], [entry(record)]];
     this.#notifyDependents(record.service, added, removed, record.revision);
     this.#logger.info({ service: record.service, url: record.url, reason }, `instance is ${event.type}`);
