@@ -18,8 +18,16 @@ export interface StartServiceOptions extends Omit<RegistryClientOptions, 'servic
   waitForRequired?: boolean | { timeoutMs?: number };
   /** How long in-flight requests may run on shutdown before their connections are cut. */
   shutdownTimeoutMs?: number;
-  /** Shut down (deregister, drain) and exit(0) on SIGINT and SIGTERM. Default true. */
+  /** Shut down (deregister, drain, onShutdown) and exit(0) on SIGINT and SIGTERM. Default true. */
   handleSignals?: boolean;
+  /**
+   * Releases what the app holds (a database, a file, a logger to flush). Runs once per shutdown,
+   * by close() or a signal: after in-flight requests have finished, which may still need those
+   * resources, and the client is closed; before process.exit(0) on a signal. An error it throws is
+   * logged and the shutdown goes on: it never keeps the process from exiting. Not run when
+   * startService itself rejects: nothing was started, so the caller still owns its resources.
+   */
+  onShutdown?: () => Promise<void>;
 }
 
 export interface ServiceConfig {
@@ -40,6 +48,7 @@ export function resolveServiceConfig(options: StartServiceOptions): ServiceConfi
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5_000;
   checkOption(Number.isInteger(shutdownTimeoutMs) && shutdownTimeoutMs >= 0, 'shutdownTimeoutMs', 'a non-negative integer (milliseconds)');
   checkOption(options.handler === undefined || typeof options.handler === 'function', 'handler', 'a request listener function');
+  checkOption(options.onShutdown === undefined || typeof options.onShutdown === 'function', 'onShutdown', 'an async function');
   return { host, port: resolvePort(options.port), url, shutdownTimeoutMs, handleSignals: options.handleSignals ?? true };
 }
 

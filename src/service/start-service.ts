@@ -1,5 +1,6 @@
 // Bootstrap for a service: listen first, then register (the course registered before its
-// listener was up), serve, and on a signal drain, deregister and exit cleanly.
+// listener was up), serve, and on a signal drain, deregister, release the app's resources
+// (onShutdown) and exit cleanly.
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RosterError } from '../protocol/index.js';
@@ -14,7 +15,7 @@ export interface RunningService {
   port: number;
   client: RegistryClient;
   server: Server;
-  /** Drain, deregister, stop listening, close the client; does not exit. Idempotent. */
+  /** Drain, deregister, stop listening, close the client, then run onShutdown; does not exit. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -32,18 +33,36 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     return built;
   });
   logger.info(`${options.name} listening on ${client.options.url}`);
-  const shutdown = shutdownOnce(server, client, config, options.clock ?? systemClock, logger);
+  const stop = stopOnce(server, client, config, options.clock ?? systemClock, logger);
+  const { close, forgetSignals } = shutdownHandlers(stop, options, config, logger);
+  // A failed wait stops the service but leaves onShutdown alone: startService rejects, so its caller cleans up.
+  await waitForRequired(client, options.waitForRequired, async () => {
+    forgetSignals();
+    await stop();
+  });
+  return { url: client.options.url, port, client, server, close };
+}
+
+/** close() stops the service, then runs the app's onShutdown, once; a handled signal does the same, then exits. */
+function shutdownHandlers(stop: () => Promise<void>, options: StartServiceOptions, config: ServiceConfig, logger: Logger): { close: () => Promise<void>; forgetSignals: () => void } {
+  const shutdown = once(async () => {
+    try {
+      await stop();
+    } finally {
+      // The app's resources are released even when closing the client failed.
+      await runOnShutdown(options.onShutdown, logger);
+    }
+  });
   const forgetSignals = config.handleSignals ? exitOnSignals(shutdown, logger) : () => {};
   const close = (): Promise<void> => {
     forgetSignals();
     return shutdown();
   };
-  await waitForRequired(client, options.waitForRequired, close);
-  return { url: client.options.url, port, client, server, close };
+  return { close, forgetSignals };
 }
 
 function clientOptions(options: StartServiceOptions, config: ServiceConfig, port: number): RegistryClientOptions {
-  const { name, host: _host, port: _port, handler: _handler, waitForRequired: _wait, shutdownTimeoutMs: _timeout, handleSignals: _signals, ...rest } = options;
+  const { name, host: _host, port: _port, handler: _handler, waitForRequired: _wait, shutdownTimeoutMs: _timeout, handleSignals: _signals, onShutdown: _onShutdown, ...rest } = options;
   return { ...rest, service: name, url: config.url ?? advertisedUrl(config.host, port) };
 }
 
@@ -79,26 +98,39 @@ async function registerOrClose(server: Server, build: () => RegistryClient): Pro
   }
 }
 
-async function waitForRequired(client: RegistryClient, wait: StartServiceOptions['waitForRequired'], close: () => Promise<void>): Promise<void> {
+async function waitForRequired(client: RegistryClient, wait: StartServiceOptions['waitForRequired'], stop: () => Promise<void>): Promise<void> {
   if (!wait) return;
   try {
     await client.waitFor(undefined, wait === true ? {} : wait);
   } catch (error) {
-    await close();
+    await stop();
     throw error;
   }
 }
 
-function shutdownOnce(server: Server, client: RegistryClient, config: ServiceConfig, clock: Clock, logger: Logger): () => Promise<void> {
-  let closing: Promise<void> | null = null;
-  const shutdown = async (): Promise<void> => {
+/** Drain, deregister, stop listening, close the client: once, however many callers ask. */
+function stopOnce(server: Server, client: RegistryClient, config: ServiceConfig, clock: Clock, logger: Logger): () => Promise<void> {
+  return once(async () => {
     // Heartbeat 503 first: the registry stops routing to us even if deregistering fails.
     client.setDraining(true);
     await client.deregister().catch((error: Error) => logger.warn(`could not deregister: ${error.message}`));
     await closeServer(server, config.shutdownTimeoutMs, clock);
     await client.close();
-  };
-  return () => (closing ??= shutdown());
+  });
+}
+
+/** The app's own cleanup: a failure is reported, never thrown, so the shutdown (and the exit) goes on. */
+async function runOnShutdown(onShutdown: (() => Promise<void>) | undefined, logger: Logger): Promise<void> {
+  try {
+    await onShutdown?.();
+  } catch (error) {
+    logger.error(`onShutdown failed: ${(error as Error)?.stack ?? String(error)}`);
+  }
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  return () => (running ??= fn());
 }
 
 /** Stops accepting, lets in-flight requests finish, and cuts what is left after `timeoutMs`. */

@@ -20,7 +20,11 @@ async function runUntilSigterm(t: TestContext, stdin: 'ignore' | 'closed'): Prom
   if (stdin === 'closed') child.stdin?.end();
   const exited = once(child, 'exit');
 
-  const [line] = (await Promise.race([once(createInterface({ input: child.stdout! }), 'line'), exited.then(() => assert.fail(`child exited early: ${stderr}`))])) as [string];
+  const lines = createInterface({ input: child.stdout! });
+  const [line] = (await Promise.race([once(lines, 'line'), exited.then(() => assert.fail(`child exited early: ${stderr}`))])) as [string];
+  const later: string[] = [];
+  lines.on('line', (text) => later.push(text));
+  const stdoutEnded = once(lines, 'close');
   const { url, id } = JSON.parse(line) as { url: string; id: string };
   const response = await fetch(`${url}/heartbeat`);
   assert.equal(response.status, 200);
@@ -32,8 +36,10 @@ async function runUntilSigterm(t: TestContext, stdin: 'ignore' | 'closed'): Prom
   assert.equal(signal, null, stderr);
   assert.equal(code, 0, stderr);
   assert.equal(registry.count((r) => r.method === 'DELETE' && r.path === `/v1/instances/${id}`), 1);
+  await stdoutEnded;
+  assert.deepEqual(later, ['onShutdown done'], 'onShutdown ran before the exit');
 }
 
-test('SIGTERM: the service deregisters and exits 0 (stdin ignored)', (t) => runUntilSigterm(t, 'ignore'));
+test('SIGTERM: the service deregisters, runs onShutdown and exits 0 (stdin ignored)', (t) => runUntilSigterm(t, 'ignore'));
 
-test('SIGTERM: the service deregisters and exits 0 (stdin closed at once)', (t) => runUntilSigterm(t, 'closed'));
+test('SIGTERM: the service deregisters, runs onShutdown and exits 0 (stdin closed at once)', (t) => runUntilSigterm(t, 'closed'));

@@ -60,6 +60,42 @@ test('close() drains, deregisters and stops listening; it is idempotent', async 
   assert.equal(registry.instances.size, 0);
 });
 
+test('close() runs onShutdown once, after the service has deregistered and stopped accepting', async (t) => {
+  const registry = await startRegistry(t);
+  const seen: Array<{ listening: boolean; deregistered: number }> = [];
+  const service = await startService(options(registry, {
+    onShutdown: async () => {
+      seen.push({ listening: service.server.listening, deregistered: registry.count((r) => r.method === 'DELETE') });
+    },
+  }));
+
+  await Promise.all([service.close(), service.close()]);
+  await service.close();
+
+  assert.deepEqual(seen, [{ listening: false, deregistered: 1 }]);
+});
+
+test('an onShutdown that throws is logged; close() still resolves', async (t) => {
+  const registry = await startRegistry(t);
+  const logger = recordingLogger();
+  const service = await startService(options(registry, { logger, onShutdown: async () => Promise.reject(new Error('disk gone')) }));
+
+  await service.close();
+
+  assert.match(logger.messages('error').join('\n'), /onShutdown failed: Error: disk gone/);
+  assert.equal(service.server.listening, false);
+});
+
+test('a failed waitForRequired stops the service without running onShutdown: the caller still owns its resources', async (t) => {
+  const registry = await startRegistry(t);
+  let ran = 0;
+  const start = startService(options(registry, { requires: ['LogService'], waitForRequired: { timeoutMs: 50 }, onShutdown: async () => void ran++ }));
+
+  await assert.rejects(start);
+  assert.equal(ran, 0);
+  assert.equal(registry.instances.size, 0);
+});
+
 test('a port in use fails with a message naming the port and how to choose another', async (t) => {
   const registry = await startRegistry(t);
   const taken = createServer();
@@ -119,4 +155,6 @@ test('ROSTER_PORT and ROSTER_URL configure the port and the advertised URL', asy
 
 test('bad options are refused before anything listens', async () => {
   await assert.rejects(startService({ name: 'LogService', port: 70000, handleSignals: false }), { code: 'INVALID_OPTION', message: /^option "port"/ });
+  const onShutdown = 'close the db' as unknown as () => Promise<void>;
+  await assert.rejects(startService({ name: 'LogService', handleSignals: false, onShutdown }), { code: 'INVALID_OPTION', message: /^option "onShutdown"/ });
 });

@@ -1,6 +1,7 @@
 // The grading service's HTTP app (not listening): the course's routes and JSON, plus adding a student.
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { RosterError } from '../../protocol/index.js';
+import { toRosterError } from '../../shared/fastify-errors.js';
 import { parseGrade, parseNewStudent, type Grade, type Student } from './domain.js';
 import type { GradeStore } from './grade-store.js';
 
@@ -103,21 +104,16 @@ function allowOnly(app: FastifyInstance, url: string, allowed: readonly Method[]
 }
 
 function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const known = toRosterError(error);
-  if (!known) request.log.error({ err: error }, 'request failed');
-  return sendRosterError(reply, known ?? new RosterError('INTERNAL', 'the grading service failed to handle this request; see its log'));
+  const { error: known, internal } = toRosterError(error);
+  if (!internal) return sendRosterError(reply, bodyTooLarge(error) ?? known);
+  request.log.error({ err: error }, 'request failed');
+  return sendRosterError(reply, new RosterError('INTERNAL', 'the grading service failed to handle this request; see its log'));
 }
 
-/** Fastify's own errors (bad JSON, body too large) as RosterErrors; undefined for our bugs. */
-function toRosterError(error: unknown): RosterError | undefined {
-  if (error instanceof RosterError) return error;
-  const { code, statusCode, message } = error as FastifyError;
-  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new RosterError('INVALID_REQUEST', 'the body is not valid JSON');
-  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new RosterError('INVALID_REQUEST', 'the body is empty; send a JSON object');
-  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new RosterError('UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON (Content-Type: application/json)');
-  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new RosterError('PAYLOAD_TOO_LARGE', `the body is larger than ${GRADING_BODY_LIMIT_BYTES} bytes`);
-  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) return new RosterError('INVALID_REQUEST', message);
-  return undefined;
+/** The shared mapping's message, plus the limit: a client can tell how much to cut. */
+function bodyTooLarge(error: unknown): RosterError | undefined {
+  if ((error as FastifyError)?.code !== 'FST_ERR_CTP_BODY_TOO_LARGE') return undefined;
+  return new RosterError('PAYLOAD_TOO_LARGE', `the body is larger than ${GRADING_BODY_LIMIT_BYTES} bytes`);
 }
 
 function sendRosterError(reply: FastifyReply, error: RosterError): FastifyReply {

@@ -2,7 +2,8 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { ClientProtocol } from '../../client/index.js';
-import { startService, type RunningService } from '../../service/index.js';
+import type { RunningService } from '../../service/index.js';
+import { serveApp } from '../shared.js';
 import { buildLogApp } from './app.js';
 import { openLogStore, type LogStoreOptions } from './log-store.js';
 
@@ -35,60 +36,18 @@ export async function runLogService(options: LogServiceOptions = {}): Promise<Ru
   const logger = options.logger ?? pino({ name: 'log', base: { name: 'log' } });
   const store = await openLogStore({ ...options.store, dir: join(options.dataDir ?? './data', 'log') });
   const app = buildLogApp({ store, logger });
-  const closeApp = async (): Promise<void> => {
-    await app.close();
-    await store.close();
-  };
-  let service: RunningService;
-  try {
-    await app.ready();
-    service = await startService({
-      name: LOG_SERVICE_NAME,
-      requires: [],
-      // An explicit port wins; else ROSTER_PORT (read by startService); else the course's 4000.
-      port: options.port ?? (process.env.ROSTER_PORT ? undefined : DEFAULT_LOG_PORT),
-      ...withoutUndefined({ host: options.host, registryUrl: options.registryUrl, protocol: options.protocol }),
-      handler: (req, res) => app.routing(req, res),
-      // Our own handlers, so that the file is closed before the process exits.
-      handleSignals: false,
-      logger,
-    });
-  } catch (error) {
-    await closeApp();
-    throw error;
-  }
-  const close = once(async () => {
-    await service.close();
-    await closeApp();
+  const service = await serveApp(app, options, {
+    name: LOG_SERVICE_NAME,
+    requires: [],
+    // An explicit port wins; else ROSTER_PORT (read by startService); else the course's 4000.
+    port: options.port ?? (process.env.ROSTER_PORT ? undefined : DEFAULT_LOG_PORT),
+    logger,
+    // After the service has drained: requests still in flight append to the file.
+    onShutdown: async () => {
+      await app.close();
+      await store.close();
+    },
   });
-  if (options.handleSignals ?? true) exitOnSignals(close, logger);
   logger.info({ url: service.url, file: store.path }, `LogService log file: ${store.path}`);
-  return { ...service, file: store.path, close };
-}
-
-function once(fn: () => Promise<void>): () => Promise<void> {
-  let running: Promise<void> | null = null;
-  return () => (running ??= fn());
-}
-
-function exitOnSignals(close: () => Promise<void>, logger: Logger): void {
-  const onSignal = (signal: NodeJS.Signals): void => {
-    // Removed at once: a second Ctrl-C during a slow shutdown gets node's default and ends the process.
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    logger.info(`${signal}: shutting down`);
-    close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-}
-
-function withoutUndefined<T extends object>(value: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<{ [K in keyof T]: Exclude<T[K], undefined> }>;
+  return { ...service, file: store.path };
 }

@@ -27,7 +27,12 @@ export interface TextSink {
 }
 
 export interface ServiceLoggerOptions {
-  client: LogProviderSource;
+  /**
+   * Where to find the LogService. Optional because a service's logger is needed before its
+   * registry client exists (startService takes the app and its logger): hand it in later with
+   * attach(); until then entries wait in the buffer.
+   */
+  client?: LogProviderSource;
   /** The name entries are logged under. */
   service: string;
   /** Default "info". */
@@ -52,6 +57,8 @@ export interface ServiceLoggerOptions {
 
 export interface ServiceLogger {
   logger: Logger;
+  /** Ships through this client from now on (replacing any earlier one) and sends what waited. Ignored once closed. */
+  attach(client: LogProviderSource): void;
   /** Sends what it can now; resolves (never rejects) when the buffer is empty or no LogService takes more. */
   flush(): Promise<void>;
   /** Flushes, then writes what is left to stderr and stops. Idempotent. */
@@ -75,11 +82,11 @@ export function createServiceLogger(options: ServiceLoggerOptions): ServiceLogge
     },
     { write: (line: string) => shipper.accept(line) },
   );
-  return { logger, flush: () => shipper.flush(), close: () => shipper.close() };
+  if (options.client) shipper.attach(options.client);
+  return { logger, attach: (client) => shipper.attach(client), flush: () => shipper.flush(), close: () => shipper.close() };
 }
 
 type ShipperOptions = Readonly<{
-  client: LogProviderSource;
   service: string;
   bufferSize: number;
   stdout: TextSink | null;
@@ -93,11 +100,10 @@ type ShipperOptions = Readonly<{
 }>;
 
 function resolveOptions(options: ServiceLoggerOptions): ShipperOptions {
-  checkOption(typeof options?.client?.provider === 'function' && typeof options.client.on === 'function', 'client', 'a RegistryClient');
-  checkOption(serviceName.safeParse(options.service).success, 'service', 'a service name');
+  if (options?.client !== undefined) checkClient(options.client);
+  checkOption(serviceName.safeParse(options?.service).success, 'service', 'a service name');
   const stdout = options.stdout ?? true;
   const resolved = {
-    client: options.client,
     service: options.service,
     bufferSize: options.bufferSize ?? 1_000,
     stdout: stdout === true ? process.stdout : stdout === false ? null : stdout,
@@ -116,6 +122,10 @@ function resolveOptions(options: ServiceLoggerOptions): ShipperOptions {
   return Object.freeze(resolved);
 }
 
+function checkClient(client: LogProviderSource): void {
+  checkOption(typeof client?.provider === 'function' && typeof client.on === 'function', 'client', 'a RegistryClient');
+}
+
 /** An entry with its JSON, serialised once and reused for batching and sending. */
 interface Queued {
   entry: LogEntry;
@@ -125,6 +135,8 @@ interface Queued {
 
 class LogShipper {
   readonly #o: ShipperOptions;
+  /** None until attached: entries wait in the queue meanwhile. */
+  #client: LogProviderSource | null = null;
   #queue: Queued[] = [];
   #running: Promise<void> | null = null;
   #retryTimer: TimerHandle | null = null;
@@ -137,7 +149,17 @@ class LogShipper {
 
   constructor(options: ShipperOptions) {
     this.#o = options;
-    options.client.on('change', this.#onChange);
+  }
+
+  attach(client: LogProviderSource): void {
+    checkClient(client);
+    // A closed logger sends nothing more: listening would only leak the listener.
+    if (this.#closing) return;
+    this.#client?.off('change', this.#onChange);
+    this.#client = client;
+    client.on('change', this.#onChange);
+    // Entries logged before there was a client waited in the buffer: send them now.
+    if (this.#queue.length > 0) void this.flush();
   }
 
   now(): number {
@@ -180,7 +202,7 @@ class LogShipper {
   }
 
   async #close(): Promise<void> {
-    this.#o.client.off('change', this.#onChange);
+    this.#client?.off('change', this.#onChange);
     await this.flush();
     this.#closed = true;
     // A pass started by an entry logged during the flush may still hold a batch.
@@ -248,9 +270,9 @@ class LogShipper {
 
   #providerUrl(): string | null {
     try {
-      return this.#o.client.provider(this.#o.logService);
+      return this.#client?.provider(this.#o.logService) ?? null;
     } catch {
-      // None now: the 'change' listener starts the next pass when one appears.
+      // None now: the 'change' listener (or attach) starts the next pass when one appears.
       return null;
     }
   }

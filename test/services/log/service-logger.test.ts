@@ -330,3 +330,35 @@ test('a throwing fetch never reaches the caller; the entries are kept for the ne
   assert.deepEqual(messages(logService.store), ['kept']);
   assert.equal(stderr.text, '');
 });
+
+test('created without a client, the logger buffers; attach() sends what waited, in order', WAITS, async (t) => {
+  const logService = await startLogService(t);
+  const shipper = createServiceLogger({ service: 'GradingService', stdout: false });
+  t.after(() => shipper.close());
+
+  shipper.logger.info('before');
+  shipper.logger.warn('still before');
+  await shipper.flush();
+  assert.deepEqual(logService.store.recent(), [], 'nothing can be sent without a client');
+
+  // A client that already knows the LogService: no 'change' event will come, attaching must send.
+  const client = new FakeClient();
+  client.url = logService.url;
+  shipper.attach(client);
+  await logService.store.holding(2);
+  shipper.logger.info('after');
+  await logService.store.holding(3);
+
+  assert.deepEqual(messages(logService.store), ['before', 'still before', 'after']);
+});
+
+test('attach() refuses what is not a client, and is ignored once the logger is closed', async () => {
+  const shipper = createServiceLogger({ service: 'GradingService', stdout: false, stderr: new Collector() });
+  assert.throws(() => shipper.attach({} as LogProviderSource), { code: 'INVALID_OPTION', message: /^option "client"/ });
+
+  await shipper.close();
+  const client = new FakeClient();
+  shipper.attach(client);
+
+  assert.equal(client.listenerCount('change'), 0);
+});

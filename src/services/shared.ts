@@ -1,0 +1,44 @@
+// What the demo services' entry points share: serving a fastify app as a registered service, and
+// the logger that ships to the LogService. Only the public service bootstrap is used, as a
+// user's service would.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { startService, type RunningService, type StartServiceOptions } from '../service/index.js';
+import { createServiceLogger, type ServiceLogger } from './log/service-logger.js';
+
+/** The run options every demo service hands on to startService as they are (unset: its defaults apply). */
+export type PassedOnOptions = Pick<StartServiceOptions, 'host' | 'registryUrl' | 'protocol' | 'handleSignals'>;
+
+export interface ServeAppOptions extends Omit<StartServiceOptions, 'handler' | 'onShutdown' | keyof PassedOnOptions> {
+  /** Releases what the app holds (the app itself included). */
+  onShutdown: () => Promise<void>;
+}
+
+/**
+ * Readies the app and serves it as a registered service; the bootstrap handles the signals.
+ * `onShutdown` runs once either way: at shutdown, after in-flight requests are done with the
+ * app's resources, or here when start-up fails (startService leaves that to its caller).
+ */
+export async function serveApp(app: FastifyInstance, passed: PassedOnOptions, options: ServeAppOptions): Promise<RunningService> {
+  const { host, registryUrl, protocol, handleSignals } = passed;
+  try {
+    await app.ready();
+    return await startService({ host, registryUrl, protocol, handleSignals, ...options, handler: (req, res) => app.routing(req, res) });
+  } catch (error) {
+    await options.onShutdown();
+    throw error;
+  }
+}
+
+export interface ChosenLogger {
+  logger: Logger;
+  /** The LogService logger: attach the client once registered, close it last. Null for the caller's own logger. */
+  shipped: ServiceLogger | null;
+}
+
+/** The caller's logger (tests: nothing is shipped), or one shipping to the LogService, its client attached later. */
+export function chooseLogger(service: string, options: { logger?: Logger; stdout?: boolean }): ChosenLogger {
+  if (options.logger) return { logger: options.logger, shipped: null };
+  const shipped = createServiceLogger({ service, stdout: options.stdout ?? true });
+  return { logger: shipped.logger, shipped };
+}
