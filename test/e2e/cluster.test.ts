@@ -20,13 +20,13 @@ async function health(url: string): Promise<Health | null> {
   }
 }
 
-/** Polls the nodes until one of them reports that it leads; resolves with its URL. */
+/** Polls the nodes until one leads and the others know it; resolves with the leader's URL. */
 async function waitForLeader(urls: string[], timeoutMs = 20_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const roles = await Promise.all(urls.map(health));
     const leader = urls.find((_, i) => roles[i]?.role === 'leader');
-    if (leader) return leader;
+    if (leader && roles.every((role) => role?.leader === leader)) return leader;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error('no registry node became leader');

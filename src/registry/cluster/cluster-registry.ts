@@ -71,6 +71,7 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
     this.#observer.on('change', (url) => {
       this.#leaderUrl = url;
       this.#init.logger.info({ leader: url ?? null }, url ? `registry leader is ${url}` : 'no registry leader');
+      if (url) this.emit('leader', url);
     });
   }
 
@@ -88,6 +89,20 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
   /** The URL of the node that leads now, if any is elected. */
   get leaderUrl(): string | undefined {
     return this.#leader ? this.#selfUrl : this.#leaderUrl;
+  }
+
+  /**
+   * The leader's URL as soon as one is known: at once, or when an election ends within
+   * `timeoutMs`; undefined if none is elected by then.
+   */
+  async leaderKnown(timeoutMs: number): Promise<string | undefined> {
+    if (this.leaderUrl) return this.leaderUrl;
+    const stop = new AbortController();
+    const elected = new Promise<string>((resolve) => this.once('leader', resolve));
+    const timeout = sleep(systemClock, timeoutMs, stop.signal).then(() => undefined);
+    const leader = await Promise.race([elected, timeout]);
+    stop.abort();
+    return leader;
   }
 
   get revision(): number {
@@ -190,6 +205,7 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
       const restored = await registry.restore();
       if (this.#campaign !== campaign) return void (await registry.close(0));
       this.#leader = registry;
+      this.emit('leader', this.#selfUrl);
       logger.info({ ...restored, revision: registry.revision }, `this node (${this.#selfUrl}) is the registry leader`);
     } catch (error) {
       this.#init.logger.error({ err: (error as Error).message }, 'could not take over as leader; campaigning again');

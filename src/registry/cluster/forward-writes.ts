@@ -7,6 +7,8 @@ import type { ClusterRegistry } from './cluster-registry.js';
 
 const FORWARDED_HEADER = 'x-roster-forwarded';
 const FORWARD_TIMEOUT_MS = 30_000;
+/** Longer than an election after a leader's lease (3 s) runs out. */
+const ELECTION_WAIT_MS = 5_000;
 
 export function isWrite(method: string, path: string): boolean {
   if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return false;
@@ -24,9 +26,12 @@ export function forwardWritesToLeader(app: FastifyInstance, cluster: ClusterRegi
 }
 
 async function forward(req: FastifyRequest, reply: FastifyReply, cluster: ClusterRegistry, agent: Agent): Promise<void> {
-  const leader = cluster.leaderUrl;
   // A request already forwarded once must not travel on: leadership is changing hands.
-  if (!leader || req.headers[FORWARDED_HEADER]) throw noLeader();
+  if (req.headers[FORWARDED_HEADER]) throw noLeader();
+  // Between a leader's death and its successor's election, a write waits rather than fails.
+  const leader = await cluster.leaderKnown(ELECTION_WAIT_MS);
+  if (!leader) throw noLeader();
+  if (leader === cluster.leaderUrl && cluster.isLeader) return; // elected here meanwhile: serve it locally
   const headers: Record<string, string> = { [FORWARDED_HEADER]: '1' };
   for (const name of ['content-type', 'content-length'] as const) {
     const value = req.headers[name];
