@@ -93,8 +93,16 @@ export class Catalog {
   upsert(registration: Registration, now: number): { record: InstanceRecord; previous: InstanceRecord | undefined } {
     const id = instanceId(registration.url);
     const previous = this.#instances.get(id);
+    // Field by field: spreading the validated input costs more on the registration path.
     const record: InstanceRecord = {
-      ...registration,
+      service: registration.service,
+      url: registration.url,
+      requires: registration.requires,
+      updateUrl: registration.updateUrl,
+      heartbeatUrl: registration.heartbeatUrl,
+      ttlMs: registration.ttlMs,
+      metadata: registration.metadata,
+      protocol: registration.protocol,
       id,
       health: 'passing',
       registeredAt: now,

@@ -9,7 +9,6 @@ import { Registry, type Logger } from './registry.js';
 import type { RegistryOptionsInput } from './options.js';
 import type { Clock } from '../shared/clock.js';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
 import { ClusterRegistry } from './cluster/cluster-registry.js';
 import { forwardWritesToLeader } from './cluster/forward-writes.js';
 import type { RegistryApi } from './registry-api.js';
@@ -85,6 +84,8 @@ async function startClusterNode(options: StartRegistryOptions): Promise<RunningR
   const host = options.host ?? 'localhost';
   const port = options.port ?? 3000;
   const hosts = options.etcdEndpoints ?? ['http://127.0.0.1:2379'];
+  // Loaded only in cluster mode: the etcd client (gRPC, protobuf) weighs ~30 MB of memory.
+  const { Etcd3 } = await import('etcd3');
   const client = new Etcd3({ hosts, dialTimeout: 3000 });
   const channel = new HttpChannel();
   const prober = createHttpProber();

@@ -110,6 +110,7 @@ test('a TTL instance that stops renewing is removed from its dependents\' view',
   assert.equal(registry.instance(ttl.instance.id).health, 'critical');
   assert.deepEqual(changes(patchesTo('watcher')).at(-1), { added: [], removed: ['http://cron'] });
   registry.renew(ttl.instance.id);
+  await clock.tick(0);
   assert.deepEqual(changes(patchesTo('watcher')).at(-1), { added: ['http://cron'], removed: [] });
 });
 

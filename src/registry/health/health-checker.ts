@@ -10,6 +10,8 @@ import type { Prober } from './prober.js';
 
 export type { Prober } from './prober.js';
 
+const UNTRACKED = new Error('instance no longer tracked');
+
 export interface HealthOptions {
   /** Time between probe rounds of one instance. */
   intervalMs: number;
@@ -119,7 +121,8 @@ export class HealthChecker {
     if (!entry) return;
     this.#entries.delete(id);
     this.#clearTimers(entry);
-    entry.stopped.abort();
+    // A shared reason: abort() without one builds a DOMException and its stack on every untrack.
+    entry.stopped.abort(UNTRACKED);
   }
 
   /** TTL mode: the instance is alive now. False when `id` is not tracked or not a TTL target. */

@@ -31,7 +31,9 @@ const REASONS: Record<string, string> = {
 
 /** An HTTP prober over one keep-alive connection pool. */
 export function createHttpProber(): HttpProber {
-  const agent = new Agent({ keepAliveTimeout: KEEP_ALIVE_MS });
+  // A cap per origin: one listener may serve the heartbeats of many instances, and a burst of
+  // probes must reuse sockets rather than open hundreds.
+  const agent = new Agent({ keepAliveTimeout: KEEP_ALIVE_MS, connections: 32 });
   let closing: Promise<void> | undefined;
   return {
     probe: (url, timeoutMs, signal) => probe(agent, url, timeoutMs, signal),

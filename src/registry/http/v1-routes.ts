@@ -60,9 +60,11 @@ export function v1Routes(registry: RegistryApi, version: string) {
       services: registry.services(),
     }));
 
-    app.get('/services/:name', async (request) => {
+    const lookups = new LookupCache();
+    app.get('/services/:name', async (request, reply) => {
       const { name } = parseOrThrow(nameParams, request.params, 'path');
-      return { revision: registry.revision, service: registry.service(name) };
+      const body = lookups.get(registry.revision, name, () => JSON.stringify({ revision: registry.revision, service: registry.service(name) }));
+      return reply.type('application/json; charset=utf-8').send(body);
     });
 
     app.get('/state', async (): Promise<StateResponse> => ({
@@ -82,4 +84,31 @@ export function v1Routes(registry: RegistryApi, version: string) {
       return reply.code(registry.closing ? 503 : 200).send(body);
     });
   };
+}
+
+/**
+ * The hottest read, answered from a cache: one serialized answer per service, valid for the
+ * current revision and at most a second (probe times and latencies change without a revision).
+ */
+class LookupCache {
+  static readonly MAX_AGE_MS = 1000;
+  static readonly MAX_ENTRIES = 1024;
+  #revision = -1;
+  #since = 0;
+  #answers = new Map<string, string>();
+
+  get(revision: number, name: string, build: () => string): string {
+    const now = Date.now();
+    if (revision !== this.#revision || now - this.#since > LookupCache.MAX_AGE_MS || this.#answers.size >= LookupCache.MAX_ENTRIES) {
+      this.#answers.clear();
+      this.#revision = revision;
+      this.#since = now;
+    }
+    let answer = this.#answers.get(name);
+    if (answer === undefined) {
+      answer = build();
+      this.#answers.set(name, answer);
+    }
+    return answer;
+  }
 }

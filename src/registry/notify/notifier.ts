@@ -52,6 +52,8 @@ export interface EnqueuedPatch {
 }
 
 const JITTER_RATIO = 0.2;
+/** Sends started per turn of the event loop when many targets get a patch at once. */
+const START_SLICE = 32;
 
 interface Delivery {
   readonly patch: StampedPatch;
@@ -80,6 +82,9 @@ export class Notifier {
   readonly #onEvent: (event: NotifierEvent) => void;
   readonly #random: () => number;
   readonly #lanes = new Map<string, Lane>();
+  /** Lanes with a new patch whose send has not been started yet. */
+  readonly #toStart = new Set<Lane>();
+  #startScheduled = false;
   /** Revision of the last patch enqueued per target, stamped as the next one's PrevRevision. */
   readonly #lastRevision = new Map<string, number>();
   #closed = false;
@@ -108,7 +113,7 @@ export class Notifier {
       this.#emit({ type: 'enqueued', target, patch: stamped });
       lane.waiting.push({ patch: stamped, enqueuedAt: this.#clock.now(), attempts: 0, settle });
       this.#trim(lane);
-      this.#pump(lane);
+      this.#startSoon(lane);
     });
   }
 
@@ -184,8 +189,36 @@ export class Notifier {
 
   // Dropping the oldest keeps memory bounded; the receiver sees the PrevRevision gap and resyncs.
   #trim(lane: Lane): void {
-    const excess = lane.waiting.length - this.options.maxQueue;
-    if (excess > 0) this.#drop(lane.target, lane.waiting.splice(0, excess), 'overflow');
+    // A lane whose send has not started yet keeps its first patch: it is the next in flight.
+    const next = lane.head || lane.sending ? 0 : 1;
+    const excess = lane.waiting.length - next - this.options.maxQueue;
+    if (excess > 0) this.#drop(lane.target, lane.waiting.splice(next, excess), 'overflow');
+  }
+
+  /**
+   * One change may queue a patch for a thousand targets at once. Sends start in slices, with a
+   * turn of the event loop between them, so that the first patches are on the wire while the
+   * later ones are still being prepared. The order within each target is set by enqueue().
+   */
+  #startSoon(lane: Lane): void {
+    this.#toStart.add(lane);
+    if (this.#startScheduled) return;
+    this.#startScheduled = true;
+    setImmediate(() => this.#startSlice());
+  }
+
+  #startSlice(): void {
+    this.#startScheduled = false;
+    let started = 0;
+    for (const lane of this.#toStart) {
+      if (started++ === START_SLICE) break;
+      this.#toStart.delete(lane);
+      if (!lane.gone) this.#pump(lane);
+    }
+    if (this.#toStart.size > 0) {
+      this.#startScheduled = true;
+      setImmediate(() => this.#startSlice());
+    }
   }
 
   /** Starts the next send of `lane` unless one is in flight or a retry is waiting. */

@@ -1,0 +1,98 @@
+// Scenario 5: GET /v1/services/{name} from autocannon over keep-alive connections, and the same
+// load against a plain node:http server in its own process answering the same body: the
+// ceiling that this load generator and this machine allow.
+import { inBatches, openPool, register, sendJson } from '../lib/http.js';
+import { hammer } from '../lib/autocannon.js';
+import type { LoadResult } from '../lib/load.js';
+import { progress } from '../lib/log.js';
+import type { BenchOptions } from '../lib/options.js';
+import { freePort, spawnChild, startRegistry, waitForHttp } from '../lib/processes.js';
+import { cpuTimeMs } from '../lib/proc.js';
+import { withScope, type Scope } from '../lib/scope.js';
+import { formatNumber } from '../lib/stats.js';
+import { NONE, ratio, type Row } from '../lib/table.js';
+
+export interface LookupsResult {
+  roster: LoadResult;
+  /** The registry's CPU use during the measured load, in % of one core. */
+  rosterCpuPercent: number;
+  plainNode: LoadResult;
+  bodyBytes: number;
+}
+
+const PATH = '/v1/services/Lookup';
+
+export async function runLookups(options: BenchOptions): Promise<LookupsResult> {
+  const { durationMs, baselineMs, maxCount, connections, instances } = options.sizes.lookups;
+  return withScope(async (scope) => {
+    const registry = await startRegistry(scope, { store: 'memory', cpuProfileDir: options.cpuProfileDir });
+    const pool = openPool(scope, registry.url, connections);
+    const indexes = Array.from({ length: instances }, (_, i) => i);
+    await inBatches(indexes, 8, async (i) => void (await register(pool, { service: 'Lookup', url: `http://127.0.0.1:9/lookup/${i}`, ttlMs: 3_600_000 })));
+    const { body } = await sendJson(pool, 'GET', PATH);
+    await hammer(`${registry.url}${PATH}`, { connections, durationMs: 1000, maxCount });
+    const cpuBefore = cpuTimeMs(registry.pid);
+    const roster = await hammer(`${registry.url}${PATH}`, { connections, durationMs, maxCount });
+    const rosterCpuPercent = ((cpuTimeMs(registry.pid) - cpuBefore) / roster.elapsedMs) * 100;
+    progress(`lookups: ${Math.round(roster.perSecond)}/s (${roster.errors} errors), registry CPU ${rosterCpuPercent.toFixed(0)} %`);
+    const plainNode = await plainServerLoad(scope, body, connections, baselineMs, maxCount);
+    progress(`lookups, plain node:http: ${Math.round(plainNode.perSecond)}/s`);
+    return { roster, rosterCpuPercent, plainNode, bodyBytes: Buffer.byteLength(body) };
+  });
+}
+
+const PLAIN_SERVER = `
+const body = process.env.BENCH_BODY;
+require('node:http').createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}).listen(Number(process.env.BENCH_PORT), '127.0.0.1');
+`;
+
+async function plainServerLoad(scope: Scope, body: string, connections: number, durationMs: number, maxCount: number): Promise<LoadResult> {
+  const port = await freePort();
+  const server = spawnChild(scope, process.execPath, ['-e', PLAIN_SERVER], { BENCH_BODY: body, BENCH_PORT: String(port) });
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(origin, server);
+  await hammer(`${origin}${PATH}`, { connections, durationMs: 1000, maxCount });
+  return hammer(`${origin}${PATH}`, { connections, durationMs, maxCount });
+}
+
+export const LOOKUPS_TARGET_PER_SECOND = 30_000;
+
+export function lookupRows(options: BenchOptions, result: LookupsResult, peer: LoadResult | string): Row[] {
+  const { connections, instances } = options.sizes.lookups;
+  const scenario = 'lookups';
+  const etcd = (text: (load: LoadResult) => string): string => (typeof peer === 'string' ? `n/a (${peer})` : `${text(peer)} (prefix range read)`);
+  const peerLoad = typeof peer === 'string' ? undefined : peer;
+  const { roster, plainNode } = result;
+  return [
+    {
+      scenario,
+      figure: `GET /v1/services/{name} per second (autocannon): ${connections} keep-alive connections, ${instances} instances, ${result.bodyBytes}-byte answer; registry CPU ${formatNumber(result.rosterCpuPercent, 0)} % of one core`,
+      target: `≥ ${formatNumber(LOOKUPS_TARGET_PER_SECOND)}/s`,
+      result: `${formatNumber(roster.perSecond)}/s${roster.errors ? ` (${roster.errors} failed)` : ''}`,
+      etcd: etcd((load) => `${formatNumber(load.perSecond)}/s`),
+      ratio: ratio(roster.perSecond, peerLoad?.perSecond),
+      met: roster.perSecond >= LOOKUPS_TARGET_PER_SECOND,
+    },
+    {
+      scenario,
+      figure: 'lookup latency',
+      target: NONE,
+      result: `p50 ${formatNumber(roster.latency.p50)} / p99 ${formatNumber(roster.latency.p99)} ms`,
+      etcd: etcd((load) => `p50 ${formatNumber(load.latency.p50)} / p99 ${formatNumber(load.latency.p99)} ms`),
+      ratio: ratio(roster.latency.p99, peerLoad?.latency.p99),
+      met: null,
+    },
+    {
+      scenario,
+      figure: 'ceiling: a plain node:http server in its own process, same answer, same load generator',
+      target: NONE,
+      result: `${formatNumber(plainNode.perSecond)}/s`,
+      etcd: NONE,
+      ratio: NONE,
+      met: null,
+    },
+  ];
+}

@@ -1,0 +1,78 @@
+// Scenario 1: concurrent clients register and deregister distinct instances through /v1 over
+// keep-alive connections. One registration = POST (timed) followed by its DELETE.
+import { performance } from 'node:perf_hooks';
+import type { Pool } from 'undici';
+import { deregister, openPool, register } from '../lib/http.js';
+import { runLoad, type LoadResult } from '../lib/load.js';
+import { progress } from '../lib/log.js';
+import type { BenchOptions } from '../lib/options.js';
+import { startEtcd, startRegistry } from '../lib/processes.js';
+import { withScope } from '../lib/scope.js';
+import { formatNumber } from '../lib/stats.js';
+import { NONE, ratio, type Row } from '../lib/table.js';
+
+export type StoreKind = 'memory' | 'sqlite' | 'etcd';
+
+export function registrationCycles(pool: Pool, concurrency: number, durationMs: number, maxCount: number, tag: string): Promise<LoadResult> {
+  return runLoad({
+    concurrency,
+    durationMs,
+    maxCount,
+    task: async (index) => {
+      // No heartbeat URL: a TTL instance, so that the registry probes nothing during the run.
+      const url = `http://127.0.0.1:9/${tag}/${index}`;
+      const begin = performance.now();
+      await register(pool, { service: `Reg${index % 16}`, url, ttlMs: 60_000 });
+      const latency = performance.now() - begin;
+      await deregister(pool, url);
+      return latency;
+    },
+  });
+}
+
+export async function runRegistration(options: BenchOptions, store: StoreKind): Promise<LoadResult> {
+  const { concurrency, durationMs, warmupMs, maxCount } = options.sizes.registration;
+  return withScope(async (scope) => {
+    // The etcd store (cluster mode) gets an etcd member of its own.
+    const flags = store === 'etcd' ? ['--etcd-endpoints', (await startEtcd(scope)).endpoint] : [];
+    const registry = await startRegistry(scope, { store, flags, cpuProfileDir: options.cpuProfileDir });
+    const pool = openPool(scope, registry.url, concurrency);
+    await registrationCycles(pool, concurrency, warmupMs, maxCount, 'warmup');
+    const result = await registrationCycles(pool, concurrency, durationMs, maxCount, 'run');
+    progress(`registration (${store}): ${Math.round(result.perSecond)}/s, p99 ${result.latency.p99.toFixed(2)} ms, ${result.errors} errors`);
+    if (result.count === 0) throw new Error(`no registration succeeded: ${result.firstError}`);
+    return result;
+  });
+}
+
+const TARGET_PER_SECOND: Record<StoreKind, number | null> = { memory: 10_000, sqlite: 3_000, etcd: null };
+const STORE_NAME: Record<StoreKind, string> = { memory: 'memory store', sqlite: 'SQLite store', etcd: 'etcd store' };
+
+/** `peer`: etcd's leased puts, or why there is no etcd figure. */
+export function registrationRows(options: BenchOptions, store: StoreKind, result: LoadResult, peer: LoadResult | string): Row[] {
+  const scenario = `registration (${STORE_NAME[store]})`;
+  const errors = result.errors > 0 ? ` (${result.errors} failed)` : '';
+  const etcd = (text: (load: LoadResult) => string): string => (typeof peer === 'string' ? `n/a (${peer})` : `${text(peer)} (put with a lease)`);
+  const peerLoad = typeof peer === 'string' ? undefined : peer;
+  const target = TARGET_PER_SECOND[store];
+  return [
+    {
+      scenario,
+      figure: `registrations/s: ${options.sizes.registration.concurrency} keep-alive clients, each registration followed by its deregistration`,
+      target: target === null ? NONE : `≥ ${formatNumber(target)}/s`,
+      result: `${formatNumber(result.perSecond)}/s${errors}`,
+      etcd: etcd((load) => `${formatNumber(load.perSecond)}/s`),
+      ratio: ratio(result.perSecond, peerLoad?.perSecond),
+      met: target === null ? null : result.perSecond >= target,
+    },
+    {
+      scenario,
+      figure: 'registration latency (POST /v1/instances)',
+      target: NONE,
+      result: `p50 ${formatNumber(result.latency.p50)} / p99 ${formatNumber(result.latency.p99)} ms`,
+      etcd: etcd((load) => `p50 ${formatNumber(load.latency.p50)} / p99 ${formatNumber(load.latency.p99)} ms`),
+      ratio: ratio(result.latency.p99, peerLoad?.latency.p99),
+      met: null,
+    },
+  ];
+}
