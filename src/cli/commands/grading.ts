@@ -1,7 +1,10 @@
 import { Command, Option } from 'commander';
-import { DEFAULT_GRADING_PORT, GRADING_SERVICE, runGradingService } from '../../services/grading/index.js';
 import { createLogger } from '../logger.js';
 import { parsePort } from '../options.js';
+
+// Kept here rather than imported: the service's modules load only when this command runs.
+const GRADING_SERVICE = 'GradingService';
+const DEFAULT_GRADING_PORT = 6000;
 
 interface GradingFlags {
   port: number;
@@ -24,6 +27,7 @@ export function gradingCommand(): Command {
 
 /** Signals are handled by the service itself: it closes the database before exiting. */
 async function runGrading(flags: GradingFlags): Promise<void> {
+  const { runGradingService } = await import('../../services/grading/index.js');
   await runGradingService({
     port: flags.port,
     host: flags.host,

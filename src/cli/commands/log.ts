@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
 import type { ClientProtocol } from '../../client/index.js';
-import { runLogService } from '../../services/log/index.js';
 import { createLogger } from '../logger.js';
 import { parsePort } from '../options.js';
 
@@ -26,6 +25,8 @@ export function logCommand(): Command {
 
 async function runLog(flags: LogFlags): Promise<void> {
   const logger = createLogger('log');
+  // Loaded only when this command runs: each roster process carries only its own part.
+  const { runLogService } = await import('../../services/log/index.js');
   await runLogService({
     host: flags.host,
     port: flags.port,

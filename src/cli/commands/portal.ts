@@ -1,7 +1,10 @@
 import { Command, Option } from 'commander';
-import { DEFAULT_PORTAL_PORT, PORTAL_SERVICE, runPortalService } from '../../services/portal/index.js';
 import { createLogger } from '../logger.js';
 import { parsePort } from '../options.js';
+
+// Kept here rather than imported: the service's modules load only when this command runs.
+const PORTAL_SERVICE = 'Portal';
+const DEFAULT_PORTAL_PORT = 5000;
 
 interface PortalFlags {
   port: number;
@@ -22,6 +25,7 @@ export function portalCommand(): Command {
 
 /** Signals are handled by the service itself: it flushes its logs before exiting. */
 async function runPortal(flags: PortalFlags): Promise<void> {
+  const { runPortalService } = await import('../../services/portal/index.js');
   await runPortalService({
     port: flags.port,
     host: flags.host,

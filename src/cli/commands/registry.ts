@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import { startRegistry } from '../../registry/start-registry.js';
 import { createLogger } from '../logger.js';
 import { onShutdownSignal, parseCount, parseMs, parsePort } from '../options.js';
 
@@ -46,6 +45,8 @@ export function registryCommand(): Command {
 
 async function runRegistry(flags: RegistryFlags): Promise<void> {
   const logger = createLogger('registry');
+  // Loaded only when this command runs: `roster ls` and friends need no server.
+  const { startRegistry } = await import('../../registry/start-registry.js');
   const running = await startRegistry({
     host: flags.host,
     port: flags.port,
