@@ -136,21 +136,21 @@ class WatchStream {
   #sendSnapshot(registry: SnapshotSource): void {
     const instances: InstanceView[] = registry.instances().filter((i) => this.#wants(i.service)).map(toView);
     this.#lastSent = registry.revision;
-    this.#write('snapshot', registry.revision, { revision: registry.revision, instances });
+    this.#write(frame('snapshot', registry.revision, { revision: registry.revision, instances }));
   }
 
   #sendChange(change: LoggedChange): void {
     if (this.#ended || change.revision <= this.#lastSent || !this.#wants(change.instance.service)) return;
     this.#lastSent = change.revision;
-    this.#write('change', change.revision, change);
+    this.#write(changeFrame(change));
   }
 
   #wants(service: string): boolean {
     return this.#services === null || this.#services.has(service);
   }
 
-  #write(event: string, id: number, data: object): void {
-    const flowing = this.#raw.write(`event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
+  #write(text: string): void {
+    const flowing = this.#raw.write(text);
     if (flowing) return;
     // A consumer this slow would make us hold its backlog in memory without bound: let it
     // reconnect with Last-Event-ID and catch up from the change log (or a snapshot).
@@ -176,4 +176,20 @@ class WatchStream {
     this.#keepAlive = null;
     this.#onEnd();
   }
+}
+
+function frame(event: string, id: number, data: object): string {
+  return `event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** A change goes to every stream that wants it: serialize it once, not once per stream. */
+const changeFrames = new WeakMap<LoggedChange, string>();
+
+function changeFrame(change: LoggedChange): string {
+  let text = changeFrames.get(change);
+  if (text === undefined) {
+    text = frame('change', change.revision, change);
+    changeFrames.set(change, text);
+  }
+  return text;
 }
