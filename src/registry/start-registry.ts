@@ -61,21 +61,11 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     options,
   });
   const app = buildRegistryServer(registry, { logger: options.logger, version: VERSION });
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> =>
-    (closing ??= (async () => {
-      await Promise.all([app.close(), registry.close()]);
-      await Promise.all([channel.close(), prober.close(), store.close()]);
-    })());
-  try {
-    await registry.restore();
-    await app.listen({ host, port });
-  } catch (error) {
-    await close();
-    throw listenError(error, host, port);
-  }
-  const address = app.server.address();
-  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const close = once(async () => {
+    await Promise.all([app.close(), registry.close()]);
+    await Promise.all([channel.close(), prober.close(), store.close()]);
+  });
+  const actualPort = await prepareAndListen(app, host, port, close, () => registry.restore());
   return { url: `http://${host}:${actualPort}`, port: actualPort, registry, app, close };
 }
 
@@ -93,27 +83,37 @@ async function startClusterNode(options: StartRegistryOptions): Promise<RunningR
   const cluster = new ClusterRegistry({ client, prefix: options.etcdPrefix, channel, probe: prober.probe, clock: options.clock, logger, options });
   const app = buildRegistryServer(cluster, { logger: options.logger, version: VERSION });
   const closeForwarding = forwardWritesToLeader(app, cluster);
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> =>
-    (closing ??= (async () => {
-      await Promise.all([app.close(), cluster.close()]);
-      await Promise.all([channel.close(), prober.close(), closeForwarding()]);
-      client.close();
-    })());
-  try {
-    await cluster.follow().catch((error: Error) => {
+  const close = once(async () => {
+    await Promise.all([app.close(), cluster.close()]);
+    await Promise.all([channel.close(), prober.close(), closeForwarding()]);
+    client.close();
+  });
+  const actualPort = await prepareAndListen(app, host, port, close, () =>
+    cluster.follow().catch((error: Error) => {
       throw new RosterError('INVALID_OPTION', `cannot reach etcd at ${hosts.join(', ')}: ${error.message}; start etcd or fix --etcd-endpoints`, { cause: error });
-    });
+    }),
+  );
+  const url = `http://${host}:${actualPort}`;
+  cluster.campaign(options.advertiseUrl ?? url);
+  return { url, port: actualPort, registry: cluster, app, close };
+}
+
+/** Runs `prepare`, then listens; on any failure closes everything and says what to change. */
+async function prepareAndListen(app: FastifyInstance, host: string, port: number, close: () => Promise<void>, prepare: () => Promise<unknown>): Promise<number> {
+  try {
+    await prepare();
     await app.listen({ host, port });
   } catch (error) {
     await close();
     throw listenError(error, host, port);
   }
   const address = app.server.address();
-  const actualPort = typeof address === 'object' && address ? address.port : port;
-  const url = `http://${host}:${actualPort}`;
-  cluster.campaign(options.advertiseUrl ?? url);
-  return { url, port: actualPort, registry: cluster, app, close };
+  return typeof address === 'object' && address ? address.port : port;
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= fn());
 }
 
 const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
