@@ -68,7 +68,22 @@ export class HttpChannel implements NotificationChannel {
 /** The course's key order, with Roster's keys last; `undefined` keys are left out. */
 export function patchBody(patch: Patch): string {
   const { Added, Removed, Revision, PrevRevision } = patch;
-  return JSON.stringify({ Added, Removed, Revision, PrevRevision });
+  const revisions = JSON.stringify({ Revision, PrevRevision }).slice(1, -1);
+  return revisions ? `{${listsJson(Added, Removed)},${revisions}}` : `{${listsJson(Added, Removed)}}`;
+}
+
+/**
+ * One change sends the same Added and Removed lists (the same arrays) to every dependent; only
+ * PrevRevision differs. Serialize the lists once per change, not once per dependent.
+ */
+const listsCache = new WeakMap<Patch['Added'], { removed: Patch['Removed']; json: string }>();
+
+function listsJson(added: Patch['Added'], removed: Patch['Removed']): string {
+  const cached = listsCache.get(added);
+  if (cached?.removed === removed) return cached.json;
+  const json = JSON.stringify({ Added: added, Removed: removed }).slice(1, -1);
+  listsCache.set(added, { removed, json });
+  return json;
 }
 
 function describeFailure(error: unknown, signal: AbortSignal): string {
