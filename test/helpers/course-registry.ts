@@ -1,5 +1,5 @@
-// A stand-in for the Go course's registry, written from the behaviour described in
-// /work/shared/PROTOCOL.md (no code of the course is copied): a real HTTP server on 127.0.0.1
+// A stand-in for the Go course's registry, written from the course protocol as docs/protocol.md
+// describes it (no code of the course is copied): a real HTTP server on 127.0.0.1
 // that accepts the course's registration JSON, pushes the course's patches (no Revision keys;
 // `null` lists where the course has nil slices) and probes heartbeats when a test asks it to.
 // Every request it receives and every request it sends is recorded for assertions.
