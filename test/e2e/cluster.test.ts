@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
+import { RegistryClient } from '../../src/client/index.js';
 import { startEtcdCluster } from '../helpers/etcd-cluster.js';
 import { NodeProcess, ROSTER_CLI, freePort } from '../helpers/processes.js';
 import { RecordingService } from '../helpers/recording-service.js';
@@ -29,7 +30,8 @@ async function waitForLeader(urls: string[], timeoutMs = 20_000): Promise<string
     if (leader && roles.every((role) => role?.leader === leader)) return leader;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error('no registry node became leader');
+  const roles = await Promise.all(urls.map(health));
+  throw new Error(`the registry nodes did not agree on a leader: ${JSON.stringify(roles)}`);
 }
 
 async function courseRegister(nodeUrl: string, registration: object): Promise<number> {
@@ -51,7 +53,9 @@ test('three registry nodes over a three-member etcd cluster', { timeout: 120_000
       ]),
   );
   await Promise.all(nodes.map((node) => node.waitForEvent((e) => typeof e.msg === 'string' && e.msg.startsWith('registry listening'))));
-  const firstLeader = await waitForLeader(urls);
+  const firstLeader = await waitForLeader(urls).catch((error: Error) => {
+    throw new Error(`${error.message}\n${nodes.map((node, i) => `--- node ${i} (${urls[i]})\n${node.output}`).join('\n')}`);
+  });
 
   const [grading, logA, logB] = await Promise.all([RecordingService.start(), RecordingService.start(), RecordingService.start()]);
   t.after(() => Promise.all([grading.close(), logA.close(), logB.close()]));
@@ -76,6 +80,20 @@ test('three registry nodes over a three-member etcd cluster', { timeout: 120_000
   assert.notEqual(secondLeader, firstLeader);
   logA.heartbeat = 500;
   await grading.waitFor((s) => s.patches.some((p) => p.Removed.some((e) => e.URL === logA.url)));
+
+  // A client given every node, the dead one first, fails over to a live one.
+  const client = new RegistryClient({
+    service: 'Reporter',
+    url: 'http://127.0.0.1:9/reporter',
+    requires: ['GradingService'],
+    updateUrl: null,
+    heartbeatUrl: null,
+    registryUrl: [firstLeader, ...survivors],
+  });
+  t.after(() => client.close());
+  await client.register();
+  assert.deepEqual(client.providers('GradingService'), [grading.url]);
+  await client.deregister();
 
   // One etcd member dies: the system keeps working.
   await etcd.kill(etcd.members[0]!);

@@ -29,6 +29,7 @@ export interface ClusterInit {
 }
 
 const RECAMPAIGN_DELAY_MS = 1000;
+const LEADER_REFRESH_MS = 1000;
 const ETCD_CLOSE_TIMEOUT_MS = 2000;
 
 async function bounded(work: Promise<unknown> | undefined): Promise<void> {
@@ -49,6 +50,7 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
   #campaign: Campaign | undefined;
   #leader: Registry | undefined;
   #leaderUrl: string | undefined;
+  #leaderRefresh: NodeJS.Timeout | undefined;
   /** This node's own URL: what other nodes forward writes to while it leads. */
   #selfUrl = '';
   #closing: Promise<void> | undefined;
@@ -67,12 +69,21 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
   async follow(): Promise<void> {
     await this.#mirror.start();
     this.#observer = await this.#election.observe();
-    this.#leaderUrl = this.#observer.leader();
-    this.#observer.on('change', (url) => {
-      this.#leaderUrl = url;
-      this.#init.logger.info({ leader: url ?? null }, url ? `registry leader is ${url}` : 'no registry leader');
-      if (url) this.emit('leader', url);
-    });
+    // The observer says when something changed; who leads is read from etcd each time, and
+    // again every second: an observer that starts while candidates are still appearing can
+    // report a candidate that is not the leader.
+    this.#observer.on('change', () => void this.#refreshLeader());
+    await this.#refreshLeader();
+    this.#leaderRefresh = setInterval(() => void this.#refreshLeader(), LEADER_REFRESH_MS);
+    this.#leaderRefresh.unref();
+  }
+
+  async #refreshLeader(): Promise<void> {
+    const url = await this.#election.leader().catch(() => this.#leaderUrl);
+    if (url === this.#leaderUrl || this.#closing) return;
+    this.#leaderUrl = url;
+    this.#init.logger.info({ leader: url ?? null }, url ? `registry leader is ${url}` : 'no registry leader');
+    if (url) this.emit('leader', url);
   }
 
   /** Stands for leader, announcing `selfUrl` (where this node listens) to the others. */
@@ -164,6 +175,7 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
   /** Resigns (another node takes over at once), stops leading, stops following. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      clearInterval(this.#leaderRefresh);
       const campaign = this.#campaign;
       this.#campaign = undefined;
       await this.#stepDown();
