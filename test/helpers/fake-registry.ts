@@ -13,17 +13,8 @@ export interface RecordedRequest {
   body: string;
 }
 
-export interface FakeInstance {
-  id: string;
-  service: string;
-  url: string;
-  requires: string[];
-  updateUrl: string | null;
-  heartbeatUrl: string | null;
-  ttlMs: number | null;
-  health: Health;
-  revision: number;
-}
+/** The parts of an instance the fake keeps: the same fields as the registry's own view. */
+export type FakeInstance = Pick<InstanceView, 'id' | 'service' | 'url' | 'requires' | 'updateUrl' | 'heartbeatUrl' | 'ttlMs' | 'health' | 'revision'>;
 
 /** Return an answer to short-circuit the fake's own handling (to inject a 404 or a 500). */
 export type Intercept = (request: RecordedRequest) => { status: number; body?: unknown } | undefined;
