@@ -78,6 +78,8 @@ interface Entry {
   criticalSince: number | null;
   /** Next round (heartbeat mode) or TTL deadline (TTL mode); null while a round runs. */
   timer: TimerHandle | null;
+  /** Ends the probe in flight at once, with this reason; null when none is. */
+  endProbe: ((reason: string) => void) | null;
   graceTimer: TimerHandle | null;
 }
 
@@ -121,6 +123,7 @@ export class HealthChecker {
     if (!entry) return;
     this.#entries.delete(id);
     this.#clearTimers(entry);
+    entry.endProbe?.('probe aborted');
     // A shared reason: abort() without one builds a DOMException and its stack on every untrack.
     entry.stopped.abort(UNTRACKED);
   }
@@ -152,6 +155,7 @@ export class HealthChecker {
       health: target.health,
       criticalSince: critical ? (target.criticalSince ?? this.#clock.now()) : null,
       timer: null,
+      endProbe: null,
       graceTimer: null,
     };
   }
@@ -197,11 +201,38 @@ export class HealthChecker {
   /** One probe, timed on the clock and reported with a `checked` event. */
   async #probeOnce(entry: Entry): Promise<string | null> {
     const started = this.#clock.now();
-    const error = await probeWithTimeout(this.#probe, this.#clock, entry.url ?? '', this.options.timeoutMs, entry.stopped.signal);
+    const error = await this.#probeWithTimeout(entry);
     if (entry.stopped.signal.aborted) return error;
     const at = this.#clock.now();
     this.#emit({ type: 'checked', id: entry.id, at, latencyMs: at - started, error });
     return error;
+  }
+
+  /**
+   * Calls the prober and resolves to null on success or to a reason; never rejects. The timeout
+   * runs on the clock, so a probe that ignores it (or hangs) still ends on time; untrack() ends
+   * it at once. Either way the probe's own signal is aborted so that it can free resources.
+   */
+  #probeWithTimeout(entry: Entry): Promise<string | null> {
+    const { timeoutMs } = this.options;
+    return new Promise((resolve) => {
+      const controller = new AbortController();
+      let settled = false;
+      const finish = (error: string | null): void => {
+        if (settled) return;
+        settled = true;
+        entry.endProbe = null;
+        this.#clock.clearTimeout(timer);
+        if (error !== null) controller.abort(new Error(error));
+        resolve(error);
+      };
+      const timer = this.#clock.setTimeout(() => finish(`timed out after ${timeoutMs} ms`), timeoutMs);
+      entry.endProbe = finish;
+      callProber(this.#probe, entry.url ?? '', timeoutMs, controller.signal).then(
+        () => finish(null),
+        (err: unknown) => finish(reasonOf(err)),
+      );
+    });
   }
 
   // ---- TTL mode ----
@@ -268,32 +299,13 @@ export class HealthChecker {
   }
 }
 
-/**
- * Calls `probe` and resolves to null on success or to a reason; never rejects. The timeout
- * runs on the clock, so a probe that ignores it (or hangs) still ends on time; `stopped`
- * ends it at once. Either way the probe's own signal is aborted so that it can free resources.
- */
-function probeWithTimeout(probe: Prober, clock: Clock, url: string, timeoutMs: number, stopped: AbortSignal): Promise<string | null> {
-  return new Promise((resolve) => {
-    const controller = new AbortController();
-    let settled = false;
-    const timer = clock.setTimeout(() => finish(`timed out after ${timeoutMs} ms`), timeoutMs);
-    const onStopped = () => finish('probe aborted');
-    stopped.addEventListener('abort', onStopped, { once: true });
-    if (stopped.aborted) return onStopped();
-    Promise.resolve()
-      .then(() => probe(url, timeoutMs, controller.signal))
-      .then(() => finish(null), (err: unknown) => finish(reasonOf(err)));
-
-    function finish(error: string | null): void {
-      if (settled) return;
-      settled = true;
-      clock.clearTimeout(timer);
-      stopped.removeEventListener('abort', onStopped);
-      if (error !== null) controller.abort(new Error(error));
-      resolve(error);
-    }
-  });
+// A prober that throws instead of rejecting fails its probe, not the checker.
+function callProber(probe: Prober, url: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  try {
+    return probe(url, timeoutMs, signal);
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 function reasonOf(err: unknown): string {

@@ -1,7 +1,8 @@
 // The one way the health checker touches the network: GET a heartbeat URL. Kept behind a
 // function type so that the checker can be tested with a fake and never imports undici.
 
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { errorCode, exchange, ExchangeError } from '../../shared/exchange.js';
 
 /** Resolves when `url` answered HTTP 200 within `timeoutMs`; rejects with a short reason. */
 export type Prober = (url: string, timeoutMs: number, signal: AbortSignal) => Promise<void>;
@@ -13,6 +14,8 @@ export interface HttpProber {
 
 // Probes repeat every few seconds per instance, so idle sockets should outlive one interval.
 const KEEP_ALIVE_MS = 10_000;
+// A heartbeat answer is a status; a long body is drained up to this, then the probe fails.
+const MAX_BODY_BYTES = 64 * 1024;
 
 // Short reasons for the failures an operator sees most; anything else keeps its own message.
 const REASONS: Record<string, string> = {
@@ -42,63 +45,20 @@ export function createHttpProber(): HttpProber {
 }
 
 async function probe(agent: Agent, url: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
-  const deadline = startDeadline(timeoutMs, signal);
+  let status: number;
   try {
-    await getStatus200(agent, url, timeoutMs, deadline.signal);
+    status = await exchange(agent, { method: 'GET', url, timeoutMs, signal, maxBodyBytes: MAX_BODY_BYTES });
   } catch (err) {
-    throw new Error(describeFailure(err, deadline.timedOut(), timeoutMs), { cause: err });
-  } finally {
-    deadline.stop();
+    throw new Error(describeFailure(err), { cause: err });
   }
+  if (status !== 200) throw new Error(`answered HTTP ${status}`);
 }
 
-async function getStatus200(agent: Agent, url: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
-  const options = { dispatcher: agent, method: 'GET' as const, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs };
-  const { statusCode, body } = await request(url, options);
-  // Always drain (or discard) the body so that the socket goes back to the pool.
-  const dumpError = await body.dump({ limit: 64 * 1024, signal }).then(() => null, (err: unknown) => err);
-  if (statusCode !== 200) throw new ProbeFailure(`answered HTTP ${statusCode}`);
-  if (dumpError !== null) throw dumpError;
-}
-
-/** One timer covering connect, headers and body; aborts the request when it fires. */
-function startDeadline(timeoutMs: number, outer: AbortSignal) {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new ProbeFailure(`timed out after ${timeoutMs} ms`));
-  }, timeoutMs);
-  timer.unref();
-  const onAbort = () => controller.abort(new ProbeFailure('probe aborted'));
-  if (outer.aborted) onAbort();
-  else outer.addEventListener('abort', onAbort, { once: true });
-  return {
-    signal: controller.signal,
-    timedOut: () => timedOut,
-    stop(): void {
-      clearTimeout(timer);
-      outer.removeEventListener('abort', onAbort);
-    },
-  };
-}
-
-class ProbeFailure extends Error {}
-
-function describeFailure(err: unknown, timedOut: boolean, timeoutMs: number): string {
-  if (timedOut) return `timed out after ${timeoutMs} ms`;
-  if (err instanceof ProbeFailure) return err.message;
-  const code = errorCode(err);
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return `timed out after ${timeoutMs} ms`;
+function describeFailure(err: unknown): string {
+  if (err instanceof ExchangeError && err.kind === 'aborted') return 'probe aborted';
+  if (err instanceof ExchangeError && err.kind !== 'network') return err.message;
+  const code = errorCode(err instanceof ExchangeError ? err.cause : err);
   if (code !== undefined && REASONS[code]) return REASONS[code];
+  if (err instanceof TypeError) return 'invalid URL';
   return err instanceof Error ? err.message : String(err);
-}
-
-/** The error's code, looking inside the AggregateError that Node raises when every address fails. */
-function errorCode(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') return code;
-  if (err instanceof AggregateError) return err.errors.map(errorCode).find((inner) => inner !== undefined);
-  return undefined;
 }

@@ -1,8 +1,9 @@
 // Delivers patches the way the course's registry does: `POST <ServiceUpdateURL>` with a JSON
 // body. One keep-alive Agent serves every subscriber, so steady notifications reuse sockets.
 
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import type { Patch } from '../../protocol/course.js';
+import { errorCode, exchange, ExchangeError } from '../../shared/exchange.js';
 import type { NotificationChannel } from './channel.js';
 
 export interface HttpChannelOptions {
@@ -47,23 +48,20 @@ export class HttpChannel implements NotificationChannel {
     return this.#closing;
   }
 
+  // The notifier bounds each send through `signal`; the answer's body is read and dropped, so
+  // that the socket goes back to the keep-alive pool.
   async #post(target: string, patch: Patch, signal: AbortSignal): Promise<number> {
     try {
-      const res = await request(target, {
-        dispatcher: this.#agent,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: patchBody(patch),
-        signal,
-      });
-      // An unread body would hold the socket and keep it out of the keep-alive pool.
-      await res.body.dump();
-      return res.statusCode;
+      return await exchange(this.#agent, { method: 'POST', url: target, headers: JSON_HEADERS, body: patchBody(patch), signal, maxBodyBytes: MAX_ANSWER_BYTES });
     } catch (error) {
       throw new Error(`POST ${target} ${describeFailure(error, signal)}`, { cause: error });
     }
   }
 }
+
+const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json' });
+// A subscriber answers a patch with a status; anything longer is not worth reading.
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 /** The course's key order, with Roster's keys last; `undefined` keys are left out. */
 export function patchBody(patch: Patch): string {
@@ -88,7 +86,8 @@ function listsJson(added: Patch['Added'], removed: Patch['Removed']): string {
 
 function describeFailure(error: unknown, signal: AbortSignal): string {
   if (signal.aborted) return describeAbort(signal.reason);
-  const code = errorCode(error);
+  if (error instanceof ExchangeError && error.kind !== 'network') return `failed: ${error.message}`;
+  const code = errorCode(error instanceof ExchangeError ? error.cause : error);
   const known = code === undefined ? undefined : NETWORK_ERRORS[code];
   return `failed: ${known ?? (error instanceof Error ? error.message : String(error))}`;
 }
@@ -97,11 +96,4 @@ function describeFailure(error: unknown, signal: AbortSignal): string {
 function describeAbort(reason: unknown): string {
   if (reason instanceof Error && reason.name === 'TimeoutError') return reason.message;
   return reason instanceof Error ? `aborted (${reason.message})` : 'aborted';
-}
-
-// With happy eyeballs, Node reports a refused connection as an AggregateError of attempts.
-function errorCode(error: unknown): string | undefined {
-  const { code, errors } = (error ?? {}) as { code?: unknown; errors?: unknown[] };
-  if (typeof code === 'string') return code;
-  return Array.isArray(errors) ? errorCode(errors[0]) : undefined;
 }

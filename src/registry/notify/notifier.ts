@@ -239,20 +239,41 @@ export class Notifier {
     else this.#scheduleRetry(lane, delivery, error);
   }
 
-  /** One try, bounded by the timeout even if the channel ignores its signal. */
-  async #send(lane: Lane, delivery: Delivery): Promise<Error | undefined> {
+  /**
+   * One try, bounded by the timeout even if the channel ignores its signal: resolves with the
+   * error, or undefined once the channel delivered. Timeout and remove() end it through `abort`.
+   */
+  #send(lane: Lane, delivery: Delivery): Promise<Error | undefined> {
     const abort = new AbortController();
     const { timeoutMs } = this.options;
-    const timer = this.#clock.setTimeout(() => abort.abort(timeoutError(timeoutMs)), timeoutMs);
     lane.abort = abort;
+    return new Promise((resolve) => {
+      let settled = false;
+      const timer = this.#clock.setTimeout(() => abort.abort(timeoutError(timeoutMs)), timeoutMs);
+      const settle = (error: Error | undefined): void => {
+        if (settled) return;
+        settled = true;
+        this.#clock.clearTimeout(timer);
+        abort.signal.removeEventListener('abort', onAbort);
+        lane.abort = undefined;
+        resolve(error);
+      };
+      const onAbort = (): void => settle(toError(abort.signal.reason));
+      this.#startSend(lane, delivery, abort.signal).then(
+        () => settle(undefined),
+        (error: unknown) => settle(toError(error)),
+      );
+      // After send(): a channel that fails at once on abort reports its own, fuller message.
+      abort.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  // A channel that throws instead of rejecting fails this try, not the notifier.
+  #startSend(lane: Lane, delivery: Delivery, signal: AbortSignal): Promise<void> {
     try {
-      await Promise.race([this.#channel.send(lane.target, delivery.patch, abort.signal), rejectOnAbort(abort.signal)]);
-      return undefined;
+      return this.#channel.send(lane.target, delivery.patch, signal);
     } catch (error) {
-      return error instanceof Error ? error : new Error(String(error));
-    } finally {
-      this.#clock.clearTimeout(timer);
-      lane.abort = undefined;
+      return Promise.reject(error);
     }
   }
 
@@ -330,8 +351,6 @@ function timeoutError(ms: number): Error {
   return new DOMException(`timed out after ${ms} ms`, 'TimeoutError');
 }
 
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }

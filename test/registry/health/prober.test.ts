@@ -96,3 +96,9 @@ test('close is idempotent', async () => {
   await created.close();
   await created.close();
 });
+
+test('an answer longer than 64 KiB fails the probe instead of being read to its end', async (t) => {
+  const { url } = await serve(t, (_req, res) => res.end('x'.repeat(200 * 1024)));
+  const { probe } = prober(t);
+  await assert.rejects(probe(url, 1000, never), { message: 'answer longer than 65536 bytes' });
+});
