@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests drive for real (a browser, etcd) when they are missing.
+# Installs the Debian packages the tests and the benchmarks drive for real (a browser, etcd,
+# wrk) when they are missing.
 # Usage: ensure-system-packages.sh command:package [command:package ...]
 set -euo pipefail
 

@@ -23,7 +23,8 @@ if (files.length === 0) {
 }
 
 // Browser and cluster tests drive the real programs: install them when the machine lacks them.
-const SYSTEM_PACKAGES = ['chromium:chromium', 'etcd:etcd-server'];
+// wrk: the bench test drives the lookups scenario with it, as `npm run bench` does.
+const SYSTEM_PACKAGES = ['chromium:chromium', 'etcd:etcd-server', 'wrk:wrk'];
 const system = spawnSync('bash', ['scripts/ensure-system-packages.sh', ...SYSTEM_PACKAGES], { stdio: 'inherit' });
 if (system.status !== 0) {
   console.error('run-tests: could not install the system packages the tests need');

@@ -18,12 +18,17 @@ function clockTicks(): number {
 
 /** User + system CPU time of `pid` in milliseconds. */
 export function cpuTimeMs(pid: number): number {
+  const { userMs, systemMs } = cpuTimes(pid);
+  return userMs + systemMs;
+}
+
+/** CPU time of `pid` in milliseconds, in user space and in the kernel (syscalls: sockets, timers). */
+export function cpuTimes(pid: number): { userMs: number; systemMs: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return ((utime + stime) / clockTicks()) * 1000;
+  const toMs = (ticks: string | undefined): number => (Number(ticks) / clockTicks()) * 1000;
+  return { userMs: toMs(fields[11]), systemMs: toMs(fields[12]) };
 }
 
 /** Resident set size of `pid` in bytes. */
@@ -37,6 +42,8 @@ export function rssBytes(pid: number): number {
 export interface UsageSample {
   /** CPU time used during the window, as a percentage of one core. */
   cpuPercent: number;
+  /** The part of cpuPercent spent in the kernel. */
+  systemPercent: number;
   rssMeanBytes: number;
   rssMaxBytes: number;
   windowMs: number;
@@ -45,16 +52,19 @@ export interface UsageSample {
 /** Watches `pid` for `windowMs`, sampling RSS every `everyMs`. */
 export async function sampleUsage(pid: number, windowMs: number, everyMs = 1000): Promise<UsageSample> {
   const rss: number[] = [rssBytes(pid)];
-  const cpuStart = cpuTimeMs(pid);
+  const cpuStart = cpuTimes(pid);
   const started = performance.now();
   while (performance.now() - started < windowMs) {
     await new Promise((resolve) => setTimeout(resolve, Math.min(everyMs, windowMs - (performance.now() - started))));
     rss.push(rssBytes(pid));
   }
   const elapsed = performance.now() - started;
-  const cpu = cpuTimeMs(pid) - cpuStart;
+  const cpuEnd = cpuTimes(pid);
+  const userMs = cpuEnd.userMs - cpuStart.userMs;
+  const systemMs = cpuEnd.systemMs - cpuStart.systemMs;
   return {
-    cpuPercent: (cpu / elapsed) * 100,
+    cpuPercent: ((userMs + systemMs) / elapsed) * 100,
+    systemPercent: (systemMs / elapsed) * 100,
     rssMeanBytes: rss.reduce((a, b) => a + b, 0) / rss.length,
     rssMaxBytes: Math.max(...rss),
     windowMs: elapsed,

@@ -1,8 +1,8 @@
-// Scenario 5: GET /v1/services/{name} from autocannon over keep-alive connections, and the same
-// load against a plain node:http server in its own process answering the same body: the
-// ceiling that this load generator and this machine allow.
+// Scenario 5: GET /v1/services/{name} from wrk (or autocannon when wrk is not installed) over
+// keep-alive connections, and the same load against a plain node:http server in its own process
+// answering the same body: the ceiling that this load generator and this machine allow.
 import { inBatches, openPool, register, sendJson } from '../lib/http.js';
-import { hammer } from '../lib/autocannon.js';
+import { hammer as hammerWithAutocannon } from '../lib/autocannon.js';
 import type { LoadResult } from '../lib/load.js';
 import { progress } from '../lib/log.js';
 import type { BenchOptions } from '../lib/options.js';
@@ -11,6 +11,7 @@ import { cpuTimeMs } from '../lib/proc.js';
 import { withScope, type Scope } from '../lib/scope.js';
 import { formatNumber } from '../lib/stats.js';
 import { NONE, ratio, type Row } from '../lib/table.js';
+import { hammerWithWrk, wrkInstalled } from '../lib/wrk.js';
 
 export interface LookupsResult {
   roster: LoadResult;
@@ -18,12 +19,28 @@ export interface LookupsResult {
   rosterCpuPercent: number;
   plainNode: LoadResult;
   bodyBytes: number;
+  /** The load generator used: "wrk" or "autocannon". */
+  generator: string;
+}
+
+interface HammerOptions {
+  connections: number;
+  durationMs: number;
+  maxCount: number;
+}
+
+type Hammer = (url: string, options: HammerOptions) => Promise<LoadResult>;
+
+/** wrk when it is installed (`npm run bench` installs it), else autocannon. */
+function pickGenerator(): { generator: string; hammer: Hammer } {
+  return wrkInstalled() ? { generator: 'wrk', hammer: hammerWithWrk } : { generator: 'autocannon', hammer: hammerWithAutocannon };
 }
 
 const PATH = '/v1/services/Lookup';
 
 export async function runLookups(options: BenchOptions): Promise<LookupsResult> {
   const { durationMs, baselineMs, maxCount, connections, instances } = options.sizes.lookups;
+  const { generator, hammer } = pickGenerator();
   return withScope(async (scope) => {
     const registry = await startRegistry(scope, { store: 'memory', cpuProfileDir: options.cpuProfileDir });
     const pool = openPool(scope, registry.url, connections);
@@ -34,10 +51,10 @@ export async function runLookups(options: BenchOptions): Promise<LookupsResult> 
     const cpuBefore = cpuTimeMs(registry.pid);
     const roster = await hammer(`${registry.url}${PATH}`, { connections, durationMs, maxCount });
     const rosterCpuPercent = ((cpuTimeMs(registry.pid) - cpuBefore) / roster.elapsedMs) * 100;
-    progress(`lookups: ${Math.round(roster.perSecond)}/s (${roster.errors} errors), registry CPU ${rosterCpuPercent.toFixed(0)} %`);
-    const plainNode = await plainServerLoad(scope, body, connections, baselineMs, maxCount);
+    progress(`lookups (${generator}): ${Math.round(roster.perSecond)}/s (${roster.errors} errors), registry CPU ${rosterCpuPercent.toFixed(0)} %`);
+    const plainNode = await plainServerLoad(scope, hammer, body, { connections, durationMs: baselineMs, maxCount });
     progress(`lookups, plain node:http: ${Math.round(plainNode.perSecond)}/s`);
-    return { roster, rosterCpuPercent, plainNode, bodyBytes: Buffer.byteLength(body) };
+    return { roster, rosterCpuPercent, plainNode, bodyBytes: Buffer.byteLength(body), generator };
   });
 }
 
@@ -49,13 +66,13 @@ require('node:http').createServer((req, res) => {
 }).listen(Number(process.env.BENCH_PORT), '127.0.0.1');
 `;
 
-async function plainServerLoad(scope: Scope, body: string, connections: number, durationMs: number, maxCount: number): Promise<LoadResult> {
+async function plainServerLoad(scope: Scope, hammer: Hammer, body: string, load: HammerOptions): Promise<LoadResult> {
   const port = await freePort();
   const server = spawnChild(scope, process.execPath, ['-e', PLAIN_SERVER], { BENCH_BODY: body, BENCH_PORT: String(port) });
   const origin = `http://127.0.0.1:${port}`;
   await waitForHttp(origin, server);
-  await hammer(`${origin}${PATH}`, { connections, durationMs: 1000, maxCount });
-  return hammer(`${origin}${PATH}`, { connections, durationMs, maxCount });
+  await hammer(`${origin}${PATH}`, { ...load, durationMs: 1000 });
+  return hammer(`${origin}${PATH}`, load);
 }
 
 export const LOOKUPS_TARGET_PER_SECOND = 30_000;
@@ -69,7 +86,7 @@ export function lookupRows(options: BenchOptions, result: LookupsResult, peer: L
   return [
     {
       scenario,
-      figure: `GET /v1/services/{name} per second (autocannon): ${connections} keep-alive connections, ${instances} instances, ${result.bodyBytes}-byte answer; registry CPU ${formatNumber(result.rosterCpuPercent, 0)} % of one core`,
+      figure: `GET /v1/services/{name} per second (${result.generator}): ${connections} keep-alive connections, ${instances} instances, ${result.bodyBytes}-byte answer; registry CPU ${formatNumber(result.rosterCpuPercent, 0)} % of one core`,
       target: `≥ ${formatNumber(LOOKUPS_TARGET_PER_SECOND)}/s`,
       result: `${formatNumber(roster.perSecond)}/s${roster.errors ? ` (${roster.errors} failed)` : ''}`,
       etcd: etcd((load) => `${formatNumber(load.perSecond)}/s`),

@@ -52,7 +52,7 @@ export async function runScale(options: BenchOptions): Promise<ScaleResult> {
     const floor = await bareProber(scope, farm, instances, settleMs, floorWindowMs);
     const result = { instances, ...measured, bytesPerInstance: (measured.roster.rssMeanBytes - measured.baselineRssBytes) / instances, floor };
     for (const [who, usage] of [['registry', result.roster], ['bare prober', floor]] as const) {
-      progress(`scale, ${who}: CPU ${usage.cpuPercent.toFixed(1)} %, RSS ${(usage.rssMeanBytes / 1e6).toFixed(1)} MB, ${Math.round(usage.probesPerSecond)} probes/s, ${usage.fds} fds`);
+      progress(`scale, ${who}: CPU ${usage.cpuPercent.toFixed(1)} % (kernel ${usage.systemPercent.toFixed(1)} %), RSS ${(usage.rssMeanBytes / 1e6).toFixed(1)} MB, ${Math.round(usage.probesPerSecond)} probes/s, ${usage.fds} fds`);
     }
     return result;
   });

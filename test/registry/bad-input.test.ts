@@ -98,3 +98,19 @@ for (const { name, request, status, code, message } of cases) {
     assert.deepEqual(after, before);
   });
 }
+
+test('a lookup answered from the cache still changes with the catalog, and a bad name is still refused', async (t) => {
+  const app = await setup(t);
+  const lookup = async (name: string) => app.inject({ method: 'GET', url: `/v1/services/${name}` });
+  const urls = async () => ((await lookup('LogService')).json() as { service: { instances: Array<{ url: string }> } }).service.instances.map((i) => i.url);
+
+  assert.deepEqual(await urls(), [valid.url]);
+  assert.deepEqual(await urls(), [valid.url], 'answered again from the cache');
+  const second = { service: 'LogService', url: 'http://127.0.0.1:4001', ttlMs: 5000 };
+  assert.equal((await app.inject(v1(second))).statusCode, 201);
+  assert.deepEqual((await urls()).sort(), [valid.url, second.url], 'a registration shows at once');
+
+  const bad = await lookup('Log%20Service');
+  assert.equal(bad.statusCode, 400);
+  assert.equal((bad.json() as { code: string }).code, 'INVALID_REQUEST');
+});

@@ -61,10 +61,17 @@ export function v1Routes(registry: RegistryApi, version: string) {
     }));
 
     const lookups = new LookupCache();
-    app.get('/services/:name', async (request, reply) => {
-      const { name } = parseOrThrow(nameParams, request.params, 'path');
-      const body = lookups.get(registry.revision, name, () => JSON.stringify({ revision: registry.revision, service: registry.service(name) }));
-      return reply.type('application/json; charset=utf-8').send(body);
+    // Not async: the hottest route skips a promise per request. A name found in the cache was
+    // validated when its answer was cached.
+    app.get('/services/:name', (request, reply) => {
+      const { revision } = registry;
+      const raw = (request.params as { name: string }).name;
+      let body = lookups.get(revision, raw);
+      if (body === undefined) {
+        const { name } = parseOrThrow(nameParams, request.params, 'path');
+        body = lookups.set(name, JSON.stringify({ revision, service: registry.service(name) }));
+      }
+      reply.type('application/json; charset=utf-8').send(body);
     });
 
     app.get('/state', async (): Promise<StateResponse> => ({
@@ -97,18 +104,20 @@ class LookupCache {
   #since = 0;
   #answers = new Map<string, string>();
 
-  get(revision: number, name: string, build: () => string): string {
+  /** The cached answer for `name` at `revision`, if any; clears what is stale. */
+  get(revision: number, name: string): string | undefined {
     const now = Date.now();
     if (revision !== this.#revision || now - this.#since > LookupCache.MAX_AGE_MS || this.#answers.size >= LookupCache.MAX_ENTRIES) {
       this.#answers.clear();
       this.#revision = revision;
       this.#since = now;
     }
-    let answer = this.#answers.get(name);
-    if (answer === undefined) {
-      answer = build();
-      this.#answers.set(name, answer);
-    }
+    return this.#answers.get(name);
+  }
+
+  /** Caches `answer` for `name` at the revision of the last get(); returns it. */
+  set(name: string, answer: string): string {
+    this.#answers.set(name, answer);
     return answer;
   }
 }
