@@ -1,5 +1,7 @@
-// Collects the registry's changes and hands them to the store in batches: one write per tick,
-// one write at a time, in order. Many registrations in one tick cost one transaction.
+// Collects the registry's changes and hands them to the store in batches: one write at a time,
+// in order. Changes wait for the next turn of the event loop, or for the write in flight to
+// finish: many registrations in one tick cost one transaction, and a slow store (etcd) gets
+// fewer, larger batches under load instead of a queue of small ones.
 import type { InstanceRecord } from '../catalog.js';
 import { emptyBatch, isEmptyBatch, type OutboxEntry, type RegistryStore, type StoreBatch } from './store.js';
 
@@ -44,8 +46,14 @@ export class BatchWriter {
 
   /** Resolves once everything staged so far is in the store; rejects if that write failed. */
   flush(): Promise<void> {
-    this.#scheduled ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#write());
+    this.#scheduled ??= this.#nextTurn().then(() => this.#write());
     return this.#scheduled;
+  }
+
+  // The write in flight (if any) has ended, and the changes of this tick are all staged.
+  async #nextTurn(): Promise<void> {
+    await this.#lastWrite.catch(() => undefined);
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   #soon(): void {
@@ -56,8 +64,8 @@ export class BatchWriter {
     const batch = this.#take();
     this.#scheduled = null;
     if (isEmptyBatch(batch)) return Promise.resolve();
-    // Each write waits for the one before, so a slow store never sees batches out of order.
-    const write = this.#lastWrite.catch(() => undefined).then(() => this.#store.write(batch));
+    // #nextTurn() waited for the write before, so a slow store never sees batches out of order.
+    const write = this.#store.write(batch);
     this.#lastWrite = write;
     return write;
   }
