@@ -1,6 +1,6 @@
 // What a registry keeps across restarts, behind a small interface. The registry stages its
-// changes and hands them over in batches (one per tick), so a store pays one transaction for
-// many registrations.
+// changes and hands them over in batches, one write at a time (see batch-writer.ts), so a
+// store pays one transaction for many registrations.
 import type { PatchEntry } from '../../protocol/course.js';
 import type { InstanceRecord } from '../catalog.js';
 
