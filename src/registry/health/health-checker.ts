@@ -5,12 +5,10 @@
 
 import { checkOption, RosterError } from '../../protocol/errors.js';
 import type { Health } from '../../protocol/v1.js';
-import { type Clock, type TimerHandle, sleep, systemClock, withJitter } from '../../shared/clock.js';
+import { type Clock, type TimerHandle, systemClock, withJitter } from '../../shared/clock.js';
 import type { Prober } from './prober.js';
 
 export type { Prober } from './prober.js';
-
-const UNTRACKED = new Error('instance no longer tracked');
 
 export interface HealthOptions {
   /** Time between probe rounds of one instance. */
@@ -72,14 +70,14 @@ interface Entry {
   readonly id: string;
   readonly url: string | null;
   readonly ttlMs: number;
-  /** Aborted when the entry stops being tracked, so that its async round stops too. */
-  readonly stopped: AbortController;
+  /** Set when the entry stops being tracked, so that its async round stops too. */
+  stopped: boolean;
   health: Health;
   criticalSince: number | null;
   /** Next round (heartbeat mode) or TTL deadline (TTL mode); null while a round runs. */
   timer: TimerHandle | null;
-  /** Ends the probe in flight at once, with this reason; null when none is. */
-  endProbe: ((reason: string) => void) | null;
+  /** Ends the probe in flight, or the wait before a retry, at once; null when neither runs. */
+  interrupt: (() => void) | null;
   graceTimer: TimerHandle | null;
 }
 
@@ -122,10 +120,9 @@ export class HealthChecker {
     const entry = this.#entries.get(id);
     if (!entry) return;
     this.#entries.delete(id);
+    entry.stopped = true;
     this.#clearTimers(entry);
-    entry.endProbe?.('probe aborted');
-    // A shared reason: abort() without one builds a DOMException and its stack on every untrack.
-    entry.stopped.abort(UNTRACKED);
+    entry.interrupt?.();
   }
 
   /** TTL mode: the instance is alive now. False when `id` is not tracked or not a TTL target. */
@@ -151,11 +148,11 @@ export class HealthChecker {
       id: target.id,
       url: target.heartbeatUrl,
       ttlMs: target.ttlMs ?? this.options.defaultTtlMs,
-      stopped: new AbortController(),
+      stopped: false,
       health: target.health,
       criticalSince: critical ? (target.criticalSince ?? this.#clock.now()) : null,
       timer: null,
-      endProbe: null,
+      interrupt: null,
       graceTimer: null,
     };
   }
@@ -163,7 +160,7 @@ export class HealthChecker {
   // ---- heartbeat mode ----
 
   #scheduleRound(entry: Entry, delayMs: number): void {
-    if (entry.stopped.signal.aborted) return;
+    if (entry.stopped) return;
     entry.timer = this.#clock.setTimeout(() => {
       entry.timer = null;
       this.#startRound(entry);
@@ -178,7 +175,7 @@ export class HealthChecker {
 
   async #runRound(entry: Entry): Promise<void> {
     const error = await this.#probeWithRetries(entry);
-    if (entry.stopped.signal.aborted) return;
+    if (entry.stopped) return;
     if (error === null) this.#markPassing(entry);
     else this.#markCritical(entry, error);
     this.#scheduleRound(entry, withJitter(this.options.intervalMs, this.options.jitter, this.#random));
@@ -187,22 +184,34 @@ export class HealthChecker {
   /** Up to `attempts` probes; resolves to null at the first success, else the last error. */
   async #probeWithRetries(entry: Entry): Promise<string | null> {
     const { attempts, retryDelayMs } = this.options;
-    const signal = entry.stopped.signal;
     let error: string | null = 'not probed';
-    for (let attempt = 1; attempt <= attempts && !signal.aborted; attempt++) {
-      if (attempt > 1) await sleep(this.#clock, retryDelayMs, signal);
-      if (signal.aborted) break;
+    for (let attempt = 1; attempt <= attempts && !entry.stopped; attempt++) {
+      if (attempt > 1) await this.#waitBeforeRetry(entry, retryDelayMs);
+      if (entry.stopped) break;
       error = await this.#probeOnce(entry);
       if (error === null) break;
     }
     return error;
   }
 
+  /** Resolves after `ms` on the clock, or at once when the entry is untracked. */
+  #waitBeforeRetry(entry: Entry, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        entry.interrupt = null;
+        this.#clock.clearTimeout(timer);
+        resolve();
+      };
+      const timer = this.#clock.setTimeout(done, ms);
+      entry.interrupt = done;
+    });
+  }
+
   /** One probe, timed on the clock and reported with a `checked` event. */
   async #probeOnce(entry: Entry): Promise<string | null> {
     const started = this.#clock.now();
     const error = await this.#probeWithTimeout(entry);
-    if (entry.stopped.signal.aborted) return error;
+    if (entry.stopped) return error;
     const at = this.#clock.now();
     this.#emit({ type: 'checked', id: entry.id, at, latencyMs: at - started, error });
     return error;
@@ -221,13 +230,13 @@ export class HealthChecker {
       const finish = (error: string | null): void => {
         if (settled) return;
         settled = true;
-        entry.endProbe = null;
+        entry.interrupt = null;
         this.#clock.clearTimeout(timer);
         if (error !== null) controller.abort(new Error(error));
         resolve(error);
       };
       const timer = this.#clock.setTimeout(() => finish(`timed out after ${timeoutMs} ms`), timeoutMs);
-      entry.endProbe = finish;
+      entry.interrupt = () => finish('probe aborted');
       callProber(this.#probe, entry.url ?? '', timeoutMs, controller.signal).then(
         () => finish(null),
         (err: unknown) => finish(reasonOf(err)),

@@ -20,7 +20,7 @@ export class MemoryStore implements RegistryStore {
 
   async write(batch: StoreBatch): Promise<void> {
     this.#revision = Math.max(this.#revision, batch.revision);
-    for (const record of batch.upserts) this.#instances.set(record.id, structuredClone(record));
+    for (const record of batch.upserts) this.#instances.set(record.id, copyRecord(record));
     for (const entry of batch.enqueued) this.#outbox.push({ ...structuredClone(entry), seq: ++this.#seq });
     for (const id of batch.deletes) this.#instances.delete(id);
     const done = new Set(batch.done.map(({ target, revision }) => `${revision} ${target}`));
@@ -28,4 +28,12 @@ export class MemoryStore implements RegistryStore {
   }
 
   async close(): Promise<void> {}
+}
+
+// A copy, so that the catalog's later changes to its own record do not reach the store behind
+// the registry's back. Cheaper than structuredClone for the one nested part most records lack.
+function copyRecord(record: InstanceRecord): InstanceRecord {
+  const { metadata } = record;
+  const copiedMetadata = Object.keys(metadata).length === 0 ? {} : structuredClone(metadata);
+  return { ...record, requires: [...record.requires], metadata: copiedMetadata };
 }
