@@ -5,7 +5,7 @@
 
 import { checkOption, RosterError } from '../../protocol/errors.js';
 import type { Health } from '../../protocol/v1.js';
-import { type Clock, type TimerHandle, systemClock, withJitter } from '../../shared/clock.js';
+import { type Clock, type TimerHandle, systemClock } from '../../shared/clock.js';
 import type { Prober } from './prober.js';
 
 export type { Prober } from './prober.js';
@@ -13,7 +13,10 @@ export type { Prober } from './prober.js';
 export interface HealthOptions {
   /** Time between probe rounds of one instance. */
   intervalMs: number;
-  /** ± ratio applied to each interval so that rounds of many instances drift apart. */
+  /**
+   * Each interval is shortened by up to this ratio, at random, so that rounds of many instances
+   * drift apart. Never lengthened: a dead instance is noticed within the interval, not later.
+   */
   jitter: number;
   /** Limit for one probe. */
   timeoutMs: number;
@@ -178,7 +181,12 @@ export class HealthChecker {
     if (entry.stopped) return;
     if (error === null) this.#markPassing(entry);
     else this.#markCritical(entry, error);
-    this.#scheduleRound(entry, withJitter(this.options.intervalMs, this.options.jitter, this.#random));
+    this.#scheduleRound(entry, this.#nextInterval());
+  }
+
+  #nextInterval(): number {
+    const { intervalMs, jitter } = this.options;
+    return Math.round(intervalMs * (1 - jitter * this.#random()));
   }
 
   /** Up to `attempts` probes; resolves to null at the first success, else the last error. */
