@@ -6,6 +6,7 @@ import { deregister, openPool, register } from '../lib/http.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
 import { progress } from '../lib/log.js';
 import type { BenchOptions } from '../lib/options.js';
+import { cpuTimeMs } from '../lib/proc.js';
 import { startEtcd, startRegistry } from '../lib/processes.js';
 import { withScope } from '../lib/scope.js';
 import { formatNumber } from '../lib/stats.js';
@@ -30,7 +31,12 @@ export function registrationCycles(pool: Pool, concurrency: number, durationMs: 
   });
 }
 
-export async function runRegistration(options: BenchOptions, store: StoreKind): Promise<LoadResult> {
+export interface RegistrationResult extends LoadResult {
+  /** The registry's CPU use during the measured run, in % of one core: near 100, it is the limit. */
+  registryCpuPercent: number;
+}
+
+export async function runRegistration(options: BenchOptions, store: StoreKind): Promise<RegistrationResult> {
   const { concurrency, durationMs, warmupMs, maxCount } = options.sizes.registration;
   return withScope(async (scope) => {
     // The etcd store (cluster mode) gets an etcd member of its own.
@@ -38,10 +44,12 @@ export async function runRegistration(options: BenchOptions, store: StoreKind): 
     const registry = await startRegistry(scope, { store, flags, cpuProfileDir: options.cpuProfileDir });
     const pool = openPool(scope, registry.url, concurrency);
     await registrationCycles(pool, concurrency, warmupMs, maxCount, 'warmup');
-    const result = await registrationCycles(pool, concurrency, durationMs, maxCount, 'run');
-    progress(`registration (${store}): ${Math.round(result.perSecond)}/s, p99 ${result.latency.p99.toFixed(2)} ms, ${result.errors} errors`);
-    if (result.count === 0) throw new Error(`no registration succeeded: ${result.firstError}`);
-    return result;
+    const cpuBefore = cpuTimeMs(registry.pid);
+    const load = await registrationCycles(pool, concurrency, durationMs, maxCount, 'run');
+    const registryCpuPercent = ((cpuTimeMs(registry.pid) - cpuBefore) / load.elapsedMs) * 100;
+    progress(`registration (${store}): ${Math.round(load.perSecond)}/s, p99 ${load.latency.p99.toFixed(2)} ms, ${load.errors} errors, registry CPU ${registryCpuPercent.toFixed(0)} %`);
+    if (load.count === 0) throw new Error(`no registration succeeded: ${load.firstError}`);
+    return { ...load, registryCpuPercent };
   });
 }
 
@@ -49,7 +57,7 @@ const TARGET_PER_SECOND: Record<StoreKind, number | null> = { memory: 10_000, sq
 const STORE_NAME: Record<StoreKind, string> = { memory: 'memory store', sqlite: 'SQLite store', etcd: 'etcd store' };
 
 /** `peer`: etcd's leased puts, or why there is no etcd figure. */
-export function registrationRows(options: BenchOptions, store: StoreKind, result: LoadResult, peer: LoadResult | string): Row[] {
+export function registrationRows(options: BenchOptions, store: StoreKind, result: RegistrationResult, peer: LoadResult | string): Row[] {
   const scenario = `registration (${STORE_NAME[store]})`;
   const errors = result.errors > 0 ? ` (${result.errors} failed)` : '';
   const etcd = (text: (load: LoadResult) => string): string => (typeof peer === 'string' ? `n/a (${peer})` : `${text(peer)} (put with a lease)`);
@@ -58,7 +66,7 @@ export function registrationRows(options: BenchOptions, store: StoreKind, result
   return [
     {
       scenario,
-      figure: `registrations/s: ${options.sizes.registration.concurrency} keep-alive clients, each registration followed by its deregistration`,
+      figure: `registrations/s: ${options.sizes.registration.concurrency} keep-alive clients, each registration followed by its deregistration; registry CPU ${formatNumber(result.registryCpuPercent, 0)} % of one core`,
       target: target === null ? NONE : `≥ ${formatNumber(target)}/s`,
       result: `${formatNumber(result.perSecond)}/s${errors}`,
       etcd: etcd((load) => `${formatNumber(load.perSecond)}/s`),
