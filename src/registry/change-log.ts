@@ -1,7 +1,7 @@
 // The recent history of the catalog: the last N changes, so that a watcher that reconnects with
 // the revision it last saw gets what it missed instead of the whole catalog again.
 import type { InstanceView } from '../protocol/v1.js';
-import { toView } from './catalog.js';
+import { type InstanceRecord, toView } from './catalog.js';
 import type { RegistryChange } from './registry.js';
 
 /** What the change log needs of a registry: a single Registry and a cluster node both fit. */
@@ -12,10 +12,29 @@ export interface ChangeSource {
 }
 
 /** One change as watchers see it: the instance as it was right after the change. */
-export interface LoggedChange {
-  revision: number;
-  type: RegistryChange['type'];
-  instance: InstanceView;
+export class LoggedChange {
+  readonly revision: number;
+  readonly type: RegistryChange['type'];
+  /** A copy: the catalog's record changes again later (health, probe times) in place. */
+  readonly #record: InstanceRecord;
+  #view: InstanceView | undefined;
+
+  constructor(change: RegistryChange) {
+    this.revision = change.revision;
+    this.type = change.type;
+    this.#record = { ...change.instance };
+  }
+
+  /** Built on first use: with no watcher, most changes are never looked at. */
+  get instance(): InstanceView {
+    this.#view ??= toView(this.#record);
+    return this.#view;
+  }
+
+  /** What the watch stream sends as a change event's data. */
+  toJSON(): { revision: number; type: RegistryChange['type']; instance: InstanceView } {
+    return { revision: this.revision, type: this.type, instance: this.instance };
+  }
 }
 
 export interface ChangeLogOptions {
@@ -66,8 +85,7 @@ export class ChangeLog {
 
   // An arrow function, so that close() can remove exactly this listener.
   readonly #record = (change: RegistryChange): void => {
-    // The record is mutable and changes again later: keep the view it has now.
-    const logged: LoggedChange = { revision: change.revision, type: change.type, instance: toView(change.instance) };
+    const logged = new LoggedChange(change);
     this.#changes.push(logged);
     if (this.#changes.length > this.capacity) this.#complete = this.#changes.shift()!.revision;
     for (const listener of [...this.#listeners]) listener(logged);
