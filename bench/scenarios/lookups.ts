@@ -10,7 +10,8 @@ import { freePort, spawnChild, startRegistry, waitForHttp } from '../lib/process
 import { cpuTimeMs } from '../lib/proc.js';
 import { withScope, type Scope } from '../lib/scope.js';
 import { formatNumber } from '../lib/stats.js';
-import { NONE, ratio, type Row } from '../lib/table.js';
+import { loadRows } from '../lib/load-rows.js';
+import { NONE, type Row } from '../lib/table.js';
 import { hammerWithWrk, wrkInstalled } from '../lib/wrk.js';
 
 export interface LookupsResult {
@@ -79,31 +80,19 @@ export const LOOKUPS_TARGET_PER_SECOND = 30_000;
 
 export function lookupRows(options: BenchOptions, result: LookupsResult, peer: LoadResult | string): Row[] {
   const { connections, instances } = options.sizes.lookups;
-  const scenario = 'lookups';
-  const etcd = (text: (load: LoadResult) => string): string => (typeof peer === 'string' ? `n/a (${peer})` : `${text(peer)} (prefix range read)`);
-  const peerLoad = typeof peer === 'string' ? undefined : peer;
   const { roster, plainNode } = result;
   return [
+    ...loadRows({
+      scenario: 'lookups',
+      rateFigure: `GET /v1/services/{name} per second (${result.generator}): ${connections} keep-alive connections, ${instances} instances, ${result.bodyBytes}-byte answer; registry CPU ${formatNumber(result.rosterCpuPercent, 0)} % of one core`,
+      latencyFigure: 'lookup latency',
+      targetPerSecond: LOOKUPS_TARGET_PER_SECOND,
+      roster,
+      peer,
+      peerWork: 'prefix range read',
+    }),
     {
-      scenario,
-      figure: `GET /v1/services/{name} per second (${result.generator}): ${connections} keep-alive connections, ${instances} instances, ${result.bodyBytes}-byte answer; registry CPU ${formatNumber(result.rosterCpuPercent, 0)} % of one core`,
-      target: `≥ ${formatNumber(LOOKUPS_TARGET_PER_SECOND)}/s`,
-      result: `${formatNumber(roster.perSecond)}/s${roster.errors ? ` (${roster.errors} failed)` : ''}`,
-      etcd: etcd((load) => `${formatNumber(load.perSecond)}/s`),
-      ratio: ratio(roster.perSecond, peerLoad?.perSecond),
-      met: roster.perSecond >= LOOKUPS_TARGET_PER_SECOND,
-    },
-    {
-      scenario,
-      figure: 'lookup latency',
-      target: NONE,
-      result: `p50 ${formatNumber(roster.latency.p50)} / p99 ${formatNumber(roster.latency.p99)} ms`,
-      etcd: etcd((load) => `p50 ${formatNumber(load.latency.p50)} / p99 ${formatNumber(load.latency.p99)} ms`),
-      ratio: ratio(roster.latency.p99, peerLoad?.latency.p99),
-      met: null,
-    },
-    {
-      scenario,
+      scenario: 'lookups',
       figure: 'ceiling: a plain node:http server in its own process, same answer, same load generator',
       target: NONE,
       result: `${formatNumber(plainNode.perSecond)}/s`,

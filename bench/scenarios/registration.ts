@@ -10,7 +10,8 @@ import { cpuTimeMs } from '../lib/proc.js';
 import { startEtcd, startRegistry } from '../lib/processes.js';
 import { withScope } from '../lib/scope.js';
 import { formatNumber } from '../lib/stats.js';
-import { NONE, ratio, type Row } from '../lib/table.js';
+import { loadRows } from '../lib/load-rows.js';
+import type { Row } from '../lib/table.js';
 
 export type StoreKind = 'memory' | 'sqlite' | 'etcd';
 
@@ -58,29 +59,13 @@ const STORE_NAME: Record<StoreKind, string> = { memory: 'memory store', sqlite: 
 
 /** `peer`: etcd's leased puts, or why there is no etcd figure. */
 export function registrationRows(options: BenchOptions, store: StoreKind, result: RegistrationResult, peer: LoadResult | string): Row[] {
-  const scenario = `registration (${STORE_NAME[store]})`;
-  const errors = result.errors > 0 ? ` (${result.errors} failed)` : '';
-  const etcd = (text: (load: LoadResult) => string): string => (typeof peer === 'string' ? `n/a (${peer})` : `${text(peer)} (put with a lease)`);
-  const peerLoad = typeof peer === 'string' ? undefined : peer;
-  const target = TARGET_PER_SECOND[store];
-  return [
-    {
-      scenario,
-      figure: `registrations/s: ${options.sizes.registration.concurrency} keep-alive clients, each registration followed by its deregistration; registry CPU ${formatNumber(result.registryCpuPercent, 0)} % of one core`,
-      target: target === null ? NONE : `≥ ${formatNumber(target)}/s`,
-      result: `${formatNumber(result.perSecond)}/s${errors}`,
-      etcd: etcd((load) => `${formatNumber(load.perSecond)}/s`),
-      ratio: ratio(result.perSecond, peerLoad?.perSecond),
-      met: target === null ? null : result.perSecond >= target,
-    },
-    {
-      scenario,
-      figure: 'registration latency (POST /v1/instances)',
-      target: NONE,
-      result: `p50 ${formatNumber(result.latency.p50)} / p99 ${formatNumber(result.latency.p99)} ms`,
-      etcd: etcd((load) => `p50 ${formatNumber(load.latency.p50)} / p99 ${formatNumber(load.latency.p99)} ms`),
-      ratio: ratio(result.latency.p99, peerLoad?.latency.p99),
-      met: null,
-    },
-  ];
+  return loadRows({
+    scenario: `registration (${STORE_NAME[store]})`,
+    rateFigure: `registrations/s: ${options.sizes.registration.concurrency} keep-alive clients, each registration followed by its deregistration; registry CPU ${formatNumber(result.registryCpuPercent, 0)} % of one core`,
+    latencyFigure: 'registration latency (POST /v1/instances)',
+    targetPerSecond: TARGET_PER_SECOND[store],
+    roster: result,
+    peer,
+    peerWork: 'put with a lease',
+  });
 }
