@@ -3,6 +3,11 @@
 
 export const ErrorCodes = {
   INVALID_REQUEST: { status: 400, retryable: false },
+  UNAUTHORIZED: { status: 401, retryable: false },
+  BAD_SIGNATURE: { status: 401, retryable: false },
+  FORBIDDEN: { status: 403, retryable: false },
+  NOT_OWNER: { status: 409, retryable: false },
+  URL_NOT_ALLOWED: { status: 422, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   NOT_FOUND: { status: 404, retryable: false },

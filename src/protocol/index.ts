@@ -3,3 +3,4 @@ export * from './v1.js';
 export * from './errors.js';
 export * from './ids.js';
 export * from './validation.js';
+export * from './signature.js';

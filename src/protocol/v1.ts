@@ -35,6 +35,8 @@ export interface InstanceView {
   health: Health;
   /** Which API registered it. */
   protocol: 'course' | 'v1';
+  /** The name of the credential that owns it ("course" for a course registration; null with authentication off). */
+  owner: string | null;
   registeredAt: string;
   /** Revision of the instance's latest change. */
   revision: number;
@@ -51,6 +53,11 @@ export interface RegisterResponse {
   providers: Record<string, ProviderView[]>;
   /** Whether the initial patch reached the update URL before this answer (null: no update URL). */
   delivered: boolean | null;
+  /**
+   * The instance's own secret: every patch and heartbeat probe the registry sends it is signed
+   * with it (docs/api.md, "Signed notifications"). Only its owner ever sees it.
+   */
+  signingKey: string | null;
 }
 
 export interface ProviderView {

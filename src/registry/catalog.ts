@@ -14,6 +14,10 @@ export interface InstanceRecord {
   metadata: InstanceMetadata;
   health: Health;
   protocol: 'course' | 'v1';
+  /** The credential that registered it: only it (or an admin) may change or remove it. */
+  owner: string | null;
+  /** Signs what the registry sends this instance; null for course instances, which cannot check. */
+  signingKey: string | null;
   registeredAt: number;
   revision: number;
   lastCheckAt: number | null;
@@ -25,7 +29,7 @@ export interface InstanceRecord {
 /** What a registration says, whichever API it came through. */
 export type Registration = Pick<
   InstanceRecord,
-  'service' | 'url' | 'requires' | 'updateUrl' | 'heartbeatUrl' | 'ttlMs' | 'metadata' | 'protocol'
+  'service' | 'url' | 'requires' | 'updateUrl' | 'heartbeatUrl' | 'ttlMs' | 'metadata' | 'protocol' | 'owner'
 >;
 
 export class Catalog {
@@ -60,6 +64,9 @@ export class Catalog {
   restore(revision: number, records: InstanceRecord[]): void {
     this.#revision = Math.max(this.#revision, revision, ...records.map((record) => record.revision));
     for (const record of records) {
+      // Records written before ownership and signing existed have neither.
+      record.owner ??= null;
+      record.signingKey ??= null;
       this.#instances.set(record.id, record);
       this.#index(record);
     }
@@ -90,7 +97,7 @@ export class Catalog {
   }
 
   /** Adds or replaces the instance at `registration.url`; a registering instance is passing. */
-  upsert(registration: Registration, now: number): { record: InstanceRecord; previous: InstanceRecord | undefined } {
+  upsert(registration: Registration, now: number, signingKey: string | null = null): { record: InstanceRecord; previous: InstanceRecord | undefined } {
     const id = instanceId(registration.url);
     const previous = this.#instances.get(id);
     // Field by field: spreading the validated input costs more on the registration path.
@@ -103,6 +110,8 @@ export class Catalog {
       ttlMs: registration.ttlMs,
       metadata: registration.metadata,
       protocol: registration.protocol,
+      owner: registration.owner,
+      signingKey,
       id,
       health: 'passing',
       registeredAt: now,
@@ -226,6 +235,7 @@ export function toView(record: InstanceRecord): InstanceView {
     metadata: record.metadata,
     health: record.health,
     protocol: record.protocol,
+    owner: record.owner ?? null,
     registeredAt: new Date(record.registeredAt).toISOString(),
     revision: record.revision,
     lastCheckAt: iso(record.lastCheckAt),

@@ -11,15 +11,26 @@ import type { RegistryOptions } from './options.js';
  * health checks and notifications also 'probe' (a HealthEvent of type 'checked') and
  * 'notification' (a NotifierEvent).
  */
+/**
+ * Who asks for a change: the name of the credential, and whether it is an admin (which may
+ * act on any instance). Without a caller a change is the registry's own (expiry) or
+ * authentication is off.
+ */
+export interface Caller {
+  name: string;
+  admin: boolean;
+}
+
 export interface RegistryApi extends EventEmitter {
   readonly options: RegistryOptions;
   readonly startedAt: number;
   readonly revision: number;
   readonly closing: boolean;
-  register(registration: Registration): Promise<RegisterResponse & { created: boolean }>;
-  deregister(id: string): InstanceRecord | undefined;
-  deregisterByUrl(url: string): InstanceRecord | undefined;
-  renew(id: string): InstanceRecord;
+  /** Refused with NOT_OWNER when the URL is registered under another owner and `caller` is no admin. */
+  register(registration: Registration, caller?: Caller): Promise<RegisterResponse & { created: boolean }>;
+  deregister(id: string, caller?: Caller): InstanceRecord | undefined;
+  deregisterByUrl(url: string, caller?: Caller): InstanceRecord | undefined;
+  renew(id: string, caller?: Caller): InstanceRecord;
   instance(id: string): InstanceRecord;
   instances(): InstanceRecord[];
   services(): ServiceView[];

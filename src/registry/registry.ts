@@ -12,7 +12,8 @@ import type { Prober } from './health/prober.js';
 import type { NotificationChannel } from './notify/channel.js';
 import { Notifier, type NotifierEvent } from './notify/notifier.js';
 import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from './options.js';
-import type { RegistryApi, RegistryRole } from './registry-api.js';
+import type { Caller, RegistryApi, RegistryRole } from './registry-api.js';
+import { newSigningKey } from '../protocol/signature.js';
 import { BatchWriter } from './store/batch-writer.js';
 import type { RegistryStore } from './store/store.js';
 
@@ -121,9 +122,11 @@ export class Registry extends EventEmitter implements RegistryApi {
    * sent the current instances of every service it requires (or `delivered` says it could not
    * be, in which case delivery goes on being retried).
    */
-  async register(registration: Registration): Promise<RegisterResponse & { created: boolean }> {
+  async register(registration: Registration, caller?: Caller): Promise<RegisterResponse & { created: boolean }> {
     this.#assertOpen();
-    const { record, previous } = this.#catalog.upsert(registration, this.#clock.now());
+    const existing = this.#catalog.getByUrl(registration.url);
+    assertMayChange(existing, caller);
+    const { record, previous } = this.#catalog.upsert(registration, this.#clock.now(), signingKeyFor(registration, existing));
     this.#writer?.upsert(record);
     this.#announceRegistration(previous, record);
     this.#forgetUpdateUrl(previous?.updateUrl ?? null, record.updateUrl);
@@ -144,11 +147,13 @@ export class Registry extends EventEmitter implements RegistryApi {
         ]),
       ),
       delivered,
+      signingKey: record.signingKey,
     };
   }
 
   /** Removes an instance for good; its dependents hear `Removed` if they could still see it. */
-  deregister(id: string): InstanceRecord | undefined {
+  deregister(id: string, caller?: Caller): InstanceRecord | undefined {
+    assertMayChange(this.#catalog.get(id), caller);
     const record = this.#catalog.remove(id);
     if (!record) return undefined;
     this.#writer?.delete(id);
@@ -160,15 +165,16 @@ export class Registry extends EventEmitter implements RegistryApi {
     return record;
   }
 
-  deregisterByUrl(url: string): InstanceRecord | undefined {
+  deregisterByUrl(url: string, caller?: Caller): InstanceRecord | undefined {
     const record = this.#catalog.getByUrl(url);
-    return record && this.deregister(record.id);
+    return record && this.deregister(record.id, caller);
   }
 
   /** TTL mode: the instance says it is alive. */
-  renew(id: string): InstanceRecord {
+  renew(id: string, caller?: Caller): InstanceRecord {
     const record = this.#catalog.get(id);
     if (!record) throw instanceNotFound(id);
+    assertMayChange(record, caller);
     if (record.heartbeatUrl) {
       throw new RosterError('NOT_TTL_INSTANCE', `instance ${record.url} is health-checked through ${record.heartbeatUrl}; renewals are for instances registered without a heartbeatUrl`);
     }
@@ -328,6 +334,30 @@ export class Registry extends EventEmitter implements RegistryApi {
 
 function entry(record: InstanceRecord): PatchEntry {
   return { Name: record.service, URL: record.url };
+}
+
+/**
+ * An instance belongs to the credential that registered it: another credential may neither
+ * re-register its URL (under any name or update URL) nor remove it. Admins may; so may anyone
+ * when the instance has no owner (registered with authentication off).
+ */
+function assertMayChange(existing: InstanceRecord | undefined, caller: Caller | undefined): void {
+  if (!existing || !caller || caller.admin || existing.owner === null || existing.owner === caller.name) return;
+  throw notOwner(existing, caller);
+}
+
+export function notOwner(existing: InstanceRecord, caller: Caller): RosterError {
+  return new RosterError(
+    'NOT_OWNER',
+    `instance ${existing.url} belongs to "${existing.owner}"; "${caller.name}" may not change or remove it — only its owner or an admin token may`,
+  );
+}
+
+/** Course instances cannot check signatures; a v1 instance keeps its key while its owner stays. */
+function signingKeyFor(registration: Registration, existing: InstanceRecord | undefined): string | null {
+  if (registration.protocol === 'course') return null;
+  if (existing?.signingKey && existing.owner === registration.owner) return existing.signingKey;
+  return newSigningKey();
 }
 
 function instanceNotFound(id: string): RosterError {

@@ -80,7 +80,7 @@ async function run(make: (io: CliIo) => Command, args: string[], io = new TestIo
 }
 
 function reg(service: string, port: number, requires: string[] = []): Registration {
-  return { service, url: `http://127.0.0.1:${port}`, requires, updateUrl: null, heartbeatUrl: null, ttlMs: 600_000, metadata: {}, protocol: 'v1' };
+  return { service, url: `http://127.0.0.1:${port}`, requires, updateUrl: null, heartbeatUrl: null, ttlMs: 600_000, metadata: {}, protocol: 'v1', owner: null };
 }
 
 /** Log ← Grading ← Portal, and Portal also requires a Mailer nobody runs. */

@@ -201,7 +201,7 @@ export class FakeRegistry {
 function view(i: FakeInstance): InstanceView {
   return {
     id: i.id, service: i.service, url: i.url, requires: i.requires, updateUrl: i.updateUrl, heartbeatUrl: i.heartbeatUrl,
-    ttlMs: i.ttlMs, metadata: {}, health: i.health, protocol: 'v1', registeredAt: new Date(0).toISOString(), revision: i.revision,
+    ttlMs: i.ttlMs, metadata: {}, health: i.health, protocol: 'v1', owner: null, registeredAt: new Date(0).toISOString(), revision: i.revision,
     lastCheckAt: null, lastCheckMs: null, lastError: null, criticalSince: null,
   };
 }

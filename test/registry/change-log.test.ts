@@ -19,7 +19,7 @@ function setup(t: TestContext, capacity?: number) {
 }
 
 function reg(name: string): Registration {
-  return { service: name, url: `http://${name}`, requires: [], updateUrl: null, heartbeatUrl: `http://${name}/heartbeat`, ttlMs: null, metadata: {}, protocol: 'v1' };
+  return { service: name, url: `http://${name}`, requires: [], updateUrl: null, heartbeatUrl: `http://${name}/heartbeat`, ttlMs: null, metadata: {}, protocol: 'v1', owner: null };
 }
 
 const summary = (changes: LoggedChange[] | null) => changes?.map((c) => `${c.revision} ${c.type} ${c.instance.service}`) ?? null;

@@ -50,6 +50,7 @@ function reg(name: string, requires: string[] = []): Registration {
     ttlMs: null,
     metadata: {},
     protocol: 'v1',
+    owner: null,
   };
 }
 

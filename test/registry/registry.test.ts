@@ -42,6 +42,7 @@ function reg(name: string, requires: string[] = [], extra: Partial<Registration>
     ttlMs: null,
     metadata: {},
     protocol: 'v1',
+    owner: null,
     ...extra,
   };
 }

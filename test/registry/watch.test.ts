@@ -76,7 +76,7 @@ class SseReader {
 
 function reg(service: string, port: number): Registration {
   // TTL mode with a long TTL: nothing is probed, so health only changes when a test says so.
-  return { service, url: `http://127.0.0.1:${port}`, requires: [], updateUrl: null, heartbeatUrl: null, ttlMs: 600_000, metadata: {}, protocol: 'v1' };
+  return { service, url: `http://127.0.0.1:${port}`, requires: [], updateUrl: null, heartbeatUrl: null, ttlMs: 600_000, metadata: {}, protocol: 'v1', owner: null };
 }
 
 async function registerAll(registry: Registry, ...registrations: Registration[]): Promise<void> {

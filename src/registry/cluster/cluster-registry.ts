@@ -9,7 +9,7 @@ import type { RegisterResponse, ServiceView } from '../../protocol/v1.js';
 import { serviceView, type InstanceRecord, type Registration } from '../catalog.js';
 import { sleep, systemClock, type Clock } from '../../shared/clock.js';
 import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from '../options.js';
-import type { RegistryApi, RegistryRole } from '../registry-api.js';
+import type { Caller, RegistryApi, RegistryRole } from '../registry-api.js';
 import { Registry, type Logger } from '../registry.js';
 import type { Prober } from '../health/prober.js';
 import type { NotificationChannel } from '../notify/channel.js';
@@ -124,20 +124,20 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
     return this.#closing !== undefined;
   }
 
-  register(registration: Registration): Promise<RegisterResponse & { created: boolean }> {
-    return this.#leading().register(registration);
+  register(registration: Registration, caller?: Caller): Promise<RegisterResponse & { created: boolean }> {
+    return this.#leading().register(registration, caller);
   }
 
-  deregister(id: string): InstanceRecord | undefined {
-    return this.#leading().deregister(id);
+  deregister(id: string, caller?: Caller): InstanceRecord | undefined {
+    return this.#leading().deregister(id, caller);
   }
 
-  deregisterByUrl(url: string): InstanceRecord | undefined {
-    return this.#leading().deregisterByUrl(url);
+  deregisterByUrl(url: string, caller?: Caller): InstanceRecord | undefined {
+    return this.#leading().deregisterByUrl(url, caller);
   }
 
-  renew(id: string): InstanceRecord {
-    return this.#leading().renew(id);
+  renew(id: string, caller?: Caller): InstanceRecord {
+    return this.#leading().renew(id, caller);
   }
 
   instance(id: string): InstanceRecord {

@@ -29,6 +29,7 @@ export function courseRoutes(registry: RegistryApi) {
         ttlMs: null,
         metadata: {},
         protocol: 'course',
+        owner: null,
       });
       return reply.code(200).send();
     });

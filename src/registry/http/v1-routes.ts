@@ -28,6 +28,7 @@ export function v1Routes(registry: RegistryApi, version: string) {
         ttlMs: body.heartbeatUrl ? null : (body.ttlMs ?? registry.options.health.defaultTtlMs),
         metadata: body.metadata ?? {},
         protocol: 'v1',
+        owner: null,
       });
       const { created, ...answer } = result;
       return reply.code(created ? 201 : 200).send(answer);

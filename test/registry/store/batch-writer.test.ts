@@ -48,7 +48,7 @@ class SlowStore implements RegistryStore {
 function record(id: string, revision: number): InstanceRecord {
   return {
     id, service: 'S', url: `http://127.0.0.1:1/${id}`, requires: [], updateUrl: null, heartbeatUrl: null, ttlMs: 5000,
-    metadata: {}, health: 'passing', protocol: 'v1', registeredAt: 0, revision, lastCheckAt: null, lastCheckMs: null,
+    metadata: {}, health: 'passing', protocol: 'v1', owner: null, signingKey: null, registeredAt: 0, revision, lastCheckAt: null, lastCheckMs: null,
     lastError: null, criticalSince: null,
   };
 }

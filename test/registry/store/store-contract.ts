@@ -23,6 +23,8 @@ export function record(name: string, revision: number, extra: Partial<InstanceRe
     metadata: { version: '1.0.0', tags: ['a'] },
     health: 'passing',
     protocol: 'v1',
+    owner: 'grading',
+    signingKey: 'k',
     registeredAt: 1_700_000_000_000,
     revision,
     lastCheckAt: null,

@@ -291,6 +291,7 @@ function serviceView(name: string, urls: [string, string]): ServiceView {
     metadata: {},
     health: passing ? ('passing' as const) : ('critical' as const),
     protocol: 'v1' as const,
+    owner: null,
     registeredAt: '2024-05-01T11:00:00.000Z',
     revision: 1,
     lastCheckAt: passing ? '2024-05-01T12:00:00.000Z' : null,
