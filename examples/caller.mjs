@@ -1,5 +1,5 @@
 // A service that requires Greeter: the registry tells it where Greeter is, and tells it
-// again whenever a Greeter instance comes or goes.
+// again whenever a Greeter instance comes or goes. It registers with the token in ROSTER_TOKEN.
 import { startService } from 'roster/service';
 
 const service = await startService({

@@ -1,5 +1,5 @@
 // A service of your own in a few lines: it listens, registers as "Greeter", answers
-// heartbeats, and deregisters on Ctrl-C.
+// heartbeats, and deregisters on Ctrl-C. It registers with the token in ROSTER_TOKEN.
 import { startService } from 'roster/service';
 
 const service = await startService({

@@ -24,7 +24,8 @@ if (files.length === 0) {
 
 // Browser and cluster tests drive the real programs: install them when the machine lacks them.
 // wrk: the bench test drives the lookups scenario with it, as `npm run bench` does.
-const SYSTEM_PACKAGES = ['chromium:chromium', 'etcd:etcd-server', 'wrk:wrk'];
+// openssl: the TLS tests make a throwaway CA and certificates with it.
+const SYSTEM_PACKAGES = ['chromium:chromium', 'etcd:etcd-server', 'wrk:wrk', 'openssl:openssl'];
 const system = spawnSync('bash', ['scripts/ensure-system-packages.sh', ...SYSTEM_PACKAGES], { stdio: 'inherit' });
 if (system.status !== 0) {
   console.error('run-tests: could not install the system packages the tests need');
@@ -35,6 +36,12 @@ const check = spawnSync('npx', ['tsc', '-p', 'tsconfig.test.json'], { stdio: 'in
 if (check.status !== 0) {
   console.error('run-tests: type check failed');
   process.exit(check.status ?? 1);
+}
+
+const lint = spawnSync('npx', ['eslint', '.'], { stdio: 'inherit' });
+if (lint.status !== 0) {
+  console.error('run-tests: lint failed (npm run lint)');
+  process.exit(lint.status ?? 1);
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'roster-tests-'));

@@ -2,7 +2,7 @@
 // number in bench/RESULTS.md without anything failing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseWrkOutput } from '../bench/lib/wrk.js';
+import { parseWrkOutput, wrkArgs } from '../bench/lib/wrk.js';
 
 // Printed by wrk 4.1.0 (Debian 12) with -t1 -c8 -d1s --latency.
 const SUCCESS = `Running 1s test @ http://127.0.0.1:18080/
@@ -46,4 +46,9 @@ test('wrk: non-2xx answers and socket errors are not counted as lookups', () => 
 
 test('wrk: output without a summary is an error that shows the output', () => {
   assert.throws(() => parseWrkOutput('unable to connect to 127.0.0.1:1 Connection refused\n'), /unexpected wrk output:\nunable to connect/);
+});
+
+test('wrk: the registry token goes with every request as a -H header', () => {
+  const args = wrkArgs('http://127.0.0.1:3000/v1/services/Lookup', { connections: 64, durationMs: 3000, headers: { authorization: 'Bearer s3cret' } });
+  assert.deepEqual(args, ['-t1', '-c64', '-d3s', '--latency', '--timeout', '10s', '-H', 'authorization: Bearer s3cret', 'http://127.0.0.1:3000/v1/services/Lookup']);
 });

@@ -1,5 +1,6 @@
 // The README's walk-through, run as a user would: a registry, then examples/greeter.mjs and
-// examples/caller.mjs as separate processes importing the built package.
+// examples/caller.mjs as separate processes importing the built package, each given the
+// registry's admin token as ROSTER_TOKEN (the client's default), as the README tells a user to.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -14,7 +15,7 @@ const runExample = (t: import('node:test').TestContext, name: string, env: Recor
 
 test('README walk-through: Caller hears of Greeter coming and going', { timeout: 60_000 }, async (t) => {
   const registry = await startRegistryProcess(t, ['--health-interval', '300', '--health-retry-delay', '100', '--health-attempts', '2']);
-  const env = { ROSTER_REGISTRY_URL: registry.url, ROSTER_HOST: '127.0.0.1' };
+  const env = { ROSTER_REGISTRY_URL: registry.url, ROSTER_HOST: '127.0.0.1', ROSTER_TOKEN: registry.adminToken };
   const greeterPort = await freePort();
   const greeter = runExample(t, 'greeter.mjs', { ...env, PORT: String(greeterPort) });
   await greeter.waitForLine(/^Greeter is at /);

@@ -7,11 +7,14 @@ export interface HammerOptions {
   connections: number;
   durationMs: number;
   maxCount: number;
+  /** Sent with every request (the registry's Authorization). */
+  headers?: Record<string, string>;
 }
 
-export async function hammer(url: string, { connections, durationMs, maxCount }: HammerOptions): Promise<LoadResult> {
+export async function hammer(url: string, { connections, durationMs, maxCount, headers = {} }: HammerOptions): Promise<LoadResult> {
   const result = await autocannon({
     url,
+    headers,
     connections,
     pipelining: 1,
     duration: Math.max(1, Math.round(durationMs / 1000)),

@@ -1,6 +1,7 @@
 // Many instances whose heartbeat URLs are served by a few real listeners: instance i is
 // http://127.0.0.1:<port>/i/<i>, probed at /hb/<i>. For the scale and failure scenarios.
 import { inBatches, listenMany, openPool, register } from './http.js';
+import type { RegistryEndpoint } from './processes.js';
 import type { Scope } from './scope.js';
 
 export interface Farm {
@@ -31,8 +32,8 @@ export function farmInstance(farm: Farm, i: number): { url: string; heartbeatUrl
 }
 
 /** Registers `instances` farm instances, spread over 100 services. */
-export async function registerFarm(scope: Scope, registryUrl: string, farm: Farm, instances: number): Promise<void> {
-  const pool = openPool(scope, registryUrl, 32);
+export async function registerFarm(scope: Scope, registry: RegistryEndpoint, farm: Farm, instances: number): Promise<void> {
+  const pool = openPool(scope, registry, 32);
   const indexes = Array.from({ length: instances }, (_, i) => i);
   await inBatches(indexes, 32, async (i) => {
     await register(pool, { service: `Farm${i % 100}`, ...farmInstance(farm, i) });

@@ -3,14 +3,18 @@
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { instanceId } from '../../src/protocol/ids.js';
+import { authHeaders, type RegistryEndpoint } from './processes.js';
 import type { Scope } from './scope.js';
 
-export function openPool(scope: Scope, origin: string, connections: number): Pool {
-  const pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
+/** A keep-alive pool towards a registry; every request carries the registry's token. */
+export function openPool(scope: Scope, registry: RegistryEndpoint, connections: number): Dispatcher {
+  const pool = new Pool(registry.url, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
   scope.defer(() => pool.destroy());
-  return pool;
+  const auth = authHeaders(registry);
+  if (!auth.authorization) return pool;
+  return pool.compose((dispatch) => (options, handler) => dispatch({ ...options, headers: { ...(options.headers as Record<string, string> | undefined), ...auth } }, handler));
 }
 
 export interface JsonAnswer {
@@ -18,7 +22,7 @@ export interface JsonAnswer {
   body: string;
 }
 
-export async function sendJson(pool: Pool, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<JsonAnswer> {
+export async function sendJson(pool: Dispatcher, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<JsonAnswer> {
   const res = await pool.request({
     method,
     path,
@@ -45,11 +49,11 @@ export interface V1Registration {
   ttlMs?: number;
 }
 
-export function register(pool: Pool, registration: V1Registration): Promise<JsonAnswer> {
+export function register(pool: Dispatcher, registration: V1Registration): Promise<JsonAnswer> {
   return expectStatus(sendJson(pool, 'POST', '/v1/instances', registration), [200, 201], `register ${registration.url}`);
 }
 
-export function deregister(pool: Pool, url: string): Promise<JsonAnswer> {
+export function deregister(pool: Dispatcher, url: string): Promise<JsonAnswer> {
   return expectStatus(sendJson(pool, 'DELETE', `/v1/instances/${instanceId(url)}`), [200], `deregister ${url}`);
 }
 

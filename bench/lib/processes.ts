@@ -2,8 +2,9 @@
 // Each is adopted by a scope, so it is stopped when the scenario ends, even on failure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killQuietly, type Scope } from './scope.js';
 
@@ -80,9 +81,13 @@ export async function waitForHttp(url: string, handle: ChildHandle, timeoutMs = 
   throw new Error(`${url} did not answer 200 within ${timeoutMs} ms:\n${handle.output()}`);
 }
 
-export interface RegistryProcess extends ChildHandle {
+/** Where a registry answers, and the bearer token every request to it carries (null: none). */
+export interface RegistryEndpoint {
   readonly url: string;
+  readonly token: string | null;
 }
+
+export interface RegistryProcess extends ChildHandle, RegistryEndpoint {}
 
 export interface RegistryLaunch {
   store: 'memory' | 'sqlite' | 'etcd';
@@ -92,7 +97,11 @@ export interface RegistryLaunch {
   cpuProfileDir?: string | null;
 }
 
-/** `node dist/cli/roster.js registry` on a free loopback port, quiet, ready when /v1/health answers. */
+/**
+ * `node dist/cli/roster.js registry` on a free loopback port, quiet, ready when /v1/health answers.
+ * Authentication is on, as by default: the bench uses the admin token the registry writes on
+ * its first start (`<data-dir>/admin.token`) for every request.
+ */
 export async function startRegistry(scope: Scope, launch: RegistryLaunch): Promise<RegistryProcess> {
   if (!existsSync(ROSTER_CLI)) throw new Error(`${ROSTER_CLI} is missing: run \`npm run build\` first`);
   const port = await freePort();
@@ -102,7 +111,18 @@ export async function startRegistry(scope: Scope, launch: RegistryLaunch): Promi
   const handle = spawnChild(scope, process.execPath, args, { ROSTER_LOG_LEVEL: 'warn' });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/v1/health`, handle);
-  return { ...handle, url };
+  return { ...handle, url, token: readAdminToken(dataDir) };
+}
+
+/** The admin token a registry wrote into its data dir; null when it wrote none (auth off). */
+export function readAdminToken(dataDir: string): string | null {
+  const path = join(dataDir, 'admin.token');
+  return existsSync(path) ? readFileSync(path, 'utf8').trim() : null;
+}
+
+/** The headers that authenticate a request to `registry`. */
+export function authHeaders(registry: RegistryEndpoint): Record<string, string> {
+  return registry.token === null ? {} : { authorization: `Bearer ${registry.token}` };
 }
 
 export interface EtcdProcess extends ChildHandle {

@@ -18,7 +18,7 @@ export class WatchUnavailableError extends Error {}
  * Opens `url` as an event stream and resolves once the first event (the snapshot) arrived;
  * calls `onEvent` for every event, the first included. Closed when the scope ends.
  */
-export function openEventStream(scope: Scope, url: string, onEvent: (event: SseEvent) => void, timeoutMs = 10_000): Promise<void> {
+export function openEventStream(scope: Scope, url: string, onEvent: (event: SseEvent) => void, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let req: ClientRequest | undefined;
     const timer = setTimeout(() => {
@@ -30,7 +30,7 @@ export function openEventStream(scope: Scope, url: string, onEvent: (event: SseE
       if (error) reject(error);
       else resolve();
     };
-    req = request(url, { agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
+    req = request(url, { agent: false, headers: { ...headers, accept: 'text/event-stream' } }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
         req?.destroy();

@@ -7,6 +7,8 @@ import type { LoadResult } from './load.js';
 export interface WrkOptions {
   connections: number;
   durationMs: number;
+  /** Sent with every request (the registry's Authorization). */
+  headers?: Record<string, string>;
 }
 
 /** True when `wrk` is on the PATH. */
@@ -14,13 +16,20 @@ export function wrkInstalled(): boolean {
   return spawnSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' }).status === 0;
 }
 
-export async function hammerWithWrk(url: string, { connections, durationMs }: WrkOptions): Promise<LoadResult> {
-  const seconds = Math.max(1, Math.round(durationMs / 1000));
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s', url];
+export async function hammerWithWrk(url: string, options: WrkOptions): Promise<LoadResult> {
+  const seconds = Math.max(1, Math.round(options.durationMs / 1000));
+  const args = wrkArgs(url, options);
   const output = await new Promise<string>((resolve, reject) => {
     execFile('wrk', args, { timeout: (seconds + 30) * 1000 }, (error, stdout, stderr) => (error ? reject(new Error(`wrk failed: ${stderr || error.message}`)) : resolve(stdout)));
   });
   return parseWrkOutput(output);
+}
+
+/** wrk's command line: one thread, `-H` per header, latency percentiles. */
+export function wrkArgs(url: string, { connections, durationMs, headers = {} }: WrkOptions): string[] {
+  const seconds = Math.max(1, Math.round(durationMs / 1000));
+  const headerArgs = Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
+  return ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s', ...headerArgs, url];
 }
 
 /** Reads the summary wrk prints with --latency. */

@@ -11,7 +11,7 @@ import { healthFlags, type BenchOptions, type HealthTimings } from '../lib/optio
 import { startProvider, startRegistry } from '../lib/processes.js';
 import { performance } from 'node:perf_hooks';
 import { withScope, type Scope } from '../lib/scope.js';
-import type { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { formatNumber } from '../lib/stats.js';
 import { NONE, type Row } from '../lib/table.js';
 
@@ -39,8 +39,8 @@ export async function runFailureDetection(options: BenchOptions, background: num
   const { killTrials, hangTrials, dependents, health } = options.sizes.failure;
   return withScope(async (scope) => {
     const registry = await startRegistry(scope, { store: 'memory', flags: healthFlags(health), cpuProfileDir: options.cpuProfileDir });
-    if (background > 0) await registerFarm(scope, registry.url, await startFarm(scope, 4), background);
-    const pool = openPool(scope, registry.url, 8);
+    if (background > 0) await registerFarm(scope, registry, await startFarm(scope, 4), background);
+    const pool = openPool(scope, registry, 8);
     const arrivals = new Arrivals();
     const kinds: FailureKind[] = [...Array<FailureKind>(killTrials).fill('kill'), ...Array<FailureKind>(hangTrials).fill('hang')];
     const times = await Promise.all(kinds.map((kind, trial) => runTrial({ scope, pool, arrivals, kind, trial, dependents, health })));
@@ -57,7 +57,7 @@ export async function runFailureDetection(options: BenchOptions, background: num
 
 interface Trial {
   scope: Scope;
-  pool: Pool;
+  pool: Dispatcher;
   arrivals: Arrivals;
   kind: FailureKind;
   trial: number;

@@ -6,7 +6,7 @@ import { hammer as hammerWithAutocannon } from '../lib/autocannon.js';
 import type { LoadResult } from '../lib/load.js';
 import { progress } from '../lib/log.js';
 import type { BenchOptions } from '../lib/options.js';
-import { freePort, spawnChild, startRegistry, waitForHttp } from '../lib/processes.js';
+import { authHeaders, freePort, spawnChild, startRegistry, waitForHttp } from '../lib/processes.js';
 import { cpuTimeMs } from '../lib/proc.js';
 import { withScope, type Scope } from '../lib/scope.js';
 import { formatNumber } from '../lib/stats.js';
@@ -28,6 +28,7 @@ interface HammerOptions {
   connections: number;
   durationMs: number;
   maxCount: number;
+  headers?: Record<string, string>;
 }
 
 type Hammer = (url: string, options: HammerOptions) => Promise<LoadResult>;
@@ -44,16 +45,18 @@ export async function runLookups(options: BenchOptions): Promise<LookupsResult> 
   const { generator, hammer } = pickGenerator();
   return withScope(async (scope) => {
     const registry = await startRegistry(scope, { store: 'memory', cpuProfileDir: options.cpuProfileDir });
-    const pool = openPool(scope, registry.url, connections);
+    const pool = openPool(scope, registry, connections);
     const indexes = Array.from({ length: instances }, (_, i) => i);
     await inBatches(indexes, 8, async (i) => void (await register(pool, { service: 'Lookup', url: `http://127.0.0.1:9/lookup/${i}`, ttlMs: 3_600_000 })));
     const { body } = await sendJson(pool, 'GET', PATH);
-    await hammer(`${registry.url}${PATH}`, { connections, durationMs: 1000, maxCount });
+    // The plain server gets the same header, so that both answer the same requests.
+    const headers = authHeaders(registry);
+    await hammer(`${registry.url}${PATH}`, { connections, durationMs: 1000, maxCount, headers });
     const cpuBefore = cpuTimeMs(registry.pid);
-    const roster = await hammer(`${registry.url}${PATH}`, { connections, durationMs, maxCount });
+    const roster = await hammer(`${registry.url}${PATH}`, { connections, durationMs, maxCount, headers });
     const rosterCpuPercent = ((cpuTimeMs(registry.pid) - cpuBefore) / roster.elapsedMs) * 100;
     progress(`lookups (${generator}): ${Math.round(roster.perSecond)}/s (${roster.errors} errors), registry CPU ${rosterCpuPercent.toFixed(0)} %`);
-    const plainNode = await plainServerLoad(scope, hammer, body, { connections, durationMs: baselineMs, maxCount });
+    const plainNode = await plainServerLoad(scope, hammer, body, { connections, durationMs: baselineMs, maxCount, headers });
     progress(`lookups, plain node:http: ${Math.round(plainNode.perSecond)}/s`);
     return { roster, rosterCpuPercent, plainNode, bodyBytes: Buffer.byteLength(body), generator };
   });

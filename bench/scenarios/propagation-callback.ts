@@ -36,11 +36,11 @@ export async function runCallbackPropagation(options: BenchOptions, dependents: 
       for (const added of patch.Added ?? []) arrivals.record(`+${added.URL}`, at);
       for (const removed of patch.Removed ?? []) arrivals.record(`-${removed.URL}`, at);
     });
-    const pool = openPool(scope, registry.url, 16);
+    const pool = openPool(scope, registry, 16);
     await inBatches(listeners, 16, async ({ origin }) => {
       await register(pool, { service: 'Dependent', url: origin, requires: ['Provider'], updateUrl: `${origin}/services`, ttlMs: QUIET_TTL_MS });
     });
-    const provider = openPool(scope, registry.url, 1);
+    const provider = openPool(scope, registry, 1);
     const summary = await measureRounds({
       arrivals,
       subscribers: dependents,
@@ -59,13 +59,18 @@ export async function runCallbackPropagation(options: BenchOptions, dependents: 
 }
 
 // The registry's part of a callback, and nothing else: POST the same patch to every target
-// through one undici Agent, all in one synchronous loop, as soon as a message says so.
+// through one undici Agent, all in one synchronous loop, as soon as a message says so; each
+// signed as the registry signs patches (one HMAC of the body per target).
 const FAN_OUT_SOURCE = `
 const { Agent, request } = require('undici');
+const { createHmac, randomBytes } = require('node:crypto');
 const agent = new Agent({ connections: 8, keepAliveTimeout: 60000 });
+const key = randomBytes(32).toString('base64url');
+const sign = (body) => { const t = Date.now(); return 't=' + t + ',v1=' + createHmac('sha256', key).update(t + '.').update(body).digest('hex'); };
 process.on('message', ({ targets, body }) => {
   for (const target of targets) {
-    request(target, { dispatcher: agent, method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    const headers = { 'content-type': 'application/json', 'roster-signature': sign(body) };
+    request(target, { dispatcher: agent, method: 'POST', headers, body })
       .then((res) => res.body.dump(), () => {});
   }
 });

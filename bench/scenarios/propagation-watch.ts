@@ -5,7 +5,7 @@ import { Arrivals } from '../lib/arrivals.js';
 import { deregister, inBatches, openPool, register } from '../lib/http.js';
 import { progress } from '../lib/log.js';
 import type { BenchOptions } from '../lib/options.js';
-import { freePort, spawnChild, startRegistry, waitForHttp } from '../lib/processes.js';
+import { authHeaders, freePort, spawnChild, startRegistry, waitForHttp } from '../lib/processes.js';
 import { measureRounds, peerLatency } from '../lib/propagation.js';
 import { withScope, type Scope } from '../lib/scope.js';
 import { openEventStream, WatchUnavailableError, type SseEvent } from '../lib/sse.js';
@@ -32,8 +32,8 @@ function recordChanges(arrivals: Arrivals): (event: SseEvent) => void {
   };
 }
 
-function openStreams(scope: Scope, url: string, count: number, onEvent: (event: SseEvent) => void): Promise<void> {
-  return inBatches(Array.from({ length: count }), 32, () => openEventStream(scope, url, onEvent));
+function openStreams(scope: Scope, url: string, count: number, onEvent: (event: SseEvent) => void, headers: Record<string, string> = {}): Promise<void> {
+  return inBatches(Array.from({ length: count }), 32, () => openEventStream(scope, url, onEvent, headers));
 }
 
 export async function runWatchPropagation(options: BenchOptions, watchers: number): Promise<WatchResult> {
@@ -43,14 +43,14 @@ export async function runWatchPropagation(options: BenchOptions, watchers: numbe
     const arrivals = new Arrivals();
     const watchUrl = `${registry.url}/v1/watch?services=Provider`;
     try {
-      await openEventStream(scope, watchUrl, recordChanges(arrivals));
+      await openEventStream(scope, watchUrl, recordChanges(arrivals), authHeaders(registry));
     } catch (error) {
       if (!(error instanceof WatchUnavailableError)) throw error;
       progress('propagation by watch stream: /v1/watch answered 404, skipped');
       return WATCH_UNAVAILABLE;
     }
-    await openStreams(scope, watchUrl, watchers - 1, recordChanges(arrivals));
-    const provider = openPool(scope, registry.url, 1);
+    await openStreams(scope, watchUrl, watchers - 1, recordChanges(arrivals), authHeaders(registry));
+    const provider = openPool(scope, registry, 1);
     const roster = await measureRounds({
       arrivals,
       subscribers: watchers,

@@ -1,7 +1,7 @@
 // Scenario 1: concurrent clients register and deregister distinct instances through /v1 over
 // keep-alive connections. One registration = POST (timed) followed by its DELETE.
 import { performance } from 'node:perf_hooks';
-import type { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { deregister, openPool, register } from '../lib/http.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
 import { progress } from '../lib/log.js';
@@ -15,7 +15,7 @@ import type { Row } from '../lib/table.js';
 
 export type StoreKind = 'memory' | 'sqlite' | 'etcd';
 
-export function registrationCycles(pool: Pool, concurrency: number, durationMs: number, maxCount: number, tag: string): Promise<LoadResult> {
+export function registrationCycles(pool: Dispatcher, concurrency: number, durationMs: number, maxCount: number, tag: string): Promise<LoadResult> {
   return runLoad({
     concurrency,
     durationMs,
@@ -43,7 +43,7 @@ export async function runRegistration(options: BenchOptions, store: StoreKind): 
     // The etcd store (cluster mode) gets an etcd member of its own.
     const flags = store === 'etcd' ? ['--etcd-endpoints', (await startEtcd(scope)).endpoint] : [];
     const registry = await startRegistry(scope, { store, flags, cpuProfileDir: options.cpuProfileDir });
-    const pool = openPool(scope, registry.url, concurrency);
+    const pool = openPool(scope, registry, concurrency);
     await registrationCycles(pool, concurrency, warmupMs, maxCount, 'warmup');
     const cpuBefore = cpuTimeMs(registry.pid);
     const load = await registrationCycles(pool, concurrency, durationMs, maxCount, 'run');

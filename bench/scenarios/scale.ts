@@ -5,7 +5,7 @@ import { registerFarm, startFarm, type Farm } from '../lib/heartbeat-farm.js';
 import { openPool, sendJson } from '../lib/http.js';
 import { progress, sleep } from '../lib/log.js';
 import type { BenchOptions } from '../lib/options.js';
-import { spawnChild, startRegistry } from '../lib/processes.js';
+import { spawnChild, startRegistry, type RegistryEndpoint } from '../lib/processes.js';
 import { openFds, rssBytes, sampleUsage, type UsageSample } from '../lib/proc.js';
 import { withScope, type Scope } from '../lib/scope.js';
 import { formatNumber } from '../lib/stats.js';
@@ -41,11 +41,11 @@ export async function runScale(options: BenchOptions): Promise<ScaleResult> {
       await sleep(500);
       const baselineRssBytes = rssBytes(registry.pid);
       progress(`scale: registering ${instances} instances`);
-      await registerFarm(inner, registry.url, farm, instances);
+      await registerFarm(inner, registry, farm, instances);
       await sleep(settleMs);
       progress(`scale: measuring the registry for ${windowMs / 1000} s`);
       const roster = await measure(farm, registry.pid, windowMs);
-      const critical = await countCritical(inner, registry.url);
+      const critical = await countCritical(inner, registry);
       return { roster, baselineRssBytes, critical };
     });
     progress(`scale: measuring a bare undici prober for ${floorWindowMs / 1000} s`);
@@ -64,8 +64,8 @@ async function measure(farm: Farm, pid: number, windowMs: number): Promise<Usage
   return { ...usage, probesPerSecond: ((farm.probes() - probesBefore) / usage.windowMs) * 1000, fds: openFds(pid) };
 }
 
-async function countCritical(scope: Scope, registryUrl: string): Promise<number> {
-  const { status, body } = await sendJson(openPool(scope, registryUrl, 1), 'GET', '/v1/services');
+async function countCritical(scope: Scope, registry: RegistryEndpoint): Promise<number> {
+  const { status, body } = await sendJson(openPool(scope, registry, 1), 'GET', '/v1/services');
   if (status !== 200) throw new Error(`GET /v1/services answered ${status}`);
   const { services } = JSON.parse(body) as { services: Array<{ critical: number }> };
   return services.reduce((sum, service) => sum + service.critical, 0);
@@ -74,9 +74,12 @@ async function countCritical(scope: Scope, registryUrl: string): Promise<number>
 // Each heartbeat URL (as farmInstance() makes them) on its own timer, at the interval and jitter
 // of the registry's probes (each interval shortened by up to 10 %), through one undici Agent with
 // at most 16 sockets per origin, sent the way the registry sends them: dispatch() with a handler
-// that drops the body, and one 1 s timer per probe.
+// that drops the body, one 1 s timer per probe, and a roster-signature (one HMAC) per probe.
 const BARE_PROBER = `
 const { Agent } = require('undici');
+const { createHmac, randomBytes } = require('node:crypto');
+const key = randomBytes(32).toString('base64url');
+const sign = (path) => { const t = Date.now(); return 't=' + t + ',v1=' + createHmac('sha256', key).update(t + '.').update('GET ' + path).digest('hex'); };
 const agent = new Agent({ keepAliveTimeout: 10000, connections: 16 });
 const origins = process.env.BENCH_ORIGINS.split(' ');
 const interval = Number(process.env.BENCH_INTERVAL_MS);
@@ -86,7 +89,7 @@ const probe = (origin, path) => {
   let done = false;
   const end = () => { if (!done) { done = true; clearTimeout(timer); next(origin, path); } };
   const timer = setTimeout(() => { controller?.abort(new Error('timeout')); end(); }, 1000);
-  agent.dispatch({ origin, path, method: 'GET' }, {
+  agent.dispatch({ origin, path, method: 'GET', headers: { 'roster-signature': sign(path) } }, {
     onRequestStart(c) { controller = c; },
     onResponseStart() {},
     onResponseData() {},

@@ -1,9 +1,13 @@
 // What the operator commands (ls, watch, deps, deregister) share: where the registry is, how to
 // ask it, which exit code a script sees, and how text is laid out and coloured.
+import { readFileSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { Agent, request } from 'undici';
-import { RosterError } from '../protocol/errors.js';
+import { type RosterError } from '../protocol/errors.js';
 import { httpUrl } from '../protocol/validation.js';
+import { readCaFile, trustingCa } from '../shared/exchange.js';
 
 /** Exit codes a script can rely on. */
 export const EXIT = {
@@ -35,7 +39,17 @@ export interface CliIo {
 export interface ApiFlags {
   registry?: string;
   json?: boolean;
+  token?: string;
+  dataDir?: string;
 }
+
+/** A secret to send as `Authorization: Bearer`, and where it came from (for messages). */
+export interface Credential {
+  token: string;
+  source: string;
+}
+
+export const DEFAULT_DATA_DIR = './data';
 
 /** An error that ends a command with `exitCode` and `message` on stderr. */
 export class CliError extends Error {
@@ -69,10 +83,12 @@ function abortOnSignals(): AbortSignal {
   return controller.signal;
 }
 
-/** Adds --registry and --json, sends commander's output to `io`, and makes usage errors exit 2. */
+/** Adds --registry, --token, --data-dir and --json, sends commander's output to `io`, and makes usage errors exit 2. */
 export function apiCommand(name: string, io: CliIo): Command {
   return new Command(name)
     .option('--registry <url>', `registry URL (default: ROSTER_REGISTRY_URL or ${DEFAULT_REGISTRY_URL})`)
+    .option('--token <secret>', 'token sent to the registry (default: ROSTER_TOKEN, else the admin.token of --data-dir for a registry on this machine)')
+    .option('--data-dir <dir>', `the registry's data folder, where it keeps admin.token (default ${DEFAULT_DATA_DIR})`)
     .option('--json', 'print JSON instead of text')
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
     .exitOverride((error) => io.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage));
@@ -98,9 +114,50 @@ export function registryUrl(flags: ApiFlags, env: CliIo['env']): string {
   return url.replace(/\/+$/, '');
 }
 
+/**
+ * --token, else ROSTER_TOKEN, else, for a registry on this machine, the admin.token it wrote in
+ * its data folder (readable only by the user who runs it); none when there is nothing to send.
+ */
+export function credential(flags: ApiFlags, env: CliIo['env'], url: string): Credential | undefined {
+  if (flags.token !== undefined) return { token: flags.token.trim(), source: '--token' };
+  const fromEnv = env.ROSTER_TOKEN?.trim();
+  if (fromEnv) return { token: fromEnv, source: 'ROSTER_TOKEN' };
+  if (!isThisMachine(new URL(url).hostname)) return undefined;
+  const file = join(flags.dataDir ?? DEFAULT_DATA_DIR, 'admin.token');
+  const token = readTokenFile(file);
+  return token === undefined ? undefined : { token, source: file };
+}
+
+function readTokenFile(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    // Missing or not ours to read: the registry's answer will say a token is needed.
+    return undefined;
+  }
+}
+
+/** Loopback, this machine's name, or one of its addresses. */
+export function isThisMachine(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (bare === 'localhost' || bare.endsWith('.localhost') || bare === '::1' || /^127\./.test(bare) || bare === hostname().toLowerCase()) return true;
+  return Object.values(networkInterfaces()).some((addresses) => (addresses ?? []).some((a) => a.address.toLowerCase() === bare));
+}
+
+/** The PEM CA bundle named by ROSTER_TLS_CA, trusted for an https:// registry besides the public CAs. */
+export function trustedCa(env: CliIo['env']): string | undefined {
+  const path = env.ROSTER_TLS_CA?.trim() || undefined;
+  try {
+    return readCaFile(path, 'ROSTER_TLS_CA');
+  } catch (error) {
+    throw new CliError(EXIT.usage, (error as Error).message);
+  }
+}
+
 /** Opens the registry API for `work`, and frees its sockets after. */
 export async function withRegistry<T>(flags: ApiFlags, io: CliIo, work: (api: RegistryApi) => Promise<T>): Promise<T> {
-  const api = new RegistryApi(registryUrl(flags, io.env));
+  const url = registryUrl(flags, io.env);
+  const api = new RegistryApi(url, credential(flags, io.env, url), trustedCa(io.env));
   try {
     return await work(api);
   } finally {
@@ -112,10 +169,13 @@ export async function withRegistry<T>(flags: ApiFlags, io: CliIo, work: (api: Re
 export class RegistryApi {
   readonly url: string;
   // Our own agent, closed after the command: idle sockets would keep the process alive.
-  readonly #agent = new Agent({ connect: { timeout: REQUEST_TIMEOUT_MS } });
+  readonly #agent: Agent;
+  readonly #credential: Credential | undefined;
 
-  constructor(url: string) {
+  constructor(url: string, credential?: Credential, ca?: string) {
     this.url = url;
+    this.#credential = credential;
+    this.#agent = new Agent({ connect: { timeout: REQUEST_TIMEOUT_MS, ...trustingCa(ca) } });
   }
 
   async get<T>(path: string): Promise<T> {
@@ -134,6 +194,7 @@ export class RegistryApi {
     const response = await request(this.url + path, {
       method,
       dispatcher: this.#agent,
+      headers: this.#credential ? { authorization: `Bearer ${this.#credential.token}` } : {},
       headersTimeout: REQUEST_TIMEOUT_MS,
       bodyTimeout: REQUEST_TIMEOUT_MS,
     }).catch((error: unknown) => {
@@ -141,7 +202,7 @@ export class RegistryApi {
     });
     const text = await response.body.text();
     const body = parseJson(text);
-    if (response.statusCode >= 400) throw registryError(this.url, response.statusCode, body, `${method} ${path}`);
+    if (response.statusCode >= 400) throw registryError(this.url, response.statusCode, body, `${method} ${path}`, this.#credential);
     if (body === undefined) throw new CliError(EXIT.registryError, `${this.url} answered ${method} ${path} with something other than JSON: is it a Roster registry?`);
     return body;
   }
@@ -156,15 +217,26 @@ export function unreachable(url: string, detail: string): CliError {
 }
 
 /** The exit code and message for an error the client library raised (the watch stream's). */
-export function fromRosterError(url: string, error: RosterError): CliError {
+export function fromRosterError(url: string, error: RosterError, credential?: Credential): CliError {
   if (error.code === 'REGISTRY_UNREACHABLE') return unreachable(url, error.cause ? describeTransportError(error.cause) : error.message);
+  if (error.status === 401 || error.status === 403) return refused(error.status, `${error.code}: ${error.message}`, credential);
   return new CliError(EXIT.registryError, `${error.code}: ${error.message}`);
 }
 
-function registryError(url: string, status: number, body: unknown, what: string): CliError {
+function registryError(url: string, status: number, body: unknown, what: string, credential: Credential | undefined): CliError {
   const { code, message } = (body ?? {}) as { code?: unknown; message?: unknown };
-  if (typeof code === 'string' && typeof message === 'string') return new CliError(EXIT.registryError, `${code}: ${message}`);
+  const known = typeof code === 'string' && typeof message === 'string';
+  if (status === 401 || status === 403) return refused(status, known ? `${code}: ${message}` : `HTTP ${status} to ${what}`, credential);
+  if (known) return new CliError(EXIT.registryError, `${code}: ${message}`);
   return new CliError(EXIT.registryError, `${url} answered ${what} with HTTP ${status}: is it a Roster registry?`);
+}
+
+/** Exit 1, saying which token was refused (never the secret) and how to give another. */
+function refused(status: number, detail: string, credential: Credential | undefined): CliError {
+  const how = 'give a token with --token <secret> or ROSTER_TOKEN, or, on the registry\'s machine, --data-dir <its data folder> to use its admin.token';
+  if (!credential) return new CliError(EXIT.registryError, `${detail}; no token was sent: ${how}`);
+  if (status === 403) return new CliError(EXIT.registryError, `${detail}; the token from ${credential.source} lacks that permission: ${how}`);
+  return new CliError(EXIT.registryError, `${detail}; the token from ${credential.source} was refused: ${how}`);
 }
 
 function describeTransportError(error: unknown): string {

@@ -1,16 +1,28 @@
 // The two endpoints the registry calls on a service: the update URL (patches) and the
 // heartbeat. They mount on any node HTTP server without owning it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RosterError } from '../protocol/index.js';
+import { RosterError, SIGNATURE_HEADER, probePayload } from '../protocol/index.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** A patch as it arrived: its exact body and its signature header, before anything trusts it. */
+export interface ReceivedPatch {
+  raw: string;
+  signature: string | undefined;
+}
+
+/** The verdict on a patch or a probe: accepted, or refused with a reason for the 401. */
+export type Verdict = { ok: true } | { ok: false; reason: string };
 
 export interface HandlerOptions {
   /** Path of the update URL, or null when the client takes no callbacks. */
   updatePath: string | null;
   /** Path of the heartbeat URL, or null in TTL mode. */
   heartbeatPath: string | null;
-  applyPatch(body: unknown): void;
+  /** Checks and applies a patch; throws RosterError INVALID_REQUEST for a bad one. */
+  receivePatch(patch: ReceivedPatch): Verdict;
+  /** Checks a heartbeat probe's signature over `payload`. */
+  checkProbe(signature: string | undefined, payload: string): Verdict;
   isDraining(): boolean;
   bodyLimit?: number;
 }
@@ -27,7 +39,7 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
       return true;
     }
     if (path !== null && path === options.heartbeatPath) {
-      handleHeartbeat(req, res, options.isDraining());
+      handleHeartbeat(req, res, options);
       return true;
     }
     return false;
@@ -44,26 +56,30 @@ async function handleUpdate(req: IncomingMessage, res: ServerResponse, options: 
   if (req.method !== 'POST') return send(res, 405, 'method not allowed: POST a patch here\n', { allow: 'POST' });
   const raw = await readBody(req, limit);
   if (raw === null) return send(res, 413, `patch larger than ${limit} bytes\n`, { connection: 'close' });
-  let body: unknown;
+  let verdict: Verdict;
   try {
-    body = JSON.parse(raw.toString('utf8'));
-  } catch (error) {
-    return send(res, 400, `invalid JSON: ${(error as Error).message}\n`);
-  }
-  try {
-    options.applyPatch(body);
+    verdict = options.receivePatch({ raw: raw.toString('utf8'), signature: header(req, SIGNATURE_HEADER) });
   } catch (error) {
     if (!(error instanceof RosterError)) throw error;
     return send(res, 400, `${error.message}\n`);
   }
+  if (!verdict.ok) return sendJson(res, 401, { code: 'BAD_SIGNATURE', message: verdict.reason });
   send(res, 200, '');
 }
 
-function handleHeartbeat(req: IncomingMessage, res: ServerResponse, draining: boolean): void {
+function handleHeartbeat(req: IncomingMessage, res: ServerResponse, options: HandlerOptions): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
+  const verdict = options.checkProbe(header(req, SIGNATURE_HEADER), probePayload(req.url ?? '/'));
+  if (!verdict.ok) return sendJson(res, 401, { code: 'BAD_SIGNATURE', message: verdict.reason });
   // 503 while draining: the registry marks us critical before we disappear.
-  if (draining) return send(res, 503, 'draining\n');
+  if (options.isDraining()) return send(res, 503, 'draining\n');
   send(res, 200, 'ok');
+}
+
+/** One header's value (node joins a repeated one with ", ", which then fails the check as malformed). */
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** Reads the body, or resolves null as soon as it exceeds `limit` (the rest is discarded). */

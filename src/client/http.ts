@@ -2,6 +2,7 @@
 // next, and the client sticks to the URL that answered.
 import { Agent, request } from 'undici';
 import { RosterError } from '../protocol/index.js';
+import { trustingCa } from '../shared/exchange.js';
 
 export interface Answer {
   /** The registry base URL that answered. */
@@ -19,16 +20,29 @@ export interface SendOptions {
   contentType?: string;
 }
 
+export interface RegistryHttpOptions {
+  urls: readonly string[];
+  timeoutMs: number;
+  /** Sent as `Authorization: Bearer` on every request; null sends none. */
+  token: string | null;
+  /** A CA (PEM) to trust besides the public ones, for an https:// registry. */
+  ca: string | null;
+}
+
 export class RegistryHttp {
   readonly #urls: readonly string[];
   readonly #timeoutMs: number;
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #ca: string | null;
   #current = 0;
   // Our own agent: the global one may belong to another undici version, and close() frees sockets.
   #agent: Agent | null = null;
 
-  constructor(urls: readonly string[], timeoutMs: number) {
-    this.#urls = urls;
-    this.#timeoutMs = timeoutMs;
+  constructor(options: RegistryHttpOptions) {
+    this.#urls = options.urls;
+    this.#timeoutMs = options.timeoutMs;
+    this.#headers = Object.freeze(authorization(options.token));
+    this.#ca = options.ca;
   }
 
   /** The registry URL requests go to first. */
@@ -65,7 +79,7 @@ export class RegistryHttp {
     const response = await request(base + path, {
       method: method as 'GET',
       body,
-      headers: contentType ? { 'content-type': contentType } : {},
+      headers: contentType ? { ...this.#headers, 'content-type': contentType } : this.#headers,
       dispatcher: this.#dispatcher(),
       headersTimeout: this.#timeoutMs,
       bodyTimeout: this.#timeoutMs,
@@ -76,9 +90,14 @@ export class RegistryHttp {
   }
 
   #dispatcher(): Agent {
-    this.#agent ??= new Agent({ connect: { timeout: this.#timeoutMs }, keepAliveTimeout: 4_000 });
+    this.#agent ??= new Agent({ connect: { timeout: this.#timeoutMs, ...trustingCa(this.#ca ?? undefined) }, keepAliveTimeout: 4_000 });
     return this.#agent;
   }
+}
+
+/** The header that carries the token, or none. */
+export function authorization(token: string | null): Record<string, string> {
+  return token === null ? {} : { authorization: `Bearer ${token}` };
 }
 
 function encode(options: SendOptions): { body: string | undefined; contentType: string | undefined } {

@@ -2,7 +2,7 @@
 export { RegistryClient, DEFAULT_WAIT_MS } from './registry-client.js';
 export type { ChangeEvent, ClientEvents, WaitForOptions } from './registry-client.js';
 export { DEFAULT_REGISTRY_URL, DEFAULT_TTL_MS, defaultLogger } from './options.js';
-export type { RegistryClientOptions, ResolvedClientOptions, Logger, Strategy, ClientProtocol, Notifications } from './options.js';
+export type { RegistryClientOptions, ResolvedClientOptions, ClientTlsOptions, Logger, Strategy, ClientProtocol, Notifications } from './options.js';
 export { BODY_LIMIT_BYTES } from './handlers.js';
 export type { RequestHandler } from './handlers.js';
 export type { ServiceChange } from './provider-cache.js';

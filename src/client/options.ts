@@ -2,6 +2,7 @@
 import { checkOption, httpUrl, serviceName, LIMITS } from '../protocol/index.js';
 import type { InstanceMetadata } from '../protocol/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
+import { readCaFile } from '../shared/exchange.js';
 
 export type Strategy = 'round-robin' | 'random';
 export type ClientProtocol = 'roster' | 'course';
@@ -40,6 +41,14 @@ export interface RegistryClientOptions {
   checkIntervalMs?: number;
   clock?: Clock;
   logger?: Logger;
+  /** Sent as `Authorization: Bearer <token>` on every call to the registry. Default: ROSTER_TOKEN. */
+  token?: string;
+  /** `ca`: path of a PEM CA bundle to trust for an https:// registry, besides the public CAs. Default: ROSTER_TLS_CA. */
+  tls?: ClientTlsOptions;
+}
+
+export interface ClientTlsOptions {
+  ca?: string;
 }
 
 export interface ResolvedClientOptions {
@@ -58,6 +67,10 @@ export interface ResolvedClientOptions {
   readonly checkIntervalMs: number;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The bearer token, or null to send none. */
+  readonly token: string | null;
+  /** The CA bundle's PEM text (read once, at construction), or null for the public CAs only. */
+  readonly tlsCa: string | null;
 }
 
 export const DEFAULT_REGISTRY_URL = 'http://localhost:3000';
@@ -96,7 +109,32 @@ export function resolveClientOptions(options: RegistryClientOptions): ResolvedCl
     checkIntervalMs: positiveMs(options.checkIntervalMs, 'checkIntervalMs', 5_000),
     clock: resolveClock(options.clock),
     logger: resolveLogger(options.logger),
+    token: resolveToken(options.token),
+    tlsCa: resolveTlsCa(options.tls),
   });
+}
+
+/** Explicit option, else ROSTER_TOKEN; it must fit in a header line. */
+function resolveToken(value: string | undefined): string | null {
+  const fromEnv = process.env.ROSTER_TOKEN?.trim();
+  const token = value ?? (fromEnv || null);
+  if (token === null) return null;
+  const name = value === undefined ? 'ROSTER_TOKEN' : 'token';
+  checkOption(typeof token === 'string' && /^[\x21-\x7e]{1,4096}$/.test(token), name, 'a non-empty token of printable characters without spaces');
+  return token;
+}
+
+/** Reads the CA bundle named by `tls.ca` or ROSTER_TLS_CA: a bad path fails at construction, not at the first call. */
+function resolveTlsCa(value: ClientTlsOptions | undefined): string | null {
+  checkOption(value === undefined || (typeof value === 'object' && value !== null), 'tls', 'an object: { ca?: path of a PEM CA bundle }');
+  const explicit = value?.ca;
+  checkOption(explicit === undefined || (typeof explicit === 'string' && explicit.length > 0), 'tls.ca', 'the path of a PEM CA bundle');
+  const fromEnv = process.env.ROSTER_TLS_CA?.trim() || undefined;
+  const option = explicit === undefined && fromEnv !== undefined ? 'ROSTER_TLS_CA' : 'tls.ca';
+  const pem = readCaFile(explicit ?? fromEnv, option);
+  if (pem === undefined) return null;
+  checkOption(pem.includes('-----BEGIN CERTIFICATE-----'), option, `the path of a PEM CA bundle (${explicit ?? fromEnv} holds no certificate)`);
+  return pem;
 }
 
 function trimSlash(url: string): string {

@@ -1,4 +1,6 @@
 // The client's view of its required services: provider URLs per service, and the choice of one.
+// Each view is an insertion-ordered Set, so that applying a patch costs time linear in the patch,
+// whatever the size of the view.
 import type { PatchEntry } from '../protocol/index.js';
 import type { Strategy } from './options.js';
 
@@ -9,14 +11,21 @@ export interface ServiceChange {
   removed: string[];
 }
 
+interface Delta {
+  added: Set<string>;
+  removed: Set<string>;
+}
+
 export class ProviderCache {
-  readonly #views = new Map<string, string[]>();
+  readonly #views = new Map<string, Set<string>>();
+  /** The views as arrays for pick(), built on demand and dropped when a view changes. */
+  readonly #arrays = new Map<string, string[]>();
   readonly #turns = new Map<string, number>();
   readonly #strategy: Strategy;
   readonly #random: () => number;
 
   constructor(required: readonly string[], strategy: Strategy, random: () => number = Math.random) {
-    for (const name of required) this.#views.set(name, []);
+    for (const name of required) this.#views.set(name, new Set());
     this.#strategy = strategy;
     this.#random = random;
   }
@@ -26,12 +35,12 @@ export class ProviderCache {
   }
 
   list(service: string): string[] {
-    return [...(this.#views.get(service) ?? [])];
+    return [...this.#array(service)];
   }
 
   /** One provider by the strategy, or undefined when there is none. */
   pick(service: string): string | undefined {
-    const urls = this.#views.get(service) ?? [];
+    const urls = this.#array(service);
     if (urls.length === 0) return undefined;
     if (this.#strategy === 'random') return urls[Math.floor(this.#random() * urls.length)];
     const turn = this.#turns.get(service) ?? 0;
@@ -41,40 +50,60 @@ export class ProviderCache {
 
   /** Applies a patch's entries; services this client does not require are ignored. */
   apply(added: readonly PatchEntry[], removed: readonly PatchEntry[]): ServiceChange[] {
-    const next = new Map<string, string[]>();
-    const draft = (name: string): string[] | undefined => {
-      if (!this.#views.has(name)) return undefined;
-      if (!next.has(name)) next.set(name, this.list(name));
-      return next.get(name);
+    const deltas = new Map<string, Delta>();
+    const delta = (service: string): Delta => {
+      let found = deltas.get(service);
+      if (!found) deltas.set(service, (found = { added: new Set(), removed: new Set() }));
+      return found;
     };
     // Removed first, so an instance that is both removed and re-added stays listed.
     for (const { Name, URL } of removed) {
-      const urls = draft(Name);
-      if (urls?.includes(URL)) urls.splice(urls.indexOf(URL), 1);
+      if (!this.#views.get(Name)?.delete(URL)) continue;
+      const change = delta(Name);
+      if (!change.added.delete(URL)) change.removed.add(URL);
     }
     for (const { Name, URL } of added) {
-      const urls = draft(Name);
-      if (urls && !urls.includes(URL)) urls.push(URL);
+      const view = this.#views.get(Name);
+      if (!view || view.has(URL)) continue;
+      view.add(URL);
+      const change = delta(Name);
+      if (!change.removed.delete(URL)) change.added.add(URL);
     }
-    return this.#commit(next);
+    return this.#changes(deltas);
   }
 
   /** Replaces the view of every required service (missing ones become empty): full state. */
   replace(views: ReadonlyMap<string, readonly string[]>): ServiceChange[] {
-    const next = new Map<string, string[]>();
-    for (const name of this.#views.keys()) next.set(name, [...new Set(views.get(name) ?? [])]);
-    return this.#commit(next);
+    const deltas = new Map<string, Delta>();
+    for (const [service, before] of this.#views) {
+      const after = new Set(views.get(service) ?? []);
+      deltas.set(service, { added: difference(after, before), removed: difference(before, after) });
+      this.#views.set(service, after);
+    }
+    return this.#changes(deltas);
   }
 
-  #commit(next: Map<string, string[]>): ServiceChange[] {
+  #changes(deltas: Map<string, Delta>): ServiceChange[] {
     const changes: ServiceChange[] = [];
-    for (const [service, after] of next) {
-      const before = this.#views.get(service) ?? [];
-      const added = after.filter((url) => !before.includes(url));
-      const removed = before.filter((url) => !after.includes(url));
-      this.#views.set(service, after);
-      if (added.length > 0 || removed.length > 0) changes.push({ service, added, removed });
+    for (const [service, { added, removed }] of deltas) {
+      this.#arrays.delete(service);
+      if (added.size > 0 || removed.size > 0) changes.push({ service, added: [...added], removed: [...removed] });
     }
     return changes;
   }
+
+  #array(service: string): string[] {
+    let urls = this.#arrays.get(service);
+    if (!urls) {
+      urls = [...(this.#views.get(service) ?? [])];
+      if (this.#views.has(service)) this.#arrays.set(service, urls);
+    }
+    return urls;
+  }
+}
+
+function difference(a: ReadonlySet<string>, b: ReadonlySet<string>): Set<string> {
+  const result = new Set<string>();
+  for (const value of a) if (!b.has(value)) result.add(value);
+  return result;
 }

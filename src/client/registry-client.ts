@@ -2,12 +2,14 @@
 // (patches pushed to us, full state when one went missing), choose a provider, deregister.
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { RosterError, instanceId, parsePatch } from '../protocol/index.js';
+import { RosterError, instanceId } from '../protocol/index.js';
 import type { CourseRegistration, InstanceView, Patch, ProviderView, RegisterRequest, RegisterResponse, StateResponse } from '../protocol/index.js';
-import { createRequestHandler, pathOf, sendJson, type RequestHandler } from './handlers.js';
-import { RegistryHttp, expectStatus } from './http.js';
+import { createRequestHandler, pathOf, sendJson, type ReceivedPatch, type RequestHandler, type Verdict } from './handlers.js';
+import { RegistryHttp, answerError, authorization, expectStatus, type Answer } from './http.js';
 import { resolveClientOptions, type RegistryClientOptions, type ResolvedClientOptions } from './options.js';
+import { MAX_REVISION_JUMP, parseJsonBody, parseProviderPatch } from './patch-rules.js';
 import { ProviderCache, type ServiceChange } from './provider-cache.js';
+import { SignatureGuard, describeGuardCheck, type GuardCheck } from './signature-guard.js';
 import { Ticker } from './ticker.js';
 import { WatchStream, type WatchChange, type WatchSnapshot } from './watch-stream.js';
 
@@ -28,6 +30,19 @@ export interface WaitForOptions {
 
 export const DEFAULT_WAIT_MS = 30_000;
 const REPAIR_ATTEMPTS = 3;
+/** Patches that arrive while a registration is under way, held until its answer brings the key. */
+const HELD_PATCHES = 16;
+/** Longest wait between attempts to take a registration back from another owner. */
+const MAX_RETAKE_DELAY_MS = 5 * 60_000;
+
+/** What this instance registered as: the keep-alive notices when the registry says otherwise. */
+interface Identity {
+  service: string;
+  updateUrl: string | null;
+  heartbeatUrl: string | null;
+  /** Undefined when the registry did not say (an older one): not compared. */
+  owner: string | null | undefined;
+}
 
 export class RegistryClient extends EventEmitter<ClientEvents> {
   readonly options: ResolvedClientOptions;
@@ -39,7 +54,16 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   readonly #ticker: Ticker;
   /** Notifications 'watch' with something to watch: keeps the view instead of patches. */
   readonly #watch: WatchStream | null;
+  readonly #guard: SignatureGuard;
   #lastRevision = 0;
+  #registering = false;
+  #held: ReceivedPatch[] = [];
+  #identity: Identity | null = null;
+  /** Taking the registration back was refused (NOT_OWNER): when to try again, and how long to wait next. */
+  #retakeAt = 0;
+  #retakeDelayMs = 0;
+  /** The last keep-alive trouble reported, so that the same one is not logged every round. */
+  #lastTrouble: string | null = null;
   #registered = false;
   #draining = false;
   #registryDown = false;
@@ -51,12 +75,15 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     super();
     this.options = resolveClientOptions(options);
     this.id = instanceId(this.options.url);
-    this.#http = new RegistryHttp(this.options.registryUrls, this.options.requestTimeoutMs);
+    const { registryUrls, requestTimeoutMs, token, tlsCa } = this.options;
+    this.#http = new RegistryHttp({ urls: registryUrls, timeoutMs: requestTimeoutMs, token, ca: tlsCa });
     this.#cache = new ProviderCache(this.options.requires, this.options.strategy);
+    this.#guard = new SignatureGuard(this.options.clock);
     this.#handle = createRequestHandler({
       updatePath: this.options.updateUrl === null ? null : pathOf(this.options.updateUrl),
       heartbeatPath: this.options.heartbeatUrl === null ? null : pathOf(this.options.heartbeatUrl),
-      applyPatch: (body) => this.applyPatch(body),
+      receivePatch: (patch) => this.#receivePatch(patch),
+      checkProbe: (signature, payload) => this.#checkProbe(signature, payload),
       isDraining: () => this.#draining,
     });
     this.#ticker = new Ticker(this.options.clock, this.#checkIntervalMs(), () => this.#check());
@@ -77,6 +104,11 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
 
   get registered(): boolean {
     return this.#registered;
+  }
+
+  /** Whether the registry handed this instance a signing key: then only signed patches and probes are taken. */
+  get verifiesSignatures(): boolean {
+    return this.#guard.active;
   }
 
   async register(): Promise<void> {
@@ -118,14 +150,18 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     return this.#cache.list(service);
   }
 
-  /** Applies a patch from the registry (see the revision rules in docs). Throws INVALID_REQUEST on bad input. */
+  /**
+   * Applies a patch whose origin the caller vouches for (the update URL's handler checks the
+   * signature first). Follows the revision rules in the docs; throws INVALID_REQUEST on bad input.
+   */
   applyPatch(body: unknown): void {
-    const patch = parsePatch(body);
+    const patch = parseProviderPatch(body);
     if (patch.Revision === undefined) return this.#applyEntries(patch, null);
     if (patch.Revision <= this.#lastRevision) {
       this.options.logger.debug(`dropped patch ${patch.Revision}: already at revision ${this.#lastRevision}`);
       return;
     }
+    if (patch.Revision > this.#lastRevision + MAX_REVISION_JUMP) return this.#distrust(patch.Revision);
     if ((patch.PrevRevision ?? 0) > this.#lastRevision) return this.#repairGap(patch);
     this.#applyEntries(patch, patch.Revision);
     this.#lastRevision = patch.Revision;
@@ -202,10 +238,73 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   }
 
   async #registerRoster(): Promise<void> {
-    const answer = await this.#http.send('POST', '/v1/instances', { json: this.#registerRequest() });
-    const body = expectStatus(answer, [200, 201]) as RegisterResponse;
-    checkShape(typeof body?.revision === 'number' && typeof body.providers === 'object', 'POST /v1/instances');
-    this.#applyFullView(body.revision, providerUrls(body.providers));
+    // The registry may POST the first patch before it answers, signed with a key we learn from the answer.
+    this.#registering = true;
+    let registered = false;
+    try {
+      const answer = await this.#http.send('POST', '/v1/instances', { json: this.#registerRequest() });
+      const body = expectStatus(answer, [200, 201]) as RegisterResponse;
+      checkShape(typeof body?.revision === 'number' && typeof body.providers === 'object' && body.providers !== null, 'POST /v1/instances');
+      this.#guard.setKey(typeof body.signingKey === 'string' && body.signingKey !== '' ? body.signingKey : null);
+      this.#identity = this.#identityOf(body.instance);
+      this.#applyFullView(body.revision, providerUrls(body.providers));
+      registered = true;
+    } finally {
+      this.#registering = false;
+      // Without an answer nobody can tell which key should have signed them: they are dropped.
+      this.#releaseHeld(registered);
+    }
+  }
+
+  /** What we registered as, from the registry's own view of it (it may normalise URLs). */
+  #identityOf(view: InstanceView | undefined): Identity {
+    const { service, updateUrl, heartbeatUrl } = this.options;
+    if (typeof view?.service !== 'string') return { service, updateUrl, heartbeatUrl, owner: undefined };
+    return { service: view.service, updateUrl: view.updateUrl ?? null, heartbeatUrl: view.heartbeatUrl ?? null, owner: view.owner === undefined ? undefined : view.owner };
+  }
+
+  /** A patch POSTed to the update URL: hold it during a registration, else check its signature and apply it. */
+  #receivePatch(patch: ReceivedPatch): Verdict {
+    if (this.#registering && this.options.protocol === 'roster') return this.#hold(patch);
+    const check = this.#guard.checkPatch(patch.signature, patch.raw);
+    if (check !== 'valid') return this.#refusePatch(check);
+    this.applyPatch(parseJsonBody(patch.raw));
+    return { ok: true };
+  }
+
+  /** Accepted now, judged once the registration's answer says which key signs (or that none does). */
+  #hold(patch: ReceivedPatch): Verdict {
+    if (this.#held.length < HELD_PATCHES) this.#held.push(patch);
+    // One dropped is not lost: the answer's providers and the next patch's PrevRevision cover it.
+    else this.options.logger.debug('dropped a patch that arrived during registration: too many held');
+    return { ok: true };
+  }
+
+  #releaseHeld(judge: boolean): void {
+    const held = this.#held;
+    this.#held = [];
+    if (!judge && held.length > 0) this.options.logger.debug(`dropped ${held.length} patch(es) received during a failed registration`);
+    for (const patch of judge ? held : []) {
+      try {
+        this.#receivePatch(patch);
+      } catch (error) {
+        this.#warn(new Error(`dropped a patch received during registration: ${(error as Error).message}`, { cause: error }));
+      }
+    }
+  }
+
+  #refusePatch(check: Exclude<GuardCheck, 'valid'>): Verdict {
+    const reason = describeGuardCheck(check);
+    this.options.logger.warn(`refused a patch at ${this.options.updateUrl} (${check}): ${reason}; nothing applied`);
+    return { ok: false, reason };
+  }
+
+  #checkProbe(signature: string | undefined, payload: string): Verdict {
+    const check = this.#guard.checkProbe(signature, payload);
+    if (check === 'valid') return { ok: true };
+    // Probes carry nothing to apply: a refused one is worth a debug line, not a warning each time.
+    this.options.logger.debug(`refused a heartbeat probe (${check})`);
+    return { ok: false, reason: describeGuardCheck(check) };
   }
 
   #registerRequest(): RegisterRequest {
@@ -229,6 +328,14 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     };
     const text = `${JSON.stringify(registration)}\n`;
     expectStatus(await this.#http.send('POST', '/services', { text, contentType: 'application/json' }), [200]);
+  }
+
+  /** A Revision far beyond anything seen is not believed: read the registry's state instead. */
+  #distrust(revision: number): void {
+    const why = `a patch claims revision ${revision}, more than ${MAX_REVISION_JUMP} beyond the last seen (${this.#lastRevision}): not applied`;
+    if (this.options.protocol === 'course') return this.options.logger.warn(why);
+    this.options.logger.warn(`${why}; reading the registry's state instead`);
+    this.#startRepair();
   }
 
   #applyEntries(patch: Patch, revision: number | null): void {
@@ -257,6 +364,10 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   #repairGap(patch: Patch): void {
     this.#wantedRevision = Math.max(this.#wantedRevision, patch.Revision ?? 0);
     this.options.logger.info(`missed a patch before revision ${patch.Revision} (have ${this.#lastRevision}); reading the registry's state`);
+    this.#startRepair();
+  }
+
+  #startRepair(): void {
     this.#repair ??= this.#repairLoop().finally(() => {
       this.#repair = null;
     });
@@ -264,12 +375,13 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
 
   async #repairLoop(): Promise<void> {
     // Patches with newer gaps may arrive while a refresh is under way: go again until caught up.
-    for (let i = 0; i < REPAIR_ATTEMPTS && this.#lastRevision < this.#wantedRevision; i++) {
+    for (let i = 0; i < REPAIR_ATTEMPTS; i++) {
       try {
         await this.refresh();
       } catch (error) {
         return this.#onRegistryError(error);
       }
+      if (this.#lastRevision >= this.#wantedRevision) return;
     }
   }
 
@@ -279,6 +391,8 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
       services: this.options.requires,
       since: () => this.#lastRevision,
       clock: this.options.clock,
+      headers: authorization(this.options.token),
+      ca: this.options.tlsCa ?? undefined,
       handlers: {
         snapshot: (snapshot) => this.#applySnapshot(snapshot),
         change: (change) => this.#applyWatchChange(change),
@@ -314,29 +428,71 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     return ttlMs === null ? checkIntervalMs : Math.min(checkIntervalMs, Math.floor(ttlMs / 3));
   }
 
-  /** One keep-alive round: renew or look ourselves up; re-register when forgotten. */
+  /** One keep-alive round: renew or look ourselves up; register again when forgotten or changed behind our back. */
   async #check(): Promise<void> {
     try {
       const answer = this.options.ttlMs !== null
         ? await this.#http.send('POST', `/v1/instances/${encodeURIComponent(this.id)}/renew`)
         : await this.#http.send('GET', `/v1/instances/${encodeURIComponent(this.id)}`);
       const wasDown = this.#markUp();
-      if (answer.status === 404) return await this.#reregister();
-      expectStatus(answer, [200]);
+      const lost = this.#whyLost(answer);
+      if (lost !== null) return await this.#registerAgain(lost);
+      this.#retakeDelayMs = 0;
+      this.#lastTrouble = null;
       // Patches may have been lost while the registry was away; without an update URL we poll
       // (a watcher's stream catches up by itself).
       if (this.#watch === null && (wasDown || this.options.updateUrl === null)) await this.refresh();
     } catch (error) {
-      this.#onRegistryError(error);
+      this.#onCheckError(error);
     }
   }
 
-  async #reregister(): Promise<void> {
-    this.options.logger.warn(`the registry at ${this.registryUrl} no longer knows ${this.options.url} (restarted?); registering again`);
+  /** Why our registration is no longer ours, or null when it is as we left it. */
+  #whyLost(answer: Answer): string | null {
+    const where = `the registry at ${this.registryUrl}`;
+    if (answer.status === 404) return `${where} no longer knows ${this.options.url} (restarted, or removed)`;
+    if (answer.status === 409 && errorCode(answer) === 'NOT_OWNER') return `${where} says ${this.options.url} now belongs to someone else: ${answerError(answer).message}`;
+    const body = expectStatus(answer, [200]) as { instance?: InstanceView } | undefined;
+    const changed = this.#identity === null ? [] : identityChanges(this.#identity, body?.instance);
+    return changed.length === 0 ? null : `${where} holds a registration of ${this.options.url} changed behind this client's back (${changed.join('; ')})`;
+  }
+
+  /** Registers again, unless the registry refused that lately (NOT_OWNER): then waits longer each time. */
+  async #registerAgain(why: string): Promise<void> {
+    const now = this.options.clock.now();
+    if (now < this.#retakeAt) return;
+    this.#report(`${why}; registering again`);
+    const revisions = [this.#lastRevision, this.#wantedRevision];
     // A restarted registry may count revisions from scratch.
     this.#lastRevision = 0;
     this.#wantedRevision = 0;
-    await this.#registerRoster();
+    try {
+      await this.#registerRoster();
+    } catch (error) {
+      [this.#lastRevision = 0, this.#wantedRevision = 0] = revisions;
+      if (!(error instanceof RosterError) || error.code !== 'NOT_OWNER') throw error;
+      // At least one round is skipped, and each refusal doubles the wait.
+      this.#retakeDelayMs = Math.min(MAX_RETAKE_DELAY_MS, Math.max(2 * this.#checkIntervalMs(), this.#retakeDelayMs * 2));
+      this.#retakeAt = now + this.#retakeDelayMs;
+      return this.#report(`the registry refused to register ${this.options.url} again: ${error.message}; next try in ${this.#retakeDelayMs} ms`);
+    }
+    this.#retakeDelayMs = 0;
+    this.#retakeAt = 0;
+    this.#lastTrouble = null;
+    this.options.logger.info(`registered ${this.options.service} at ${this.options.url} again`);
+  }
+
+  #onCheckError(error: unknown): void {
+    const unreachable = error instanceof RosterError && error.code === 'REGISTRY_UNREACHABLE';
+    if (unreachable) return this.#onRegistryError(error);
+    this.#report(error instanceof Error ? error.message : String(error), error);
+  }
+
+  /** A keep-alive trouble: a warning the first time, a debug line while it stays the same. */
+  #report(message: string, cause?: unknown): void {
+    if (message === this.#lastTrouble) return this.options.logger.debug(message);
+    this.#lastTrouble = message;
+    this.#warn(cause instanceof Error && cause.message === message ? cause : new Error(message, { cause }));
   }
 
   #markUp(): boolean {
@@ -374,6 +530,24 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   }
 }
 
+/** The fields that differ between what we registered and what the registry now holds. */
+function identityChanges(mine: Identity, view: InstanceView | undefined): string[] {
+  if (typeof view?.service !== 'string') return [];
+  const changes: string[] = [];
+  const compare = (field: string, ours: unknown, theirs: unknown): void => {
+    if (ours !== theirs) changes.push(`${field} ${JSON.stringify(theirs)}, registered ${JSON.stringify(ours)}`);
+  };
+  compare('service', mine.service, view.service);
+  compare('updateUrl', mine.updateUrl, view.updateUrl ?? null);
+  compare('heartbeatUrl', mine.heartbeatUrl, view.heartbeatUrl ?? null);
+  if (mine.owner !== undefined && view.owner !== undefined) compare('owner', mine.owner, view.owner);
+  return changes;
+}
+
+function errorCode(answer: Answer): unknown {
+  return (answer.body as { code?: unknown } | undefined)?.code;
+}
+
 function providerUrls(providers: Record<string, ProviderView[] | undefined>): Map<string, string[]> {
   return new Map(Object.entries(providers).map(([service, list]) => [service, (list ?? []).map((p) => p.url)]));
 }
@@ -383,7 +557,9 @@ function passingUrls(instances: readonly InstanceView[]): Map<string, string[]> 
   const views = new Map<string, string[]>();
   for (const instance of instances) {
     if (instance.health !== 'passing') continue;
-    views.set(instance.service, [...(views.get(instance.service) ?? []), instance.url]);
+    const urls = views.get(instance.service);
+    if (urls) urls.push(instance.url);
+    else views.set(instance.service, [instance.url]);
   }
   return views;
 }

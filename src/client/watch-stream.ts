@@ -5,6 +5,7 @@ import { Agent, request } from 'undici';
 import { RosterError } from '../protocol/index.js';
 import type { InstanceView } from '../protocol/index.js';
 import { sleep, withJitter, type Clock } from '../shared/clock.js';
+import { trustingCa } from '../shared/exchange.js';
 
 export interface WatchSnapshot {
   revision: number;
@@ -43,6 +44,10 @@ export interface WatchStreamInit {
   /** Reconnect backoff: first delay, doubling up to maxMs, ±20 % jitter. */
   backoff?: { initialMs: number; maxMs: number };
   random?: () => number;
+  /** Extra request headers: the client's `authorization`. */
+  headers?: Readonly<Record<string, string>>;
+  /** A CA (PEM) to trust besides the public ones, for an https:// registry. */
+  ca?: string;
 }
 
 const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 30_000 };
@@ -105,7 +110,7 @@ export class WatchStream {
     try {
       const response = await request(this.#url(base), {
         method: 'GET',
-        headers: { accept: 'text/event-stream' },
+        headers: { ...this.#init.headers, accept: 'text/event-stream' },
         dispatcher: this.#dispatcher(),
         signal,
         headersTimeout: this.#init.connectTimeoutMs ?? 5_000,
@@ -153,7 +158,7 @@ export class WatchStream {
 
   #dispatcher(): Agent {
     // Our own agent: close() frees its sockets, and the stream never waits behind other requests.
-    this.#agent ??= new Agent({ connect: { timeout: this.#init.connectTimeoutMs ?? 5_000 } });
+    this.#agent ??= new Agent({ connect: { timeout: this.#init.connectTimeoutMs ?? 5_000, ...trustingCa(this.#init.ca) } });
     return this.#agent;
   }
 }

@@ -11,3 +11,7 @@ export { MemoryStore } from './store/memory-store.js';
 export { SqliteStore } from './store/sqlite-store.js';
 export { EtcdStore } from './store/etcd-store.js';
 export { createRegistryMetrics, type RegistryMetrics } from './metrics.js';
+export type { RegistryServerOptions, RegistryServerAuthOptions, RegistryCourseOptions } from './http/server.js';
+export type { RegistryAuthOptions, RegistryTlsOptions } from './auth/registry-security.js';
+export type { EtcdAuthOptions, EtcdTlsOptions } from './cluster/etcd-credentials.js';
+export { Credentials, TokenSet, sha256Hex, parseTokensFile, type Access, type Authenticator, type Principal, type Scope, type TokenSpec } from './auth/index.js';

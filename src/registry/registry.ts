@@ -13,8 +13,9 @@ import type { NotificationChannel } from './notify/channel.js';
 import { Notifier, type NotifierEvent } from './notify/notifier.js';
 import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from './options.js';
 import type { Caller, RegistryApi, RegistryRole } from './registry-api.js';
-import { newSigningKey } from '../protocol/signature.js';
 import { BatchWriter } from './store/batch-writer.js';
+import { createOutboundPolicy, type OutboundPolicy } from './outbound-policy.js';
+import { nextSigningKey, SigningKeys } from './signing-keys.js';
 import type { RegistryStore } from './store/store.js';
 
 export interface Logger {
@@ -61,6 +62,10 @@ export class Registry extends EventEmitter implements RegistryApi {
   #closing: Promise<void> | null = null;
   /** Initial patches whose registration is waiting for the first delivery attempt. */
   readonly #awaitingFirstAttempt = new Map<string, () => void>();
+  readonly #outbound: OutboundPolicy;
+  /** Keys that sign patches, by update URL, and probes, by heartbeat URL. */
+  readonly #updateKeys = new SigningKeys();
+  readonly #heartbeatKeys = new SigningKeys();
 
   constructor(init: RegistryInit) {
     super();
@@ -68,6 +73,7 @@ export class Registry extends EventEmitter implements RegistryApi {
     this.#clock = init.clock ?? systemClock;
     this.#logger = init.logger ?? silentLogger;
     this.startedAt = this.#clock.now();
+    this.#outbound = createOutboundPolicy(this.options.outbound.allow);
     this.#store = init.store;
     this.#writer = init.store && new BatchWriter(init.store, () => this.#catalog.revision, (error) => this.#logger.error({ err: error }, 'could not write registry changes to the store'));
     this.#notifier = new Notifier({
@@ -96,6 +102,7 @@ export class Registry extends EventEmitter implements RegistryApi {
     const now = this.#clock.now();
     this.#catalog.restore(snapshot.revision, snapshot.instances);
     for (const record of snapshot.instances) {
+      this.#trackKeys(record);
       const { id, heartbeatUrl, ttlMs, health, criticalSince } = record;
       // A TTL instance could not renew while the registry was down: its TTL starts afresh.
       this.#health.track({ id, heartbeatUrl, ttlMs, health, criticalSince, lastRenewAt: now });
@@ -126,8 +133,11 @@ export class Registry extends EventEmitter implements RegistryApi {
     this.#assertOpen();
     const existing = this.#catalog.getByUrl(registration.url);
     assertMayChange(existing, caller);
+    this.#outbound.check(registration);
     const { record, previous } = this.#catalog.upsert(registration, this.#clock.now(), signingKeyFor(registration, existing));
     this.#writer?.upsert(record);
+    if (previous) this.#untrackKeys(previous);
+    this.#trackKeys(record);
     this.#announceRegistration(previous, record);
     this.#forgetUpdateUrl(previous?.updateUrl ?? null, record.updateUrl);
     this.#health.track({ id: record.id, heartbeatUrl: record.heartbeatUrl, ttlMs: record.ttlMs, health: 'passing' });
@@ -158,6 +168,7 @@ export class Registry extends EventEmitter implements RegistryApi {
     if (!record) return undefined;
     this.#writer?.delete(id);
     this.#health.untrack(id);
+    this.#untrackKeys(record);
     if (record.health === 'passing') this.#notifyDependents(record.service, [], [entry(record)], record.revision);
     this.#forgetUpdateUrl(record.updateUrl, null);
     this.#logger.info({ service: record.service, url: record.url, revision: record.revision }, 'instance deregistered');
@@ -202,6 +213,19 @@ export class Registry extends EventEmitter implements RegistryApi {
       throw new RosterError('SERVICE_NOT_FOUND', `no instance of service "${name}" is registered`);
     }
     return view;
+  }
+
+  /**
+   * The `roster-signature` header for a patch `body` POSTed to `target`, keyed by the instance
+   * whose update URL it is; null when no instance there has a key (course instances).
+   */
+  signatureFor(target: string, body: string): string | null {
+    return this.#updateKeys.sign(target, body, this.#clock.now());
+  }
+
+  /** The `roster-signature` header for a probe of `heartbeatUrl`, or null (course instances). */
+  probeSignatureFor(heartbeatUrl: string): string | null {
+    return this.#heartbeatKeys.signProbe(heartbeatUrl, this.#clock.now());
   }
 
   /** Undelivered patches per subscriber (update URL). */
@@ -327,6 +351,16 @@ export class Registry extends EventEmitter implements RegistryApi {
     this.emit('notification', event);
   }
 
+  #trackKeys(record: InstanceRecord): void {
+    this.#updateKeys.add(record.updateUrl, record.id, record.signingKey);
+    this.#heartbeatKeys.add(record.heartbeatUrl, record.id, record.signingKey);
+  }
+
+  #untrackKeys(record: InstanceRecord): void {
+    this.#updateKeys.remove(record.updateUrl, record.id);
+    this.#heartbeatKeys.remove(record.heartbeatUrl, record.id);
+  }
+
   #assertOpen(): void {
     if (this.#closing) throw new RosterError('REGISTRY_STOPPING', 'the registry is shutting down; retry against another registry node or after it restarts');
   }
@@ -357,7 +391,7 @@ export function notOwner(existing: InstanceRecord, caller: Caller): RosterError 
 function signingKeyFor(registration: Registration, existing: InstanceRecord | undefined): string | null {
   if (registration.protocol === 'course') return null;
   if (existing?.signingKey && existing.owner === registration.owner) return existing.signingKey;
-  return newSigningKey();
+  return nextSigningKey();
 }
 
 function instanceNotFound(id: string): RosterError {

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { RosterError } from '../protocol/errors.js';
 import { VERSION } from '../version.js';
-import { createHttpProber } from './health/prober.js';
+import { createHttpProber, readCaFile } from './health/prober.js';
 import { buildRegistryServer } from './http/server.js';
 import { HttpChannel } from './notify/http-channel.js';
 import { Registry, type Logger } from './registry.js';
@@ -15,6 +15,10 @@ import type { RegistryApi } from './registry-api.js';
 import { MemoryStore } from './store/memory-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { RegistryStore } from './store/store.js';
+import { prepareSecurity, type RegistryAuthOptions, type RegistryTlsOptions } from './auth/registry-security.js';
+import type { RegistryCourseOptions } from './http/server.js';
+import { etcdClientSecurity, type EtcdAuthOptions, type EtcdTlsOptions } from './cluster/etcd-credentials.js';
+import { readCaFile as readTrustedCa, trustingCa } from '../shared/exchange.js';
 
 export interface StartRegistryOptions extends RegistryOptionsInput {
   host?: string;
@@ -34,6 +38,22 @@ export interface StartRegistryOptions extends RegistryOptionsInput {
   advertiseUrl?: string;
   logger?: FastifyServerOptions['loggerInstance'] & Logger;
   clock?: Clock;
+  /**
+   * Authentication is on unless `insecure`. The admin token is <dataDir>/admin.token (made on
+   * first start), or held in memory when there is no data folder (a memory store without an
+   * explicit dataDir); `RunningRegistry.adminToken` gives it either way.
+   */
+  auth?: RegistryAuthOptions;
+  /** The course API (/services): on by default, loopback callers only. */
+  course?: RegistryCourseOptions;
+  /** cert + key: serve HTTPS. ca (default env ROSTER_TLS_CA): trusted for outbound HTTPS. */
+  tls?: RegistryTlsOptions;
+  /** Cluster mode: TLS towards etcd. */
+  etcdTls?: EtcdTlsOptions;
+  /** Cluster mode: etcd user; default env ROSTER_ETCD_USERNAME / ROSTER_ETCD_PASSWORD. */
+  etcdAuth?: EtcdAuthOptions;
+  /** How often the tokens file is checked for changes. Default 1000 ms. */
+  tokensWatchIntervalMs?: number;
 }
 
 export interface RunningRegistry {
@@ -41,17 +61,21 @@ export interface RunningRegistry {
   port: number;
   registry: RegistryApi;
   app: FastifyInstance;
+  /** The admin token's secret, for the embedding program (never logged); null with auth off. */
+  adminToken: string | null;
   /** Stops probing, stops accepting, lets deliveries finish within the grace period. Idempotent. */
   close(): Promise<void>;
 }
 
-export async function startRegistry(options: StartRegistryOptions = {}): Promise<RunningRegistry> {
+export async function startRegistry(input: StartRegistryOptions = {}): Promise<RunningRegistry> {
+  const options = withEnvironment(input);
   if (options.store === 'etcd') return startClusterNode(options);
   const host = options.host ?? 'localhost';
   const port = options.port ?? 3000;
+  const security = await prepareSecurity(securityInput(options), options.logger ?? silentLogger);
   const store = openStore(options);
-  const channel = new HttpChannel();
-  const prober = createHttpProber();
+  const channel = new HttpChannel({ sign: (target, body): string | null => registry.signatureFor(target, body), ca: readCaFile(options.tls?.ca) });
+  const prober = createHttpProber({ sign: (url): string | null => registry.probeSignatureFor(url), ca: readCaFile(options.tls?.ca) });
   const registry = new Registry({
     channel,
     probe: prober.probe,
@@ -60,13 +84,15 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     logger: options.logger,
     options,
   });
-  const app = buildRegistryServer(registry, { logger: options.logger, version: VERSION });
+  const app = buildRegistryServer(registry, { logger: options.logger, version: VERSION, ...security.server });
   const close = once(async () => {
+    security.credentials?.close();
     await Promise.all([app.close(), registry.close()]);
     await Promise.all([channel.close(), prober.close(), store.close()]);
   });
   const actualPort = await prepareAndListen(app, host, port, close, () => registry.restore());
-  return { url: `http://${host}:${actualPort}`, port: actualPort, registry, app, close };
+  security.credentials?.watch();
+  return { url: `${security.scheme}://${host}:${actualPort}`, port: actualPort, registry, app, adminToken: security.adminToken, close };
 }
 
 /** Cluster mode: follows etcd, listens, then stands for leader. */
@@ -76,14 +102,17 @@ async function startClusterNode(options: StartRegistryOptions): Promise<RunningR
   const hosts = options.etcdEndpoints ?? ['http://127.0.0.1:2379'];
   // Loaded only in cluster mode: the etcd client (gRPC, protobuf) weighs ~30 MB of memory.
   const { Etcd3 } = await import('etcd3');
-  const client = new Etcd3({ hosts, dialTimeout: 3000 });
-  const channel = new HttpChannel();
-  const prober = createHttpProber();
+  const security = await prepareSecurity(securityInput(options), options.logger ?? silentLogger);
+  const client = new Etcd3({ hosts, dialTimeout: 3000, ...(await etcdClientSecurity(options.etcdTls, options.etcdAuth, process.env)) });
+  const channel = new HttpChannel({ sign: (target, body): string | null => cluster.signatureFor(target, body), ca: readCaFile(options.tls?.ca) });
+  const prober = createHttpProber({ sign: (url): string | null => cluster.probeSignatureFor(url), ca: readCaFile(options.tls?.ca) });
   const logger = options.logger ?? silentLogger;
   const cluster = new ClusterRegistry({ client, prefix: options.etcdPrefix, channel, probe: prober.probe, clock: options.clock, logger, options });
-  const app = buildRegistryServer(cluster, { logger: options.logger, version: VERSION });
-  const closeForwarding = forwardWritesToLeader(app, cluster);
+  const app = buildRegistryServer(cluster, { logger: options.logger, version: VERSION, ...security.server, clusterSecret: () => cluster.clusterSecret });
+  // After the access guard (added by buildRegistryServer): the caller is checked here first.
+  const closeForwarding = forwardWritesToLeader(app, cluster, { ca: trustingCa(readTrustedCa(options.tls?.ca))?.ca });
   const close = once(async () => {
+    security.credentials?.close();
     await Promise.all([app.close(), cluster.close()]);
     await Promise.all([channel.close(), prober.close(), closeForwarding()]);
     client.close();
@@ -93,9 +122,10 @@ async function startClusterNode(options: StartRegistryOptions): Promise<RunningR
       throw new RosterError('INVALID_OPTION', `cannot reach etcd at ${hosts.join(', ')}: ${error.message}; start etcd or fix --etcd-endpoints`, { cause: error });
     }),
   );
-  const url = `http://${host}:${actualPort}`;
+  security.credentials?.watch();
+  const url = `${security.scheme}://${host}:${actualPort}`;
   cluster.campaign(options.advertiseUrl ?? url);
-  return { url, port: actualPort, registry: cluster, app, close };
+  return { url, port: actualPort, registry: cluster, app, adminToken: security.adminToken, close };
 }
 
 /** Runs `prepare`, then listens; on any failure closes everything and says what to change. */
@@ -117,6 +147,18 @@ function once(fn: () => Promise<void>): () => Promise<void> {
 }
 
 const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** The CA for outbound HTTPS defaults to ROSTER_TLS_CA, as in every other part of Roster. */
+function withEnvironment(options: StartRegistryOptions): StartRegistryOptions {
+  const ca = options.tls?.ca ?? (process.env.ROSTER_TLS_CA || undefined);
+  return ca === undefined ? options : { ...options, tls: { ...options.tls, ca } };
+}
+
+/** There is a data folder to keep admin.token in when one is named, or the SQLite store's default. */
+function securityInput(options: StartRegistryOptions): Parameters<typeof prepareSecurity>[0] {
+  const dataDir = options.dataDir ?? (options.store === 'sqlite' ? './data' : null);
+  return { auth: options.auth, course: options.course, tls: options.tls, dataDir, env: process.env, tokensWatchIntervalMs: options.tokensWatchIntervalMs };
+}
 
 function openStore(options: StartRegistryOptions): RegistryStore {
   if (typeof options.store === 'object') return options.store;

@@ -1,9 +1,17 @@
 // Where a service listens and what URL it advertises: options first, then the environment.
-import { checkOption, httpUrl } from '../protocol/index.js';
+import { readFileSync } from 'node:fs';
+import { RosterError, checkOption, httpUrl } from '../protocol/index.js';
 import type { RequestListener } from 'node:http';
-import type { RegistryClientOptions } from '../client/index.js';
+import type { ClientTlsOptions, RegistryClientOptions } from '../client/index.js';
 
-export interface StartServiceOptions extends Omit<RegistryClientOptions, 'service' | 'url'> {
+export interface ServiceTlsOptions extends ClientTlsOptions {
+  /** Path of the PEM certificate (chain) to serve HTTPS with. Default: ROSTER_TLS_CERT. */
+  cert?: string;
+  /** Path of its PEM private key. Default: ROSTER_TLS_KEY. */
+  key?: string;
+}
+
+export interface StartServiceOptions extends Omit<RegistryClientOptions, 'service' | 'url' | 'tls'> {
   /** The service name it registers under. */
   name: string;
   /** Interface to listen on. Default: ROSTER_HOST or "localhost". */
@@ -28,6 +36,17 @@ export interface StartServiceOptions extends Omit<RegistryClientOptions, 'servic
    * startService itself rejects: nothing was started, so the caller still owns its resources.
    */
   onShutdown?: () => Promise<void>;
+  /**
+   * `cert` and `key` (paths, or ROSTER_TLS_CERT and ROSTER_TLS_KEY) make the service serve HTTPS
+   * and advertise https://; `ca` is the client's: a CA bundle to trust for the registry.
+   */
+  tls?: ServiceTlsOptions;
+}
+
+/** The certificate and key read from their files: the service serves HTTPS with them. */
+export interface ServerTls {
+  cert: string;
+  key: string;
 }
 
 export interface ServiceConfig {
@@ -37,6 +56,8 @@ export interface ServiceConfig {
   url: string | undefined;
   shutdownTimeoutMs: number;
   handleSignals: boolean;
+  /** Null: plain HTTP. */
+  tls: ServerTls | null;
 }
 
 export function resolveServiceConfig(options: StartServiceOptions): ServiceConfig {
@@ -45,11 +66,47 @@ export function resolveServiceConfig(options: StartServiceOptions): ServiceConfi
   checkOption(typeof host === 'string' && host.length > 0, 'host', 'a host name or IP address');
   const url = options.url ?? (process.env.ROSTER_URL || undefined);
   checkOption(url === undefined || httpUrl.safeParse(url).success, options.url === undefined ? 'ROSTER_URL' : 'url', 'an absolute http(s) URL');
+  const tls = resolveServerTls(options.tls);
+  checkOption(tls === null || url === undefined || url.startsWith('https:'), options.url === undefined ? 'ROSTER_URL' : 'url', 'an https:// URL when the service serves HTTPS (tls.cert and tls.key)');
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5_000;
   checkOption(Number.isInteger(shutdownTimeoutMs) && shutdownTimeoutMs >= 0, 'shutdownTimeoutMs', 'a non-negative integer (milliseconds)');
   checkOption(options.handler === undefined || typeof options.handler === 'function', 'handler', 'a request listener function');
   checkOption(options.onShutdown === undefined || typeof options.onShutdown === 'function', 'onShutdown', 'an async function');
-  return { host, port: resolvePort(options.port), url, shutdownTimeoutMs, handleSignals: options.handleSignals ?? true };
+  return { host, port: resolvePort(options.port), url, shutdownTimeoutMs, handleSignals: options.handleSignals ?? true, tls };
+}
+
+/** Both paths (options first, then the environment) or neither; the files are read here, so a bad one stops start-up. */
+function resolveServerTls(value: ServiceTlsOptions | undefined): ServerTls | null {
+  checkOption(value === undefined || (typeof value === 'object' && value !== null), 'tls', 'an object: { cert?, key?, ca? } (paths of PEM files)');
+  const cert = pemPath(value?.cert, 'tls.cert', 'ROSTER_TLS_CERT');
+  const key = pemPath(value?.key, 'tls.key', 'ROSTER_TLS_KEY');
+  if (cert === null && key === null) return null;
+  checkOption(cert !== null, 'tls.cert', 'given with tls.key (or ROSTER_TLS_CERT with ROSTER_TLS_KEY): the certificate to serve HTTPS with');
+  checkOption(key !== null, 'tls.key', 'given with tls.cert (or ROSTER_TLS_KEY with ROSTER_TLS_CERT): the private key of the certificate');
+  return { cert: readPem(cert as Pem, 'CERTIFICATE'), key: readPem(key as Pem, 'PRIVATE KEY') };
+}
+
+interface Pem {
+  path: string;
+  option: string;
+}
+
+function pemPath(value: string | undefined, option: string, env: string): Pem | null {
+  checkOption(value === undefined || (typeof value === 'string' && value.length > 0), option, 'the path of a PEM file');
+  if (value !== undefined) return { path: value, option };
+  const fromEnv = process.env[env]?.trim();
+  return fromEnv ? { path: fromEnv, option: env } : null;
+}
+
+function readPem({ path, option }: Pem, label: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new RosterError('INVALID_OPTION', `option "${option}" names a file that cannot be read: ${path} (${(error as Error).message})`, { cause: error });
+  }
+  checkOption(text.includes(label), option, `the path of a PEM file holding a ${label.toLowerCase()} (${path} holds none)`);
+  return text;
 }
 
 function resolvePort(value: number | undefined): number {
@@ -61,7 +118,7 @@ function resolvePort(value: number | undefined): number {
 }
 
 /** The URL others reach us at: a wildcard address is not one, so it becomes localhost. */
-export function advertisedUrl(host: string, port: number): string {
+export function advertisedUrl(host: string, port: number, secure = false): string {
   const reachable = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
-  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+  return `${secure ? 'https' : 'http'}://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }

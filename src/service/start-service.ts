@@ -2,6 +2,7 @@
 // listener was up), serve, and on a signal drain, deregister, release the app's resources
 // (onShutdown) and exit cleanly.
 import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { RosterError } from '../protocol/index.js';
 import { RegistryClient, defaultLogger, type Logger, type RegistryClientOptions } from '../client/index.js';
@@ -24,7 +25,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const logger = options.logger ?? defaultLogger;
   let listener: RequestListener | null = null;
   // Nobody knows our address before we register; still, answer 503 until the client exists.
-  const server = createServer((req, res) => (listener ? listener(req, res) : res.writeHead(503).end()));
+  const server = createListener(config, (req, res) => (listener ? listener(req, res) : res.writeHead(503).end()));
   const port = await listen(server, config);
   const client = await registerOrClose(server, () => {
     const built = new RegistryClient(clientOptions(options, config, port));
@@ -61,9 +62,18 @@ function shutdownHandlers(stop: () => Promise<void>, options: StartServiceOption
   return { close, forgetSignals };
 }
 
+/** node:http, or node:https with the certificate and key; both are Servers with the same close methods. */
+function createListener(config: ServiceConfig, listener: RequestListener): Server {
+  if (config.tls === null) return createServer(listener);
+  return createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, listener);
+}
+
 function clientOptions(options: StartServiceOptions, config: ServiceConfig, port: number): RegistryClientOptions {
-  const { name, host: _host, port: _port, handler: _handler, waitForRequired: _wait, shutdownTimeoutMs: _timeout, handleSignals: _signals, onShutdown: _onShutdown, ...rest } = options;
-  return { ...rest, service: name, url: config.url ?? advertisedUrl(config.host, port) };
+  const { name, host: _host, port: _port, handler: _handler, waitForRequired: _wait, shutdownTimeoutMs: _timeout, handleSignals: _signals, onShutdown: _onShutdown, tls, ...rest } = options;
+  // The certificate and key are the server's; the client only takes the CA to trust.
+  const client: RegistryClientOptions = { ...rest, service: name, url: config.url ?? advertisedUrl(config.host, port, config.tls !== null) };
+  if (tls?.ca !== undefined) client.tls = { ca: tls.ca };
+  return client;
 }
 
 function listen(server: Server, { host, port }: ServiceConfig): Promise<number> {

@@ -7,7 +7,7 @@ import { startService, type RunningService, type StartServiceOptions } from '../
 import { createServiceLogger, type ServiceLogger } from './log/service-logger.js';
 
 /** The run options every demo service hands on to startService as they are (unset: its defaults apply). */
-export type PassedOnOptions = Pick<StartServiceOptions, 'host' | 'registryUrl' | 'protocol' | 'handleSignals'>;
+export type PassedOnOptions = Pick<StartServiceOptions, 'host' | 'registryUrl' | 'protocol' | 'handleSignals' | 'token'>;
 
 export interface ServeAppOptions extends Omit<StartServiceOptions, 'handler' | 'onShutdown' | keyof PassedOnOptions> {
   /** Releases what the app holds (the app itself included). */
@@ -20,10 +20,10 @@ export interface ServeAppOptions extends Omit<StartServiceOptions, 'handler' | '
  * app's resources, or here when start-up fails (startService leaves that to its caller).
  */
 export async function serveApp(app: FastifyInstance, passed: PassedOnOptions, options: ServeAppOptions): Promise<RunningService> {
-  const { host, registryUrl, protocol, handleSignals } = passed;
+  const { host, registryUrl, protocol, handleSignals, token } = passed;
   try {
     await app.ready();
-    return await startService({ host, registryUrl, protocol, handleSignals, ...options, handler: (req, res) => app.routing(req, res) });
+    return await startService({ host, registryUrl, protocol, handleSignals, token, ...options, handler: (req, res) => app.routing(req, res) });
   } catch (error) {
     await options.onShutdown();
     throw error;
@@ -36,9 +36,12 @@ export interface ChosenLogger {
   shipped: ServiceLogger | null;
 }
 
-/** The caller's logger (tests: nothing is shipped), or one shipping to the LogService, its client attached later. */
-export function chooseLogger(service: string, options: { logger?: Logger; stdout?: boolean }): ChosenLogger {
+/**
+ * The caller's logger (tests: nothing is shipped), or one shipping to the LogService, its client
+ * attached later. It sends the service's own token: the log service stores entries under it.
+ */
+export function chooseLogger(service: string, options: { logger?: Logger; stdout?: boolean; token?: string }): ChosenLogger {
   if (options.logger) return { logger: options.logger, shipped: null };
-  const shipped = createServiceLogger({ service, stdout: options.stdout ?? true });
+  const shipped = createServiceLogger({ service, stdout: options.stdout ?? true, ...(options.token !== undefined ? { token: options.token } : {}) });
   return { logger: shipped.logger, shipped };
 }

@@ -3,7 +3,10 @@
 // Request object, no Readable body, no AbortController of its own. For a small answer this
 // costs about half the CPU of undici's request(), which matters at thousands of probes a second.
 
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
+import { RosterError } from '../protocol/errors.js';
 
 export interface ExchangeRequest {
   method: 'GET' | 'POST';
@@ -113,6 +116,24 @@ export function exchange(dispatcher: Dispatcher, request: ExchangeRequest): Prom
 function splitUrl(url: string): { origin: string; path: string } {
   const parsed = new URL(url);
   return { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+}
+
+/**
+ * The `connect` options of an undici Agent that trusts `ca` (PEM) besides the usual public CAs:
+ * a private CA is added to the trust, it does not replace it.
+ */
+export function trustingCa(ca: string | undefined): { ca: string[] } | undefined {
+  return ca === undefined ? undefined : { ca: [...rootCertificates, ca] };
+}
+
+/** Reads a PEM CA bundle named by an option; a missing or unreadable file says which option. */
+export function readCaFile(path: string | undefined, option = 'tls.ca'): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new RosterError('INVALID_OPTION', `option "${option}" names a CA file that cannot be read: ${path} (${(error as Error).message})`, { cause: error });
+  }
 }
 
 /** The system's or undici's error code, also inside the AggregateError of a failed happy-eyeballs connect. */

@@ -11,6 +11,7 @@ import { courseRoutes } from '../../src/registry/http/course-routes.js';
 import { toRosterError } from '../../src/shared/fastify-errors.js';
 import { v1Routes } from '../../src/registry/http/v1-routes.js';
 import { buildRegistryServer } from '../../src/registry/http/server.js';
+import { loginRoute } from '../../src/registry/http/auth-routes.js';
 import { createRegistryMetrics } from '../../src/registry/metrics.js';
 import { HttpChannel } from '../../src/registry/notify/http-channel.js';
 import { Registry } from '../../src/registry/registry.js';
@@ -21,6 +22,9 @@ const HEALTH = { intervalMs: 200, timeoutMs: 200, attempts: 1, retryDelayMs: 50,
 const WAIT = { timeout: 10_000 };
 // A straight arrow has a bounding box of height 0, which Playwright counts as hidden.
 const ATTACHED = { ...WAIT, state: 'attached' } as const;
+/** The admin token of the registries these tests start; the page signs in with it at /login. */
+const ADMIN_TOKEN = 'dashboard-test-admin-token';
+const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
 let browser: Browser;
@@ -37,7 +41,7 @@ async function startRegistry(t: TestContext, { watch = true } = {}): Promise<{ u
   const channel = new HttpChannel();
   const prober = createHttpProber();
   const registry = new Registry({ channel, probe: prober.probe, options: { health: HEALTH } });
-  const app = watch ? buildRegistryServer(registry) : registryWithoutWatch(registry);
+  const app = watch ? buildRegistryServer(registry, { auth: { adminToken: ADMIN_TOKEN } }) : registryWithoutWatch(registry);
   t.after(async () => {
     await Promise.all([app.close(), registry.close()]);
     await Promise.all([channel.close(), prober.close()]);
@@ -46,7 +50,7 @@ async function startRegistry(t: TestContext, { watch = true } = {}): Promise<{ u
   return { url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}` };
 }
 
-/** The registry's routes, metrics and dashboard, but no /v1/watch. */
+/** The registry's routes, metrics and dashboard, but no /v1/watch (nor authentication: an older registry). */
 function registryWithoutWatch(registry: Registry): FastifyInstance {
   const app = Fastify({ logger: false });
   app.setErrorHandler((error, _request, reply) => {
@@ -59,6 +63,7 @@ function registryWithoutWatch(registry: Registry): FastifyInstance {
   app.register(v1Routes(registry, '0.0.0'), { prefix: '/v1' });
   app.register(metricsRoutes(metrics));
   app.register(dashboardRoutes());
+  app.register(loginRoute({ authenticator: null, secureCookie: false }));
   return app;
 }
 
@@ -68,12 +73,16 @@ async function openDashboard(t: TestContext, url: string): Promise<Page> {
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   t.after(() => assert.deepEqual(errors, [], 'the page threw'));
-  await page.goto(url);
+  // Signing in sets the session cookie and lands on the dashboard; the page's own fetch and
+  // EventSource calls then carry the cookie (same origin).
+  const landed = await page.goto(`${url}/login?token=${ADMIN_TOKEN}`);
+  assert.equal(new URL(page.url()).pathname, '/');
+  assert.equal(landed?.status(), 200);
   return page;
 }
 
 async function registerCourse(registryUrl: string, service: RecordingService, name: string, requires: string[] = []): Promise<void> {
-  const response = await fetch(`${registryUrl}/services`, { method: 'POST', body: JSON.stringify(service.registration(name, requires)) });
+  const response = await fetch(`${registryUrl}/services`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(service.registration(name, requires)) });
   assert.equal(response.status, 200, await response.text());
 }
 
@@ -123,7 +132,7 @@ test('instance details: probe time, latency, version and tags', async (t) => {
   const log = await startService(t);
   const response = await fetch(`${url}/v1/instances`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...AUTH },
     body: JSON.stringify({ service: 'LogService', url: log.url, heartbeatUrl: `${log.url}/heartbeat`, metadata: { version: '1.4.0', tags: ['eu', 'canary'] } }),
   });
   assert.equal(response.status, 201);
@@ -142,7 +151,7 @@ test('strings from the registry are shown as text, never run as markup', async (
   const attack = '<img src=x onerror="window.pwned=1">';
   const response = await fetch(`${url}/v1/instances`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...AUTH },
     body: JSON.stringify({ service: 'Evil', url: 'http://127.0.0.1:9/', ttlMs: 60_000, metadata: { version: attack, tags: [`<b>${attack}</b>`] } }),
   });
   assert.equal(response.status, 201);
@@ -159,7 +168,7 @@ test('the open dashboard counts as a watch stream in /metrics', async (t) => {
   const { url } = await startRegistry(t);
   const page = await openDashboard(t, url);
   await page.waitForSelector('#status[data-state="live"]', WAIT);
-  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const metrics = await (await fetch(`${url}/metrics`, { headers: AUTH })).text();
   assert.match(metrics, /^roster_watch_streams 1$/m);
 });
 
@@ -175,7 +184,7 @@ test('without a watch stream the dashboard polls /v1/state and still follows cha
 test('the page and its modules are served with a strict content security policy; nothing else is', async (t) => {
   const { url } = await startRegistry(t);
   for (const [path, type] of [['/', 'text/html'], ['/dashboard/app.js', 'text/javascript'], ['/dashboard/style.css', 'text/css']] as const) {
-    const response = await fetch(`${url}${path}`);
+    const response = await fetch(`${url}${path}`, { headers: AUTH });
     assert.equal(response.status, 200, path);
     assert.ok(response.headers.get('content-type')?.startsWith(type), `${path}: ${response.headers.get('content-type')}`);
     assert.match(response.headers.get('content-security-policy') ?? '', /script-src 'self'/);

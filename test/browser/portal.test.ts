@@ -3,6 +3,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -13,6 +15,7 @@ import { startRegistry } from '../../src/registry/start-registry.js';
 import { runGradingService, type RunGradingServiceOptions } from '../../src/services/grading/index.js';
 import { runLogService } from '../../src/services/log/index.js';
 import { runPortalService } from '../../src/services/portal/index.js';
+import { secureRegistry } from '../services/secure-registry.js';
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const HOST = '127.0.0.1';
@@ -73,21 +76,43 @@ async function submitForm(page: Page, button: string): Promise<number> {
   return response.status() === 303 ? ((await response.request().redirectedTo()?.response())?.status() ?? 0) : response.status();
 }
 
-test('a teacher adds a grade, sees a bad score refused, and the portal survives the grading service going away', { timeout: 90_000 }, async (t) => {
-  const defer = cleanupStack(t);
+/** The registry (secure, as by default) and the three services, each with its own part's token. */
+async function demoSystem(t: TestContext, defer: (cleanup: () => unknown) => void) {
   const silent = pino({ level: 'silent' });
-  const registry = await startRegistry({ host: HOST, port: 0, health: { intervalMs: 300, timeoutMs: 300, attempts: 2, retryDelayMs: 100 } });
+  const { registry, tokens } = await secureRegistry(t, { health: { intervalMs: 300, timeoutMs: 300, attempts: 2, retryDelayMs: 100 } });
   defer(() => registry.close());
-  const log = await runLogService({ host: HOST, port: 0, dataDir: tempDir(defer, 'log'), registryUrl: registry.url, handleSignals: false, logger: silent });
+  const log = await runLogService({ host: HOST, port: 0, dataDir: tempDir(defer, 'log'), registryUrl: registry.url, token: tokens.log, handleSignals: false, logger: silent });
   defer(() => log.close());
-  const gradingOptions: RunGradingServiceOptions = { host: HOST, port: 0, dataDir: tempDir(defer, 'grading'), registryUrl: registry.url, handleSignals: false, stdout: false };
+  const gradingOptions: RunGradingServiceOptions = { host: HOST, port: 0, dataDir: tempDir(defer, 'grading'), registryUrl: registry.url, token: tokens.grading, handleSignals: false, stdout: false };
   const grading = await runGradingService(gradingOptions);
   defer(() => grading.close());
-  const portal = await runPortalService({ host: HOST, port: 0, registryUrl: registry.url, handleSignals: false, stdout: false });
+  const portal = await runPortalService({ host: HOST, port: 0, registryUrl: registry.url, token: tokens.portal, handleSignals: false, stdout: false });
   defer(() => portal.close());
-  await providersOf(portal.client, 'GradingService', (urls) => urls.length === 1);
-  const browser: Browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  return { registry, tokens, log, grading, gradingOptions, portal };
+}
+
+/** A page of another origin: another port of the same loopback host (same site, other origin). */
+async function otherOrigin(defer: (cleanup: () => unknown) => void, html: string): Promise<string> {
+  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html));
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  defer(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return `http://${HOST}:${(server.address() as AddressInfo).port}/`;
+}
+
+async function launch(defer: (cleanup: () => unknown) => void): Promise<Browser> {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
   defer(() => browser.close());
+  return browser;
+}
+
+test('a teacher adds a grade, sees a bad score refused, and the portal survives the grading service going away', { timeout: 90_000 }, async (t) => {
+  const defer = cleanupStack(t);
+  const { portal, grading, gradingOptions } = await demoSystem(t, defer);
+  await providersOf(portal.client, 'GradingService', (urls) => urls.length === 1);
+  const browser = await launch(defer);
   const page = await browser.newPage();
 
   // The Grade Book, then a student.
@@ -142,4 +167,98 @@ test('a teacher adds a grade, sees a bad score refused, and the portal survives 
   assert.equal(again?.status(), 200);
   assert.equal(await page.locator('#average').innerText(), '60.5%');
   assert.ok((await rowTexts(page, '#grades')).includes('Quiz 3 Test 100'));
+});
+
+test("a page of another origin that auto-submits a grade form through the teacher's browser adds nothing", { timeout: 60_000 }, async (t) => {
+  const defer = cleanupStack(t);
+  const { portal, grading } = await demoSystem(t, defer);
+  await providersOf(portal.client, 'GradingService', (urls) => urls.length === 1);
+  const gradesOf = async (): Promise<unknown> => ((await (await fetch(`${grading.url}/students/1`)).json()) as { Grades: unknown[] }).Grades;
+  const before = await gradesOf();
+  const evil = await otherOrigin(
+    defer,
+    `<!doctype html><title>win a prize</title>
+     <form method="post" action="${portal.url}/students/1/grades">
+       <input name="Title" value="Forged"><input name="Type" value="Exam"><input name="Score" value="0">
+     </form>
+     <script>document.forms[0].submit()</script>`,
+  );
+  const browser = await launch(defer);
+  const page = await browser.newPage();
+
+  // The teacher has the portal open: the browser holds its form cookie.
+  await page.goto(`${portal.url}/students/1`);
+  assert.equal(await page.locator('h1').innerText(), 'Carter, Nick');
+
+  const [posted] = await Promise.all([
+    page.waitForResponse((response) => response.request().method() === 'POST' && response.url() === `${portal.url}/students/1/grades`),
+    page.goto(evil),
+  ]);
+  await page.waitForLoadState();
+  assert.equal(posted.status(), 403);
+  assert.equal(await page.locator('h1').innerText(), 'The form could not be accepted');
+  assert.match(await page.locator('main').innerText(), /Reload the form and send it again/);
+  assert.deepEqual(await gradesOf(), before, 'no grade was added');
+
+  // The teacher's own form still works in the same browser.
+  await page.goto(`${portal.url}/students/1`);
+  await page.fill('#Title', 'Quiz 3');
+  await page.fill('#Score', '88');
+  assert.equal(await submitForm(page, 'Add grade'), 200);
+  assert.ok((await rowTexts(page, '#grades')).includes('Quiz 3 Quiz 88'));
+});
+
+test('a NUL or a line break in a grade title is refused on the page with the values kept; nothing is stored', { timeout: 60_000 }, async (t) => {
+  const defer = cleanupStack(t);
+  const { portal, grading } = await demoSystem(t, defer);
+  await providersOf(portal.client, 'GradingService', (urls) => urls.length === 1);
+  const browser = await launch(defer);
+  const page = await browser.newPage();
+  await page.goto(`${portal.url}/students/2`);
+  const before = await rowTexts(page, '#grades');
+
+  // A text input drops line breaks as it is typed, so the value is set as a script could.
+  await page.locator('#Title').evaluate((input) => ((input as { value: string }).value = 'Quiz\u00003'));
+  await page.fill('#Score', '90');
+  assert.equal(await submitForm(page, 'Add grade'), 400);
+  assert.equal(await page.locator('#Title-error').innerText(), 'Title must not contain control characters (such as a line break, a tab or NUL)');
+  assert.equal(await page.inputValue('#Score'), '90');
+  assert.deepEqual(await rowTexts(page, '#grades'), before);
+  const stored = ((await (await fetch(`${grading.url}/students/2`)).json()) as { Grades: { Title: string }[] }).Grades;
+  assert.ok(stored.every((grade) => !/[\u0000-\u001f]/.test(grade.Title)));
+});
+
+test('a no-cors fetch from a page of another origin registers nothing on a real registry', { timeout: 60_000 }, async (t) => {
+  const defer = cleanupStack(t);
+  const registry = await startRegistry({ host: HOST, port: 0 });
+  defer(() => registry.close());
+  assert.ok(registry.adminToken, 'secure by default');
+  const evil = await otherOrigin(defer, '<!doctype html><title>nothing to see</title>');
+  const browser = await launch(defer);
+  const page = await browser.newPage();
+  await page.goto(evil);
+
+  // A registration the course API takes from a program on this machine (the control at the end).
+  const body = JSON.stringify({ ServiceName: 'Evil', ServiceURL: evil.slice(0, -1), RequiredServices: [], ServiceUpdateURL: `${evil}services`, HeartbeatURL: `${evil}heartbeat` });
+  const outcome = await page.evaluate(
+    async ({ url, body }) => {
+      try {
+        const response = await fetch(url, { method: 'POST', mode: 'no-cors', body });
+        return `answered (${response.type})`;
+      } catch (error) {
+        return `failed: ${(error as Error).message}`;
+      }
+    },
+    { url: `http://${HOST}:${registry.port}/services`, body },
+  );
+
+  assert.match(outcome, /answered \(opaque\)|failed/);
+  assert.deepEqual(registry.registry.instances(), [], `nothing registered (the page's fetch ${outcome})`);
+  const listed = await fetch(`${registry.url}/v1/services`, { headers: { authorization: `Bearer ${registry.adminToken}` } });
+  assert.doesNotMatch(await listed.text(), /Evil/);
+
+  // The same body from a course program on loopback (no Origin, JSON) is taken: the page was refused for being a page.
+  const course = await fetch(`http://${HOST}:${registry.port}/services`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  assert.equal(course.status, 200, await course.text());
+  assert.deepEqual(registry.registry.instances().map((instance) => instance.service), ['Evil']);
 });

@@ -2,15 +2,20 @@
 // for the exit codes a script sees.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { depsCommand } from '../../src/cli/commands/deps.js';
 import { deregisterCommand } from '../../src/cli/commands/deregister.js';
 import { lsCommand } from '../../src/cli/commands/ls.js';
 import { watchCommand } from '../../src/cli/commands/watch.js';
-import type { CliIo } from '../../src/cli/registry-api.js';
+import { isThisMachine, type CliIo } from '../../src/cli/registry-api.js';
 import type { Registration } from '../../src/registry/catalog.js';
-import { freePort, NodeProcess } from '../helpers/processes.js';
+import { freePort, NodeProcess, scratchDir } from '../helpers/processes.js';
 import { startWatchRegistry } from '../helpers/watch-registry.js';
 
 /** Tests wait for events; one that never comes fails the test instead of hanging the run. */
@@ -213,4 +218,98 @@ test('as a process: exit 3 and where to point when the registry is unreachable, 
   assert.match(ls.output, new RegExp(`cannot reach the registry at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\).*--registry URL or ROSTER_REGISTRY_URL`));
   assert.equal(usageCode, 2, usage.output);
   assert.match(usage.output, /missing required argument 'url'/);
+});
+
+/**
+ * A registry that wants a token: `good` reads and writes, `reader` only reads; it records the
+ * Authorization header of every request.
+ */
+async function guardedRegistry(t: TestContext) {
+  const seen: Array<string | undefined> = [];
+  const valid = new Set(['Bearer good', 'Bearer reader']);
+  const server = createServer((req, res) => {
+    seen.push(req.headers.authorization);
+    const answer = (status: number, body: object) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const auth = req.headers.authorization;
+    if (auth === undefined || !valid.has(auth)) return answer(401, { code: 'UNAUTHORIZED', message: 'a valid token is needed' });
+    if (req.method !== 'GET' && auth !== 'Bearer good') return answer(403, { code: 'FORBIDDEN', message: 'this needs the "register" scope' });
+    if (req.method === 'DELETE') return answer(404, { code: 'INSTANCE_NOT_FOUND', message: 'no such instance' });
+    if (req.url?.startsWith('/v1/watch')) return void res.writeHead(200, { 'content-type': 'text/event-stream' }).write('event: snapshot\ndata: {"revision":0,"instances":[]}\n\n');
+    return answer(200, { revision: 0, services: [] });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  /** Drops `token` and every open stream, as a registry whose tokens file lost it. */
+  const revoke = (token: string): void => {
+    valid.delete(`Bearer ${token}`);
+    server.closeAllConnections();
+  };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, revoke };
+}
+
+test('credentials: --token, else ROSTER_TOKEN, else the admin.token of --data-dir, sent as a Bearer token', BOUNDED, async (t) => {
+  const registry = await guardedRegistry(t);
+  const flag = await run(lsCommand, ['--registry', registry.url, '--token', 'good'], new TestIo({ ROSTER_TOKEN: 'bad' }));
+  assert.equal(flag.code, 0, flag.err);
+  const env = await run(lsCommand, ['--registry', registry.url], new TestIo({ ROSTER_TOKEN: 'good' }));
+  assert.equal(env.code, 0, env.err);
+
+  const dataDir = scratchDir(t);
+  writeFileSync(join(dataDir, 'admin.token'), 'good\n', { mode: 0o600 });
+  const file = await run(lsCommand, ['--registry', registry.url, '--data-dir', dataDir]);
+  assert.equal(file.code, 0, file.err);
+  assert.match(file.out, /no service is registered/);
+
+  const watching = new TestIo({ ROSTER_TOKEN: 'good' });
+  const watch = run(watchCommand, ['--registry', registry.url], watching);
+  await watching.waitForLine(/rev 0 snapshot/);
+  watching.interrupt();
+  assert.equal((await watch).code, 0, watching.err);
+  assert.deepEqual(registry.seen, ['Bearer good', 'Bearer good', 'Bearer good', 'Bearer good']);
+});
+
+test('credentials: a refused or missing token exits 1 and says how to give one, never printing it', BOUNDED, async (t) => {
+  const registry = await guardedRegistry(t);
+  const none = await run(lsCommand, ['--registry', registry.url, '--data-dir', scratchDir(t)]);
+  assert.equal(none.code, 1);
+  assert.match(none.err, /UNAUTHORIZED: a valid token is needed; no token was sent: give a token with --token <secret> or ROSTER_TOKEN, or, on the registry's machine, --data-dir/);
+  assert.equal(registry.seen[0], undefined);
+
+  const wrong = await run(depsCommand, ['--registry', registry.url], new TestIo({ ROSTER_TOKEN: 'not-the-secret' }));
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.err, /the token from ROSTER_TOKEN was refused: give a token with --token/);
+  assert.doesNotMatch(wrong.err, /not-the-secret/);
+
+  const reader = await run(deregisterCommand, ['http://127.0.0.1:6001', '--registry', registry.url, '--token', 'reader']);
+  assert.equal(reader.code, 1);
+  assert.match(reader.err, /FORBIDDEN: this needs the "register" scope; the token from --token lacks that permission/);
+
+  const watch = await run(watchCommand, ['--registry', registry.url, '--data-dir', scratchDir(t)]);
+  assert.equal(watch.code, 1);
+  assert.match(watch.err, /UNAUTHORIZED: .*no token was sent: give a token with --token <secret> or ROSTER_TOKEN/);
+});
+
+test('watch: a token revoked while watching ends the watch with exit 1 instead of retrying forever', BOUNDED, async (t) => {
+  const registry = await guardedRegistry(t);
+  const io = new TestIo({ ROSTER_TOKEN: 'good' });
+  const watch = run(watchCommand, ['--registry', registry.url], io);
+  await io.waitForLine(/rev 0 snapshot/);
+  registry.revoke('good');
+  assert.equal((await watch).code, 1);
+  assert.match(io.err, /UNAUTHORIZED: a valid token is needed; the token from ROSTER_TOKEN was refused/);
+});
+
+test('ROSTER_TLS_CA naming a file that cannot be read is a usage error naming it', BOUNDED, async () => {
+  const io = await run(lsCommand, ['--registry', 'https://127.0.0.1:1'], new TestIo({ ROSTER_TLS_CA: '/nonexistent/ca.pem' }));
+  assert.equal(io.code, 2);
+  assert.match(io.err, /"ROSTER_TLS_CA" names a CA file that cannot be read: \/nonexistent\/ca\.pem/);
+});
+
+test('credentials: admin.token is read only for a registry on this machine', () => {
+  for (const host of ['localhost', '127.0.0.1', '127.1.2.3', '[::1]', '::1']) assert.equal(isThisMachine(host), true, host);
+  for (const host of ['registry.example.com', '192.0.2.1']) assert.equal(isThisMachine(host), false, host);
 });

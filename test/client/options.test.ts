@@ -52,3 +52,52 @@ test('bad options throw INVALID_OPTION naming the option', () => {
     assert.throws(() => new RegistryClient({ ...base, ...override } as RegistryClientOptions), { code: 'INVALID_OPTION', message: new RegExp(`^option "${name}" `) }, name);
   }
 });
+
+function withEnv(t: { after(fn: () => void): void }, values: Record<string, string | undefined>): void {
+  const saved = Object.fromEntries(Object.keys(values).map((key) => [key, process.env[key]]));
+  t.after(() => {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  });
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+}
+
+test('token: the option, else ROSTER_TOKEN, else none; it must fit in a header', (t) => {
+  withEnv(t, { ROSTER_TOKEN: undefined });
+  assert.equal(new RegistryClient(base).options.token, null);
+  process.env.ROSTER_TOKEN = ' from-env ';
+  assert.equal(new RegistryClient(base).options.token, 'from-env');
+  assert.equal(new RegistryClient({ ...base, token: 'explicit' }).options.token, 'explicit');
+  for (const token of ['', 'two words', 'line\nbreak', 42 as unknown as string]) {
+    assert.throws(() => new RegistryClient({ ...base, token }), { code: 'INVALID_OPTION', message: /^option "token" must be a non-empty token/ }, String(token));
+  }
+  process.env.ROSTER_TOKEN = 'bad token';
+  assert.throws(() => new RegistryClient(base), { code: 'INVALID_OPTION', message: /^option "ROSTER_TOKEN"/ });
+});
+
+test('tls.ca: a PEM bundle read at construction (option, else ROSTER_TLS_CA); a bad path names the option', async (t) => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'roster-ca-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  await writeFile(join(dir, 'ca.pem'), pem);
+  await writeFile(join(dir, 'empty.pem'), 'nothing here');
+  withEnv(t, { ROSTER_TLS_CA: undefined });
+
+  assert.equal(new RegistryClient(base).options.tlsCa, null);
+  assert.equal(new RegistryClient({ ...base, tls: { ca: join(dir, 'ca.pem') } }).options.tlsCa, pem);
+  process.env.ROSTER_TLS_CA = join(dir, 'ca.pem');
+  assert.equal(new RegistryClient(base).options.tlsCa, pem);
+  process.env.ROSTER_TLS_CA = join(dir, 'missing.pem');
+  assert.throws(() => new RegistryClient(base), { code: 'INVALID_OPTION', message: /^option "ROSTER_TLS_CA" names a CA file that cannot be read: .*missing\.pem/ });
+  delete process.env.ROSTER_TLS_CA;
+  assert.throws(() => new RegistryClient({ ...base, tls: { ca: join(dir, 'empty.pem') } }), { code: 'INVALID_OPTION', message: /^option "tls.ca" must be the path of a PEM CA bundle/ });
+  assert.throws(() => new RegistryClient({ ...base, tls: 'ca.pem' as never }), { code: 'INVALID_OPTION', message: /^option "tls" / });
+});

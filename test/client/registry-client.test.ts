@@ -53,7 +53,10 @@ test('register applies the providers of the answer and sets lastRevision', async
 test('register applies the initial patch delivered to the update URL before the answer', async (t) => {
   const registry = await startRegistry(t);
   registry.addInstance('LogService', LOG_A);
-  const client = await servedClient(t, { registryUrl: registry.url });
+  const clock = new FakeClock();
+  registry.now = () => clock.now();
+  const logger = recordingLogger();
+  const client = await servedClient(t, { registryUrl: registry.url, clock, logger });
   const changes: ChangeEvent[] = [];
   client.on('change', (change) => changes.push(change));
 
@@ -61,6 +64,9 @@ test('register applies the initial patch delivered to the update URL before the 
 
   assert.deepEqual(client.providers('LogService'), [LOG_A]);
   assert.deepEqual(changes, [{ service: 'LogService', added: [LOG_A], removed: [], revision: 2 }]);
+  // The patch came before the key: held until the answer, then checked and found good.
+  assert.equal(client.verifiesSignatures, true);
+  assert.deepEqual(logger.messages('warn'), []);
 });
 
 test('applyPatch: applies in order, drops re-deliveries and older revisions', (t) => {

@@ -4,8 +4,11 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { RegistryClient } from '../../src/client/index.js';
 import { startEtcdCluster } from '../helpers/etcd-cluster.js';
-import { NodeProcess, ROSTER_CLI, freePort } from '../helpers/processes.js';
+import { NodeProcess, ROSTER_CLI, bearer, freePort, scratchDir } from '../helpers/processes.js';
 import { RecordingService } from '../helpers/recording-service.js';
+
+/** Every node takes this admin token (ROSTER_ADMIN_TOKEN); forwarded writes keep its identity. */
+const ADMIN_TOKEN = 'cluster-test-admin-token-0123';
 
 interface Health {
   role: string;
@@ -50,7 +53,8 @@ test('three registry nodes over a three-member etcd cluster', { timeout: 120_000
         ROSTER_CLI, 'registry', '--host', '127.0.0.1', '--port', String(port),
         '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','), '--etcd-prefix', `/roster-test-${process.pid}/`,
         '--health-interval', '300', '--health-timeout', '300', '--health-attempts', '2', '--health-retry-delay', '100',
-      ]),
+        '--data-dir', scratchDir(t, 'roster-node-'),
+      ], { ROSTER_ADMIN_TOKEN: ADMIN_TOKEN }),
   );
   await Promise.all(nodes.map((node) => node.waitForEvent((e) => typeof e.msg === 'string' && e.msg.startsWith('registry listening'))));
   const firstLeader = await waitForLeader(urls).catch((error: Error) => {
@@ -89,11 +93,29 @@ test('three registry nodes over a three-member etcd cluster', { timeout: 120_000
     updateUrl: null,
     heartbeatUrl: null,
     registryUrl: [firstLeader, ...survivors],
+    token: ADMIN_TOKEN,
   });
   t.after(() => client.close());
   await client.register();
   assert.deepEqual(client.providers('GradingService'), [grading.url]);
   await client.deregister();
+
+  // A write through a follower keeps its caller: the owner is the token, not the forwarding node.
+  const follower = survivors.find((url) => url !== secondLeader)!;
+  const owned = await request(`${follower}/v1/instances`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...bearer(ADMIN_TOKEN) },
+    body: JSON.stringify({ service: 'Owned', url: 'http://127.0.0.1:9/owned', ttlMs: 60_000 }),
+  });
+  const answer = (await owned.body.json()) as { instance: { owner: string } };
+  assert.equal(owned.statusCode, 201);
+  assert.equal(answer.instance.owner, 'admin-env');
+  const anonymous = await request(`${follower}/v1/instances`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service: 'Owned', url: 'http://127.0.0.1:9/owned', ttlMs: 60_000 }) });
+  assert.equal(anonymous.statusCode, 401, 'the follower checks the caller itself');
+  await anonymous.body.dump();
+  const forged = await request(`${secondLeader}/v1/instances`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-roster-forwarded': '1', 'x-roster-caller': Buffer.from(JSON.stringify({ name: 'admin', admin: true, scopes: ['admin'], services: null })).toString('base64url') }, body: '{}' });
+  assert.equal(forged.statusCode, 401, 'without the cluster secret a forwarded caller is not believed');
+  await forged.body.dump();
 
   // One etcd member dies: the system keeps working.
   await etcd.kill(etcd.members[0]!);
@@ -112,7 +134,7 @@ test('three registry nodes over a three-member etcd cluster', { timeout: 120_000
   async function waitForInstances(url: string, count: number): Promise<void> {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      const state = (await (await fetch(`${url}/v1/state`)).json()) as { instances: unknown[] };
+      const state = (await (await fetch(`${url}/v1/state`, { headers: bearer(ADMIN_TOKEN) })).json()) as { instances: unknown[] };
       if (state.instances.length === count) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

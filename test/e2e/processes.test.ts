@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { NodeProcess, freePort, startRegistryProcess } from '../helpers/processes.js';
+import { NodeProcess, bearer, freePort, startRegistryProcess } from '../helpers/processes.js';
 
 const DEMO = fileURLToPath(new URL('../fixtures/demo-service.ts', import.meta.url));
 const HEALTH = { interval: 400, timeout: 300, attempts: 2, retryDelay: 200 };
@@ -27,6 +27,7 @@ test('kill -9, restart and SIGTERM: dependents hear of each', { timeout: 60_000 
     REQUIRES: requires.join(','),
     ROSTER_PORT: String(port),
     ROSTER_REGISTRY_URL: registry.url,
+    ROSTER_TOKEN: registry.adminToken,
   });
   const alphaPort = await freePort();
   const start = async (name: string, requires: string[], port = 0) => {
@@ -65,7 +66,7 @@ test('kill -9, restart and SIGTERM: dependents hear of each', { timeout: 60_000 
   beta.service.kill('SIGTERM');
   const [code] = await beta.service.exited;
   assert.equal(code, 0, beta.service.output);
-  const lookup = await fetch(`${registry.url}/v1/services/Beta`);
+  const lookup = await fetch(`${registry.url}/v1/services/Beta`, { headers: bearer(registry.adminToken) });
   assert.equal(lookup.status, 404);
   await lookup.arrayBuffer();
   await gamma.service.waitForEvent(isChange('Beta', 'removed', beta.url));

@@ -2,11 +2,8 @@
 // instances, continues its revisions, resumes health checks and delivers what it owed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { request } from 'undici';
-import { ROSTER_CLI, NodeProcess, freePort } from '../helpers/processes.js';
+import { ROSTER_CLI, NodeProcess, bearer, freePort, readAdminToken, scratchDir } from '../helpers/processes.js';
 import { RecordingService } from '../helpers/recording-service.js';
 
 async function startRegistry(t: import('node:test').TestContext, port: number, dataDir: string): Promise<NodeProcess> {
@@ -24,24 +21,24 @@ async function courseRegister(registryUrl: string, registration: object): Promis
   return response.statusCode;
 }
 
-async function state(registryUrl: string): Promise<{ revision: number; instances: Array<{ service: string; url: string }> }> {
-  return (await (await fetch(`${registryUrl}/v1/state`)).json()) as never;
+async function state(registryUrl: string, token: string): Promise<{ revision: number; instances: Array<{ service: string; url: string }> }> {
+  return (await (await fetch(`${registryUrl}/v1/state`, { headers: bearer(token) })).json()) as never;
 }
 
 test('SIGKILL and restart: instances, revisions, health checks and undelivered patches survive', { timeout: 60_000 }, async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'roster-restart-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const dataDir = scratchDir(t, 'roster-restart-');
   const port = await freePort();
   const registryUrl = `http://127.0.0.1:${port}`;
   const [grading, logA, logB] = await Promise.all([RecordingService.start(), RecordingService.start(), RecordingService.start()]);
   t.after(() => Promise.all([grading.close(), logA.close(), logB.close()]));
 
   let registry = await startRegistry(t, port, dataDir);
+  const token = readAdminToken(dataDir);
   grading.update = 500; // the dependent cannot take patches for now: they wait in the outbox
   assert.equal(await courseRegister(registryUrl, grading.registration('GradingService', ['LogService'])), 200);
   assert.equal(await courseRegister(registryUrl, logA.registration('LogService')), 200);
   assert.equal(await courseRegister(registryUrl, logB.registration('LogService')), 200);
-  const before = await state(registryUrl);
+  const before = await state(registryUrl, token);
   assert.equal(before.instances.length, 3);
 
   registry.kill('SIGKILL');
@@ -50,7 +47,8 @@ test('SIGKILL and restart: instances, revisions, health checks and undelivered p
   const heartbeatsBefore = logA.requests.filter((r) => r.path === '/heartbeat').length;
 
   registry = await startRegistry(t, port, dataDir);
-  const after = await state(registryUrl);
+  assert.equal(readAdminToken(dataDir), token, 'a restart keeps the admin token');
+  const after = await state(registryUrl, token);
   assert.deepEqual(after.instances.map((i) => i.url).sort(), before.instances.map((i) => i.url).sort());
   assert.equal(after.revision, before.revision);
 
@@ -68,5 +66,5 @@ test('SIGKILL and restart: instances, revisions, health checks and undelivered p
   const logC = await RecordingService.start();
   t.after(() => logC.close());
   assert.equal(await courseRegister(registryUrl, logC.registration('LogService')), 200);
-  assert.ok((await state(registryUrl)).revision > before.revision);
+  assert.ok((await state(registryUrl, token)).revision > before.revision);
 });

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { instanceId } from '../../src/protocol/ids.js';
+import { SIGNATURE_HEADER, newSigningKey, probePayload, signPayload } from '../../src/protocol/signature.js';
 import type { Logger } from '../../src/client/index.js';
 import type { Health, InstanceView, Patch, PatchEntry, ProviderView, RegisterRequest } from '../../src/protocol/index.js';
 
@@ -14,7 +15,7 @@ export interface RecordedRequest {
 }
 
 /** The parts of an instance the fake keeps: the same fields as the registry's own view. */
-export type FakeInstance = Pick<InstanceView, 'id' | 'service' | 'url' | 'requires' | 'updateUrl' | 'heartbeatUrl' | 'ttlMs' | 'health' | 'revision'>;
+export type FakeInstance = Pick<InstanceView, 'id' | 'service' | 'url' | 'requires' | 'updateUrl' | 'heartbeatUrl' | 'ttlMs' | 'health' | 'revision' | 'owner'>;
 
 /** Return an answer to short-circuit the fake's own handling (to inject a 404 or a 500). */
 export type Intercept = (request: RecordedRequest) => { status: number; body?: unknown } | undefined;
@@ -26,6 +27,14 @@ export class FakeRegistry {
   intercept: Intercept | undefined;
   /** Runs before the registry answers a registration (after the initial patch). */
   beforeRegisterAnswer: ((body: RegisterRequest) => Promise<void>) | undefined;
+  /** Hands each /v1 instance a signing key and signs its patches, as Roster's registry does; false plays an older registry. */
+  signing = true;
+  /** The signing clock: a test's fake clock, so that signatures are fresh by the client's time. */
+  now: () => number = Date.now;
+  /** The owner recorded for /v1 registrations (the real registry records the token's name). */
+  owner: string | null = null;
+  /** Signing keys by instance id, kept across re-registrations as the real registry does. */
+  readonly keys = new Map<string, string>();
   #server: Server | null = null;
   #port = 0;
   #waiters: Array<{ match: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void }> = [];
@@ -79,16 +88,36 @@ export class FakeRegistry {
 
   /** Adds an instance without any HTTP (a provider for the client under test). */
   addInstance(service: string, url: string, health: Health = 'passing'): FakeInstance {
-    const instance: FakeInstance = { id: instanceId(url), service, url, requires: [], updateUrl: null, heartbeatUrl: null, ttlMs: null, health, revision: ++this.revision };
+    const instance: FakeInstance = { id: instanceId(url), service, url, requires: [], updateUrl: null, heartbeatUrl: null, ttlMs: null, health, revision: ++this.revision, owner: null };
     this.instances.set(instance.id, instance);
     return instance;
   }
 
-  /** POSTs a patch to an update URL, as the registry does. */
-  async sendPatch(updateUrl: string, patch: Partial<Patch> | Record<string, unknown>): Promise<number> {
-    const response = await fetch(updateUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
+  /** POSTs a patch to an update URL, signed as the registry signs it unless `signature` says otherwise (null: unsigned). */
+  async sendPatch(updateUrl: string, patch: Partial<Patch> | Record<string, unknown>, signature?: string | null): Promise<number> {
+    const body = JSON.stringify(patch);
+    const signed = signature === undefined ? this.#signatureFor(updateUrl, body) : signature;
+    const response = await fetch(updateUrl, { method: 'POST', headers: headers(signed), body });
     await response.arrayBuffer();
     return response.status;
+  }
+
+  /** GETs a heartbeat URL, signed as the registry's probes are. */
+  async probe(heartbeatUrl: string): Promise<number> {
+    const instance = [...this.instances.values()].find((i) => i.heartbeatUrl === heartbeatUrl);
+    const key = instance ? this.keys.get(instance.id) : undefined;
+    const { pathname, search } = new URL(heartbeatUrl);
+    const signed = key ? signPayload(key, probePayload(pathname + search), this.now()) : null;
+    const response = await fetch(heartbeatUrl, { headers: signed ? { [SIGNATURE_HEADER]: signed } : {} });
+    await response.arrayBuffer();
+    return response.status;
+  }
+
+  /** The signature the registry would put on `body` sent to `updateUrl`: null for a course instance. */
+  #signatureFor(updateUrl: string, body: string): string | null {
+    const instance = [...this.instances.values()].find((i) => i.updateUrl === updateUrl);
+    const key = instance ? this.keys.get(instance.id) : undefined;
+    return key ? signPayload(key, body, this.now()) : null;
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -134,13 +163,16 @@ export class FakeRegistry {
     const known = this.instances.has(id);
     const instance: FakeInstance = {
       id, service: body.service, url: body.url, requires: body.requires ?? [], updateUrl: body.updateUrl ?? null,
-      heartbeatUrl: body.heartbeatUrl ?? null, ttlMs: body.ttlMs ?? null, health: 'passing', revision: ++this.revision,
+      heartbeatUrl: body.heartbeatUrl ?? null, ttlMs: body.ttlMs ?? null, health: 'passing', revision: ++this.revision, owner: this.owner,
     };
     this.instances.set(id, instance);
+    if (this.signing && !this.keys.has(id)) this.keys.set(id, newSigningKey());
+    if (!this.signing) this.keys.delete(id);
     const delivered = instance.updateUrl ? await this.#deliver(instance, this.#providerEntries(instance.requires), [], true) : null;
     await this.#notifyDependents(instance, 'Added');
     await this.beforeRegisterAnswer?.(body);
-    json(res, known ? 200 : 201, { instance: view(instance), revision: this.revision, providers: this.#providers(instance.requires), delivered });
+    const signingKey = this.keys.get(id) ?? null;
+    json(res, known ? 200 : 201, { instance: view(instance), revision: this.revision, providers: this.#providers(instance.requires), delivered, signingKey });
   }
 
   async #registerCourse(body: { ServiceName: string; ServiceURL: string; RequiredServices: string[]; ServiceUpdateURL: string; HeartbeatURL: string }, res: ServerResponse): Promise<void> {
@@ -155,6 +187,7 @@ export class FakeRegistry {
     const instance = this.instances.get(id);
     if (!instance) return json(res, 404, { code: 'INSTANCE_NOT_FOUND', message: `no instance "${id}"` });
     this.instances.delete(id);
+    this.keys.delete(id);
     this.revision++;
     await this.#notifyDependents(instance, 'Removed');
     answer();
@@ -189,7 +222,8 @@ export class FakeRegistry {
 
   async #post(url: string, patch: unknown): Promise<boolean> {
     try {
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
+      const body = JSON.stringify(patch);
+      const response = await fetch(url, { method: 'POST', headers: headers(this.#signatureFor(url, body)), body });
       await response.arrayBuffer();
       return response.ok;
     } catch {
@@ -201,9 +235,13 @@ export class FakeRegistry {
 function view(i: FakeInstance): InstanceView {
   return {
     id: i.id, service: i.service, url: i.url, requires: i.requires, updateUrl: i.updateUrl, heartbeatUrl: i.heartbeatUrl,
-    ttlMs: i.ttlMs, metadata: {}, health: i.health, protocol: 'v1', owner: null, registeredAt: new Date(0).toISOString(), revision: i.revision,
+    ttlMs: i.ttlMs, metadata: {}, health: i.health, protocol: 'v1', owner: i.owner, registeredAt: new Date(0).toISOString(), revision: i.revision,
     lastCheckAt: null, lastCheckMs: null, lastError: null, criticalSince: null,
   };
+}
+
+function headers(signature: string | null): Record<string, string> {
+  return signature ? { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature } : { 'content-type': 'application/json' };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -1,7 +1,10 @@
 // Runs Roster's programs as real child processes and reads what they print, line by line.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
@@ -76,12 +79,43 @@ export class NodeProcess {
   }
 }
 
-/** Starts `roster registry` on a free port and resolves with its URL once it listens. */
-export async function startRegistryProcess(t: TestContext, flags: string[] = []): Promise<{ process: NodeProcess; url: string }> {
+export interface RegistryProcess {
+  process: NodeProcess;
+  url: string;
+  /** Where it keeps admin.token (and its state, with --store sqlite). */
+  dataDir: string;
+  /** The admin token it made on first start ('' with --insecure). */
+  adminToken: string;
+}
+
+/** A scratch folder removed after the test. */
+export function scratchDir(t: TestContext, prefix = 'roster-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The admin token a registry wrote in its data folder. */
+export function readAdminToken(dataDir: string): string {
+  return readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+}
+
+/** `{ authorization: 'Bearer …' }` for fetch and undici. */
+export function bearer(token: string): { authorization: string } {
+  return { authorization: `Bearer ${token}` };
+}
+
+/** Starts `roster registry` on a free port (its data in a scratch folder unless --data-dir is given) and resolves once it listens. */
+export async function startRegistryProcess(t: TestContext, flags: string[] = []): Promise<RegistryProcess> {
   const store = flags.includes('--store') ? [] : ['--store', 'memory'];
-  const registry = new NodeProcess(t, [ROSTER_CLI, 'registry', '--host', '127.0.0.1', '--port', '0', ...store, ...flags]);
+  const given = flags.indexOf('--data-dir');
+  const dataDir = given === -1 ? scratchDir(t, 'roster-registry-') : (flags[given + 1] as string);
+  const data = given === -1 ? ['--data-dir', dataDir] : [];
+  const registry = new NodeProcess(t, [ROSTER_CLI, 'registry', '--host', '127.0.0.1', '--port', '0', ...store, ...data, ...flags]);
   const listening = await registry.waitForEvent((e) => e.msg === `registry listening on ${String(e.url)}`);
-  return { process: registry, url: String(listening.url) };
+  // With --insecure there is no admin token: nothing to send.
+  const adminToken = flags.includes('--insecure') ? '' : readAdminToken(dataDir);
+  return { process: registry, url: String(listening.url), dataDir, adminToken };
 }
 
 /** A port that was free a moment ago, for a process that must come back at the same URL. */

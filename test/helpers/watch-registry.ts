@@ -11,6 +11,9 @@ import { watchRoutes, type WatchRoutes, type WatchRoutesOptions } from '../../sr
 import { HttpChannel } from '../../src/registry/notify/http-channel.js';
 import type { RegistryOptionsInput } from '../../src/registry/options.js';
 import { Registry } from '../../src/registry/registry.js';
+import { accessGuard } from '../../src/registry/http/access-guard.js';
+import { SourceList } from '../../src/registry/auth/source-list.js';
+import { TokenSet, sha256Hex } from '../../src/registry/auth/token-set.js';
 
 export interface WatchRegistryOptions {
   registry?: RegistryOptionsInput;
@@ -18,6 +21,8 @@ export interface WatchRegistryOptions {
   changeLog?: ChangeLogOptions;
   /** Default 0: any free port. */
   port?: number;
+  /** Guard the routes as the registry does, accepting this admin token; default: no guard. */
+  adminToken?: string;
 }
 
 export interface WatchRegistry {
@@ -28,6 +33,8 @@ export interface WatchRegistry {
   app: FastifyInstance;
   /** Method and URL of every request received, in order. */
   requests: string[];
+  /** The admin token the routes accept; null when they are not guarded. */
+  adminToken: string | null;
 }
 
 export async function startWatchRegistry(t: TestContext, options: WatchRegistryOptions = {}): Promise<WatchRegistry> {
@@ -43,6 +50,10 @@ export async function startWatchRegistry(t: TestContext, options: WatchRegistryO
     const { error: rosterError } = toRosterError(error);
     return reply.code(rosterError.status).send(rosterError.toJSON());
   });
+  if (options.adminToken) {
+    const authenticator = new TokenSet([{ name: 'admin', sha256: sha256Hex(options.adminToken), scopes: ['admin'], services: null }]);
+    app.register(accessGuard({ authenticator, course: { enabled: false, sources: new SourceList([], 'course.sources') } }));
+  }
   app.register(v1Routes(registry, '0.0.0'), { prefix: '/v1' });
   app.register(watch.plugin, { prefix: '/v1' });
   t.after(async () => {
@@ -52,5 +63,5 @@ export async function startWatchRegistry(t: TestContext, options: WatchRegistryO
   });
   await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   const { port } = app.server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}`, registry, changeLog, watch, app, requests };
+  return { url: `http://127.0.0.1:${port}`, registry, changeLog, watch, app, requests, adminToken: options.adminToken ?? null };
 }

@@ -6,6 +6,7 @@ import { Registry } from '../../src/registry/registry.js';
 import { buildRegistryServer } from '../../src/registry/http/server.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
+const ADMIN_TOKEN = 'bad-input-admin-token-0123';
 const valid = { service: 'LogService', url: 'http://127.0.0.1:4000', heartbeatUrl: 'http://127.0.0.1:4000/heartbeat' };
 const json = (body: unknown): Partial<InjectOptions> => ({ headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
 const v1 = (body: unknown): InjectOptions => ({ method: 'POST', url: '/v1/instances', ...json(body) });
@@ -66,11 +67,13 @@ async function setup(t: import('node:test').TestContext) {
     probe: async () => undefined,
     options: { initialDeliveryWaitMs: 0 },
   });
-  const app = buildRegistryServer(registry);
+  const server = buildRegistryServer(registry, { auth: { adminToken: ADMIN_TOKEN } });
   t.after(async () => {
-    await app.close();
+    await server.close();
     await registry.close();
   });
+  // Authenticated as an admin: these requests are refused for what they say, not for who sends them.
+  const app = { inject: (request: InjectOptions) => server.inject({ ...request, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...request.headers } }) };
   const seeded = await app.inject(v1(valid));
   assert.equal(seeded.statusCode, 201);
   return app;

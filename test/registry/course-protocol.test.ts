@@ -43,7 +43,7 @@ test('the exact JSON of the course registers an instance: 200, empty body', asyn
   const response = await request(`${registry.url}/services`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   assert.equal(response.statusCode, 200);
   assert.equal(await response.body.text(), '');
-  const state = (await (await fetch(`${registry.url}/v1/state`)).json()) as { instances: Array<{ service: string; url: string; protocol: string }> };
+  const state = (await (await fetch(`${registry.url}/v1/state`, { headers: { authorization: `Bearer ${registry.adminToken}` } })).json()) as { instances: Array<{ service: string; url: string; protocol: string }> };
   assert.deepEqual(state.instances.map((i) => [i.service, i.url, i.protocol]), [['LogService', log.url, 'course']]);
 });
 
@@ -97,7 +97,7 @@ test('re-registering the same URL updates the instance instead of adding a dupli
   const log = await service(t);
   await goRegister(registry.url, log.registration('LogService'));
   await goRegister(registry.url, log.registration('LogService'));
-  const body = (await (await fetch(`${registry.url}/v1/services/LogService`)).json()) as { service: { instances: unknown[] } };
+  const body = (await (await fetch(`${registry.url}/v1/services/LogService`, { headers: { authorization: `Bearer ${registry.adminToken}` } })).json()) as { service: { instances: unknown[] } };
   assert.equal(body.service.instances.length, 1);
 });
 

@@ -125,7 +125,7 @@ test('deliveries, failed attempts, retries, queue depth and change→delivery la
 
   down.add('http://grading/services');
   await registry.register(reg('log')); // grading hears Added, but its update URL refuses
-  await registry.register({ ...reg('log'), url: 'http://log-2' }); // a second patch queues behind it
+  await registry.register({ ...reg('log'), url: 'http://log-2', heartbeatUrl: 'http://log-2/heartbeat' }); // a second patch queues behind it
   await clock.tick(0); // sends start on the next turn of the event loop
   samples = await scrape();
   assert.equal(value(samples, 'roster_notifications_failed_total'), 1);

@@ -154,3 +154,43 @@ test('after close, registrations are refused with REGISTRY_STOPPING', async (t) 
   await registry.close();
   await assert.rejects(registry.register(reg('log')), { code: 'REGISTRY_STOPPING' });
 });
+
+test('signatures: patches and probes of a v1 instance are signed with its key, also after a restart; course ones are not', async (t) => {
+  const { MemoryStore } = await import('../../src/registry/store/memory-store.js');
+  const { checkSignature, probePayload } = await import('../../src/protocol/signature.js');
+  const store = new MemoryStore();
+  const clock = new FakeClock();
+  const open = () => {
+    const registry = new Registry({ clock, store, channel: { send: async () => undefined, close: async () => undefined }, probe: async () => undefined, options: { health: HEALTH } });
+    t.after(() => registry.close(0));
+    return registry;
+  };
+  const first = open();
+  const { signingKey } = await first.register(reg('grading', [], { heartbeatUrl: 'http://grading/heartbeat?deep=1' }));
+  await first.register(reg('course', [], { protocol: 'course' }));
+  await first.close(0);
+
+  const second = open();
+  await second.restore();
+  const key = signingKey as string;
+  const body = '{"Added":[],"Removed":[]}';
+  assert.equal(checkSignature(key, second.signatureFor('http://grading/services', body) ?? undefined, body, clock.now()), 'valid');
+  assert.equal(checkSignature(key, second.probeSignatureFor('http://grading/heartbeat?deep=1') ?? undefined, probePayload('/heartbeat?deep=1'), clock.now()), 'valid');
+  assert.equal(second.signatureFor('http://course/services', body), null);
+  assert.equal(second.probeSignatureFor('http://course/heartbeat'), null);
+  assert.equal(second.signatureFor('http://unknown/services', body), null);
+});
+
+test('signatures: instances sharing an update URL: the last registered signs, the other takes over when it goes', async (t) => {
+  const { checkSignature } = await import('../../src/protocol/signature.js');
+  const { clock, registry } = setup(t);
+  const shared = { updateUrl: 'http://host/services', heartbeatUrl: null, ttlMs: 60_000 };
+  const a = await registry.register(reg('host', [], { ...shared, url: 'http://host/a' }));
+  const b = await registry.register(reg('host', [], { ...shared, url: 'http://host/b' }));
+  const valid = (key: string | null) => checkSignature(key as string, registry.signatureFor('http://host/services', '{}') ?? undefined, '{}', clock.now());
+  assert.equal(valid(b.signingKey), 'valid');
+  registry.deregisterByUrl('http://host/b');
+  assert.equal(valid(a.signingKey), 'valid');
+  registry.deregisterByUrl('http://host/a');
+  assert.equal(registry.signatureFor('http://host/services', '{}'), null);
+});

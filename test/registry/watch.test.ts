@@ -164,7 +164,7 @@ test('Last-Event-ID (what EventSource sends on reconnect) wins over the since in
 });
 
 test('bad input is answered 400 with { code, message } before any stream starts', BOUNDED, async (t) => {
-  const { url, watch } = await startWatchRegistry(t);
+  const { url } = await startWatchRegistry(t);
   const cases: Array<[string, Record<string, string>, RegExp]> = [
     ['since=abc', {}, /"since"/],
     ['since=-1', {}, /"since"/],
@@ -247,4 +247,19 @@ test('a consumer that stops reading is cut off once too many events wait for it;
   assert.equal(watch.openStreams, 1);
   await reading.waitForEvents(1 + changes);
   assert.equal(reading.response.closed, false);
+});
+
+test('guarded as the registry guards it: no token 401, a token (or the dashboard cookie) streams', BOUNDED, async (t) => {
+  const { url, registry, adminToken } = await startWatchRegistry(t, { adminToken: 'watch-test-admin-token' });
+  await registerAll(registry, reg('LogService', 4000));
+  const refused = await SseReader.open(t, `${url}/v1/watch`);
+  assert.equal(refused.response.statusCode, 401);
+  refused.response.resume();
+  const credentials: Array<Record<string, string>> = [{ authorization: `Bearer ${adminToken}` }, { cookie: `roster_session=${adminToken}` }];
+  for (const headers of credentials) {
+    const reader = await SseReader.open(t, `${url}/v1/watch`, headers);
+    assert.equal(reader.response.statusCode, 200);
+    await reader.waitForEvents(1);
+    assert.equal(reader.events[0]?.event, 'snapshot');
+  }
 });

@@ -26,9 +26,7 @@ async function runUntilSigterm(t: TestContext, stdin: 'ignore' | 'closed'): Prom
   lines.on('line', (text) => later.push(text));
   const stdoutEnded = once(lines, 'close');
   const { url, id } = JSON.parse(line) as { url: string; id: string };
-  const response = await fetch(`${url}/heartbeat`);
-  assert.equal(response.status, 200);
-  await response.arrayBuffer();
+  assert.equal(await registry.probe(`${url}/heartbeat`), 200);
 
   child.kill('SIGTERM');
   const [code, signal] = await exited;

@@ -42,7 +42,9 @@ test('the handler serves the app; without one, unknown paths are a 404 JSON', as
   t.after(() => bare.close());
 
   assert.equal(await (await fetch(`${app.url}/students`)).text(), 'grades');
-  assert.equal(await (await fetch(`${app.url}/heartbeat`)).text(), 'ok');
+  assert.equal(await registry.probe(`${app.url}/heartbeat`), 200);
+  // The registry signs its probes: an unsigned one is refused.
+  assert.equal((await fetch(`${app.url}/heartbeat`)).status, 401);
   const missing = await fetch(`${bare.url}/students`);
   assert.equal(missing.status, 404);
   assert.equal(((await missing.json()) as { code: string }).code, 'NOT_FOUND');

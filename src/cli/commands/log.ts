@@ -9,6 +9,8 @@ interface LogFlags {
   dataDir: string;
   registry?: string;
   protocol: ClientProtocol;
+  courseApi: boolean;
+  courseSources?: string;
 }
 
 export function logCommand(): Command {
@@ -20,6 +22,8 @@ export function logCommand(): Command {
     .option('--data-dir <dir>', 'folder of the log file: <dir>/log/roster.log', './data')
     .option('--registry <url>', 'registry URL, or several comma-separated (default ROSTER_REGISTRY_URL or http://localhost:3000)')
     .addOption(new Option('--protocol <protocol>', 'registry protocol').choices(['roster', 'course']).default('roster'))
+    .option('--course-sources <cidrs>', 'addresses allowed to use the course API POST /log, comma-separated CIDRs (default loopback: 127.0.0.0/8,::1/128)')
+    .option('--no-course-api', 'switch off the course API POST /log (it carries no credential)')
     .action(runLog);
 }
 
@@ -33,6 +37,10 @@ async function runLog(flags: LogFlags): Promise<void> {
     dataDir: flags.dataDir,
     registryUrl: flags.registry?.split(',').map((url) => url.trim()),
     protocol: flags.protocol,
+    course: {
+      enabled: flags.courseApi,
+      ...(flags.courseSources ? { sources: flags.courseSources.split(',').map((cidr) => cidr.trim()) } : {}),
+    },
     logger,
   }).catch((error: Error) => {
     logger.fatal(error.message);

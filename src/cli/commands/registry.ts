@@ -17,6 +17,17 @@ interface RegistryFlags {
   grace?: number;
   ttl?: number;
   notifyTimeout?: number;
+  allowCallbackHosts?: string;
+  insecure?: boolean;
+  tokensFile?: string;
+  courseSources?: string;
+  courseApi: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
 }
 
 export function registryCommand(): Command {
@@ -40,6 +51,17 @@ export function registryCommand(): Command {
     .option('--grace <ms>', 'how long an instance stays critical before it is deregistered (default 60000)', parseMs)
     .option('--ttl <ms>', 'default TTL of instances that renew themselves (default 15000)', parseMs)
     .option('--notify-timeout <ms>', 'timeout of one patch delivery (default 2000)', parseMs)
+    .option('--allow-callback-hosts <list>', "where heartbeat and update URLs may point besides the instance's own host: CIDRs, hosts or *.domain patterns, comma-separated")
+    .option('--insecure', 'turn authentication off: anyone who can reach the registry may change it (a warning is logged at every start)')
+    .option('--tokens-file <file>', 'JSON file of the accepted tokens, reloaded when it changes (default <data-dir>/tokens.json)')
+    .option('--course-sources <cidrs>', 'source addresses allowed to use the course API, comma-separated IPs or CIDRs (default loopback: 127.0.0.0/8,::1)')
+    .option('--no-course-api', 'switch the course API (/services) off')
+    .option('--tls-cert <file>', 'PEM certificate: with --tls-key, serve HTTPS')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--tls-ca <file>', 'PEM CA bundle trusted for outbound HTTPS (default env ROSTER_TLS_CA)')
+    .option('--etcd-ca <file>', 'cluster mode: PEM CA bundle of the etcd servers (etcd over TLS)')
+    .option('--etcd-cert <file>', 'cluster mode: PEM client certificate for etcd')
+    .option('--etcd-key <file>', 'cluster mode: PEM private key of --etcd-cert (etcd user and password: env ROSTER_ETCD_USERNAME, ROSTER_ETCD_PASSWORD)')
     .action(runRegistry);
 }
 
@@ -65,12 +87,21 @@ async function runRegistry(flags: RegistryFlags): Promise<void> {
       defaultTtlMs: flags.ttl,
     }),
     notify: withoutUndefined({ timeoutMs: flags.notifyTimeout }),
+    auth: withoutUndefined({ insecure: flags.insecure, tokensFile: flags.tokensFile }),
+    course: withoutUndefined({ enabled: flags.courseApi, sources: listOf(flags.courseSources) }),
+    tls: withoutUndefined({ cert: flags.tlsCert, key: flags.tlsKey, ca: flags.tlsCa }),
+    ...(flags.etcdCa || flags.etcdCert || flags.etcdKey ? { etcdTls: withoutUndefined({ ca: flags.etcdCa, cert: flags.etcdCert, key: flags.etcdKey }) } : {}),
+    outbound: { allow: (flags.allowCallbackHosts ?? '').split(',').map((entry) => entry.trim()).filter(Boolean) },
   }).catch((error: Error) => {
     logger.fatal(error.message);
     process.exit(1);
   });
   logger.info({ url: running.url }, `registry listening on ${running.url}`);
   onShutdownSignal(running.close, (message) => logger.info(message));
+}
+
+function listOf(text: string | undefined): string[] | undefined {
+  return text === undefined ? undefined : text.split(',').map((entry) => entry.trim()).filter(Boolean);
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {

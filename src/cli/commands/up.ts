@@ -1,12 +1,17 @@
 // `roster up`: the whole system — registry, log, grading, portal — as separate processes,
-// started in dependency order, each waited for until it is registered and passing.
+// started in dependency order, each waited for until it is registered and passing. Secure with
+// no configuration: each service gets its own token (see ../part-tokens.ts), and the operator a
+// link that signs the browser in to the dashboard with the registry's admin token.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { parsePort } from '../options.js';
 import { formatLogLine } from '../log-lines.js';
+import { ensurePartTokens, tokenFile, type PartIdentity } from '../part-tokens.js';
 
 interface UpFlags {
   host: string;
@@ -25,16 +30,25 @@ interface Part {
   port: number;
   portOption: string;
   args: string[];
+  /** Name of its token (and of the file that holds the secret); the registry has none. */
+  token: string | null;
 }
+
+/** The services' tokens: each may register its own service only. */
+const PART_TOKENS: readonly PartIdentity[] = [
+  { name: 'log', service: 'LogService' },
+  { name: 'grading', service: 'GradingService' },
+  { name: 'portal', service: 'Portal' },
+];
 
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 
 export function upCommand(): Command {
   return new Command('up')
-    .description('start the registry, log, grading and portal services as separate processes')
+    .description('start the registry, log, grading and portal services as separate processes, each service with its own token, and print a link that signs you in to the dashboard')
     .option('--host <host>', 'address every part listens on', 'localhost')
-    .option('--data-dir <dir>', 'where the log file and the grading database live', './data')
+    .option('--data-dir <dir>', "where the registry's state, the tokens, the log file and the grading database live", './data')
     .option('--registry-port <port>', 'port of the registry', parsePort, 3000)
     .option('--log-port <port>', 'port of the log service', parsePort, 4000)
     .option('--grading-port <port>', 'port of the grading service', parsePort, 6000)
@@ -42,19 +56,24 @@ export function upCommand(): Command {
     .action(runUp);
 }
 
-function parts(flags: UpFlags): Part[] {
+function parts(flags: UpFlags, tokensFile: string): Part[] {
   const registryUrl = `http://${flags.host}:${flags.registryPort}`;
   const common = (port: number) => ['--host', flags.host, '--port', String(port), '--registry', registryUrl];
+  const registryArgs = ['registry', '--host', flags.host, '--port', String(flags.registryPort), '--data-dir', flags.dataDir, '--tokens-file', tokensFile];
   return [
-    { label: 'registry', service: null, port: flags.registryPort, portOption: '--registry-port', args: ['registry', '--host', flags.host, '--port', String(flags.registryPort), '--data-dir', flags.dataDir] },
-    { label: 'log', service: 'LogService', port: flags.logPort, portOption: '--log-port', args: ['log', ...common(flags.logPort), '--data-dir', flags.dataDir] },
-    { label: 'grading', service: 'GradingService', port: flags.gradingPort, portOption: '--grading-port', args: ['grading', ...common(flags.gradingPort), '--data-dir', flags.dataDir] },
-    { label: 'portal', service: 'Portal', port: flags.portalPort, portOption: '--portal-port', args: ['portal', ...common(flags.portalPort)] },
+    { label: 'registry', service: null, token: null, port: flags.registryPort, portOption: '--registry-port', args: registryArgs },
+    { label: 'log', service: 'LogService', token: 'log', port: flags.logPort, portOption: '--log-port', args: ['log', ...common(flags.logPort), '--data-dir', flags.dataDir] },
+    { label: 'grading', service: 'GradingService', token: 'grading', port: flags.gradingPort, portOption: '--grading-port', args: ['grading', ...common(flags.gradingPort), '--data-dir', flags.dataDir] },
+    { label: 'portal', service: 'Portal', token: 'portal', port: flags.portalPort, portOption: '--portal-port', args: ['portal', ...common(flags.portalPort)] },
   ];
 }
 
 async function runUp(flags: UpFlags): Promise<void> {
-  const all = parts(flags);
+  const tokens = await ensurePartTokens(flags.dataDir, PART_TOKENS).catch((error: Error) => {
+    say(error.message);
+    process.exit(1);
+  });
+  const all = parts(flags, tokens.tokensFile);
   const registryUrl = `http://${flags.host}:${flags.registryPort}`;
   await checkPortsFree(all, flags.host);
   const running: ChildProcess[] = [];
@@ -69,7 +88,8 @@ async function runUp(flags: UpFlags): Promise<void> {
 
   let started = false;
   for (const part of all) {
-    const child = startPart(part, (code) => {
+    const secret = part.token === null ? undefined : tokens.secrets.get(part.token);
+    const child = startPart(part, secret, (code) => {
       if (stopping) return;
       if (!started) {
         say(`${part.label} exited (${code}) while starting; stopping the others`);
@@ -77,11 +97,11 @@ async function runUp(flags: UpFlags): Promise<void> {
         return;
       }
       // A part stopped on purpose (to see the others cope) or crashed: the rest carry on.
-      say(`${part.label} exited (${code}); the others keep running. Start it again with: npx roster ${part.args.join(' ')}`);
+      say(`${part.label} exited (${code}); the others keep running. Start it again with: ${restartCommand(part, flags.dataDir)}`);
     });
     running.push(child);
     try {
-      await waitUntilReady(part, registryUrl);
+      await waitUntilReady(part, registryUrl, secret);
     } catch (error) {
       say(`${part.label} did not become ready: ${(error as Error).message}`);
       await stopAll(1);
@@ -90,6 +110,33 @@ async function runUp(flags: UpFlags): Promise<void> {
   }
   started = true;
   say(`all parts are up: open http://${flags.host}:${flags.portalPort} (registry at ${registryUrl}); Ctrl-C stops them all`);
+  say(await dashboardLink(flags));
+}
+
+/** The address a browser on this machine uses for a server listening on `host`. */
+function browserHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** A link that trades the admin token for a dashboard cookie; the token stays in admin.token. */
+async function dashboardLink(flags: UpFlags): Promise<string> {
+  const file = join(flags.dataDir, 'admin.token');
+  const token = await readFile(file, 'utf8').then((text) => text.trim(), () => '');
+  const base = `http://${browserHost(flags.host)}:${flags.registryPort}`;
+  if (!token) return `dashboard: ${base} (found no admin token in ${file}: sign in with /login?token=<a token with the read scope>)`;
+  return `dashboard: open ${base}/login?token=${encodeURIComponent(token)} (signs this browser in; the admin token is in ${file})`;
+}
+
+/** How to start one part again by hand, with its token read from its file (never printed). */
+function restartCommand(part: Part, dataDir: string): string {
+  const command = `npx roster ${part.args.join(' ')}`;
+  if (part.token === null) return command;
+  return `ROSTER_TOKEN=$(cat ${shellQuote(tokenFile(dataDir, part.token))}) ${command}`;
+}
+
+function shellQuote(text: string): string {
+  return /^[\w./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Refuses to start anything when a port is taken, naming the port and the option that changes it. */
@@ -110,11 +157,13 @@ async function checkPortsFree(all: Part[], host: string): Promise<void> {
   }
 }
 
-function startPart(part: Part, onUnexpectedExit: (code: string) => void): ChildProcess {
+function startPart(part: Part, secret: string | undefined, onUnexpectedExit: (code: string) => void): ChildProcess {
+  // Each service registers with its own token; the registry needs none.
+  const { ROSTER_TOKEN: _ignored, ...env } = process.env;
   // Same node, same loader flags (tsx in development), same entry script as this process.
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, ...part.args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: process.env,
+    env: secret === undefined ? env : { ...env, ROSTER_TOKEN: secret },
     // Its own process group: Ctrl-C reaches only `roster up`, which stops the parts in order
     // (services deregister while the registry is still there to hear it).
     detached: true,
@@ -127,19 +176,21 @@ function startPart(part: Part, onUnexpectedExit: (code: string) => void): ChildP
 }
 
 /** The registry is ready when it answers its health check; a service when its instance is passing. */
-async function waitUntilReady(part: Part, registryUrl: string): Promise<void> {
+async function waitUntilReady(part: Part, registryUrl: string, secret: string | undefined): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (await isReady(part, registryUrl)) return;
+    if (await isReady(part, registryUrl, secret)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`not ready after ${READY_TIMEOUT_MS / 1000} s`);
 }
 
-async function isReady(part: Part, registryUrl: string): Promise<boolean> {
+/** Asked with the part's own token: it may read what it registered. */
+async function isReady(part: Part, registryUrl: string, secret: string | undefined): Promise<boolean> {
   const path = part.service ? `/v1/services/${part.service}` : '/v1/health';
+  const headers: Record<string, string> = secret === undefined ? {} : { authorization: `Bearer ${secret}` };
   try {
-    const response = await fetch(`${registryUrl}${path}`, { signal: AbortSignal.timeout(1000) });
+    const response = await fetch(`${registryUrl}${path}`, { headers, signal: AbortSignal.timeout(1000) });
     if (!response.ok) return false;
     if (!part.service) return true;
     const body = (await response.json()) as { service: { instances: Array<{ url: string; health: string }> } };

@@ -4,7 +4,7 @@ import { WatchStream, type WatchChange, type WatchSnapshot } from '../../client/
 import type { RosterError } from '../../protocol/errors.js';
 import { serviceName } from '../../protocol/validation.js';
 import { systemClock } from '../../shared/clock.js';
-import { apiCommand, CliError, EXIT, fromRosterError, paint, processIo, registryUrl, runCommand, type ApiFlags, type CliIo, type Paint } from '../registry-api.js';
+import { apiCommand, CliError, credential, EXIT, fromRosterError, paint, processIo, registryUrl, runCommand, trustedCa, type ApiFlags, type CliIo, type Paint } from '../registry-api.js';
 
 export function watchCommand(io: CliIo = processIo()): Command {
   return apiCommand('watch', io)
@@ -18,12 +18,16 @@ function watchChanges(io: CliIo, services: string[], flags: ApiFlags): Promise<v
   const bad = services.find((name) => !serviceName.safeParse(name).success);
   if (bad !== undefined) throw new CliError(EXIT.usage, `"${bad}" is not a service name (a letter, then letters, digits, ".", "_" or "-")`);
   const url = registryUrl(flags, io.env);
+  const given = credential(flags, io.env, url);
+  const ca = trustedCa(io.env);
   const print = printer(io, flags);
   let revision: number | undefined;
   let connected = false;
   return new Promise((resolve, reject) => {
     const stream = new WatchStream({
       registryUrl: () => url,
+      headers: given ? { authorization: `Bearer ${given.token}` } : {},
+      ca,
       services: services.length > 0 ? services : undefined,
       since: () => revision,
       clock: systemClock,
@@ -38,8 +42,8 @@ function watchChanges(io: CliIo, services: string[], flags: ApiFlags): Promise<v
           print.change(change);
         },
         disconnected: (error, retryInMs) => {
-          // Nothing to wait for if the registry was never there: say so and exit.
-          if (!connected) return void stream.close().then(() => reject(fromRosterError(url, error)));
+          // Nothing to wait for if the registry was never there, or no longer takes our token: say so and exit.
+          if (!connected || error.status === 401 || error.status === 403) return void stream.close().then(() => reject(fromRosterError(url, error, given)));
           print.dropped(error, retryInMs);
         },
       },

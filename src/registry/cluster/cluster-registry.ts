@@ -15,6 +15,7 @@ import type { Prober } from '../health/prober.js';
 import type { NotificationChannel } from '../notify/channel.js';
 import { EtcdStore } from '../store/etcd-store.js';
 import { EtcdMirror } from './etcd-mirror.js';
+import { loadClusterSecret } from './cluster-secret.js';
 
 export interface ClusterInit {
   client: Etcd3;
@@ -54,6 +55,10 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
   /** This node's own URL: what other nodes forward writes to while it leads. */
   #selfUrl = '';
   #closing: Promise<void> | undefined;
+  /** Proves to the leader that a forwarded write comes from a node of this cluster. */
+  #clusterSecret: string | undefined;
+  /** The Registry that probes and delivers on this node, from its first send while it restores. */
+  #signer: Registry | undefined;
 
   constructor(init: ClusterInit) {
     super();
@@ -65,8 +70,18 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
     this.#election = init.client.election(`${this.#prefix}leader`, init.leaseTtlSeconds ?? 3);
   }
 
+  /** The leader signs its patches and probes with the keys of its own Registry. */
+  signatureFor(target: string, body: string): string | null {
+    return this.#signer?.signatureFor(target, body) ?? null;
+  }
+
+  probeSignatureFor(heartbeatUrl: string): string | null {
+    return this.#signer?.probeSignatureFor(heartbeatUrl) ?? null;
+  }
+
   /** Loads the catalog from etcd and follows it, and learns who leads. */
   async follow(): Promise<void> {
+    this.#clusterSecret = await loadClusterSecret(this.#init.client, this.#prefix);
     await this.#mirror.start();
     this.#observer = await this.#election.observe();
     // The observer says when something changed; who leads is read from etcd each time, and
@@ -84,6 +99,11 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
     this.#leaderUrl = url;
     this.#init.logger.info({ leader: url ?? null }, url ? `registry leader is ${url}` : 'no registry leader');
     if (url) this.emit('leader', url);
+  }
+
+  /** The secret that writes forwarded between nodes carry; known once follow() has run. */
+  get clusterSecret(): string | undefined {
+    return this.#clusterSecret;
   }
 
   /** Stands for leader, announcing `selfUrl` (where this node listens) to the others. */
@@ -212,6 +232,7 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
       const { channel, probe, clock, logger, client } = this.#init;
       const store = new EtcdStore(client, { prefix: this.#prefix, guardKey });
       const registry = new Registry({ channel, probe, clock, logger, store, options: this.options });
+      this.#signer = registry;
       registry.on('probe', (event) => this.emit('probe', event));
       registry.on('notification', (event) => this.emit('notification', event));
       const restored = await registry.restore();

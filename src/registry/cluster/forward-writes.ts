@@ -1,11 +1,13 @@
 // In cluster mode every node accepts writes; a node that does not lead passes them on to the
-// one that does, as they came, and answers with the leader's answer.
+// one that does, as they came, and answers with the leader's answer. The node checks the
+// caller's credential itself (the access guard runs first) and passes on who the caller is,
+// vouched for by the cluster secret; the caller's own token never travels further.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, request } from 'undici';
 import { RosterError } from '../../protocol/errors.js';
+import { CALLER_HEADER, FORWARDED_HEADER, SOURCE_HEADER, encodeCaller } from '../auth/forwarded.js';
 import type { ClusterRegistry } from './cluster-registry.js';
 
-const FORWARDED_HEADER = 'x-roster-forwarded';
 const FORWARD_TIMEOUT_MS = 30_000;
 /** Longer than an election after a leader's lease (3 s) runs out. */
 const ELECTION_WAIT_MS = 5_000;
@@ -15,9 +17,17 @@ export function isWrite(method: string, path: string): boolean {
   return path === '/services' || path === '/v1/instances' || path.startsWith('/v1/instances/');
 }
 
-/** Adds the hook that forwards writes; returns a function that closes its connections. */
-export function forwardWritesToLeader(app: FastifyInstance, cluster: ClusterRegistry): () => Promise<void> {
-  const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16 });
+export interface ForwardOptions {
+  /** PEM CAs to trust when the leader serves HTTPS. */
+  ca?: string | Buffer | Array<string | Buffer>;
+}
+
+/**
+ * Adds the hook that forwards writes; returns a function that closes its connections. Add it
+ * after the access guard, which must have checked the caller first.
+ */
+export function forwardWritesToLeader(app: FastifyInstance, cluster: ClusterRegistry, options: ForwardOptions = {}): () => Promise<void> {
+  const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16, ...(options.ca ? { connect: { ca: options.ca } } : {}) });
   app.addHook('onRequest', async (req, reply) => {
     if (cluster.isLeader || !isWrite(req.method, req.url.split('?')[0] ?? '')) return;
     await forward(req, reply, cluster, agent);
@@ -32,7 +42,10 @@ async function forward(req: FastifyRequest, reply: FastifyReply, cluster: Cluste
   const leader = await cluster.leaderKnown(ELECTION_WAIT_MS);
   if (!leader) throw noLeader();
   if (leader === cluster.leaderUrl && cluster.isLeader) return; // elected here meanwhile: serve it locally
-  const headers: Record<string, string> = { [FORWARDED_HEADER]: '1' };
+  const secret = cluster.clusterSecret;
+  if (!secret) throw noLeader();
+  const headers: Record<string, string> = { [FORWARDED_HEADER]: secret, [SOURCE_HEADER]: req.ip };
+  if (req.principal) headers[CALLER_HEADER] = encodeCaller(req.principal);
   for (const name of ['content-type', 'content-length'] as const) {
     const value = req.headers[name];
     if (typeof value === 'string') headers[name] = value;

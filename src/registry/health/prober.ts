@@ -2,10 +2,23 @@
 // function type so that the checker can be tested with a fake and never imports undici.
 
 import { Agent } from 'undici';
-import { errorCode, exchange, ExchangeError } from '../../shared/exchange.js';
+import { SIGNATURE_HEADER } from '../../protocol/signature.js';
+import { errorCode, exchange, ExchangeError, readCaFile, trustingCa } from '../../shared/exchange.js';
+
+export { readCaFile };
 
 /** Resolves when `url` answered HTTP 200 within `timeoutMs`; rejects with a short reason. */
 export type Prober = (url: string, timeoutMs: number, signal: AbortSignal) => Promise<void>;
+
+/** The `roster-signature` value for a probe of `url`, or null to probe unsigned. */
+export type ProbeSigner = (url: string) => string | null;
+
+export interface HttpProberOptions {
+  /** Signs each probe over `GET <path?query>`; without it probes go unsigned. */
+  sign?: ProbeSigner;
+  /** A CA (PEM) to trust for HTTPS heartbeat URLs, besides the public ones. */
+  ca?: string;
+}
 
 export interface HttpProber {
   probe: Prober;
@@ -33,21 +46,24 @@ const REASONS: Record<string, string> = {
 };
 
 /** An HTTP prober over one keep-alive connection pool. */
-export function createHttpProber(): HttpProber {
+export function createHttpProber(options: HttpProberOptions = {}): HttpProber {
   // A cap per origin: one listener may serve the heartbeats of many instances, and a burst of
-  // probes must reuse sockets rather than open hundreds.
-  const agent = new Agent({ keepAliveTimeout: KEEP_ALIVE_MS, connections: 32 });
+  // probes must reuse sockets rather than open hundreds. undici's Agent follows no redirect
+  // unless told to, so a 3xx answer fails the probe like any status but 200.
+  const agent = new Agent({ keepAliveTimeout: KEEP_ALIVE_MS, connections: 32, connect: trustingCa(options.ca) });
+  const { sign } = options;
   let closing: Promise<void> | undefined;
   return {
-    probe: (url, timeoutMs, signal) => probe(agent, url, timeoutMs, signal),
+    probe: (url, timeoutMs, signal) => probe(agent, url, timeoutMs, signal, sign?.(url) ?? null),
     close: () => (closing ??= agent.close()),
   };
 }
 
-async function probe(agent: Agent, url: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
+async function probe(agent: Agent, url: string, timeoutMs: number, signal: AbortSignal, signature: string | null): Promise<void> {
   let status: number;
+  const headers = signature === null ? undefined : { [SIGNATURE_HEADER]: signature };
   try {
-    status = await exchange(agent, { method: 'GET', url, timeoutMs, signal, maxBodyBytes: MAX_BODY_BYTES });
+    status = await exchange(agent, { method: 'GET', url, headers, timeoutMs, signal, maxBodyBytes: MAX_BODY_BYTES });
   } catch (err) {
     throw new Error(describeFailure(err), { cause: err });
   }

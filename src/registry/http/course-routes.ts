@@ -4,6 +4,11 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseCourseRegistration } from '../../protocol/validation.js';
 import type { RegistryApi } from '../registry-api.js';
 import { toRosterError } from '../../shared/fastify-errors.js';
+import { callerOf } from './access-guard.js';
+
+// Course callers (who carry no token) are checked by the access guard: allowed source
+// addresses, no Origin header, JSON bodies; they act as the caller "course".
+const COURSE = { config: { access: 'course' } } as const;
 
 export function courseRoutes(registry: RegistryApi) {
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -17,7 +22,7 @@ export function courseRoutes(registry: RegistryApi) {
       return sendText(reply, rosterError.status, rosterError.message);
     });
 
-    app.post('/services', async (request, reply) => {
+    app.post('/services', COURSE, async (request, reply) => {
       const body = parseJson(request.body);
       const registration = parseCourseRegistration(body);
       await registry.register({
@@ -29,15 +34,15 @@ export function courseRoutes(registry: RegistryApi) {
         ttlMs: null,
         metadata: {},
         protocol: 'course',
-        owner: null,
-      });
+        owner: request.principal?.name ?? null,
+      }, callerOf(request));
       return reply.code(200).send();
     });
 
-    app.delete('/services', async (request, reply) => {
+    app.delete('/services', COURSE, async (request, reply) => {
       const url = typeof request.body === 'string' ? request.body.trim() : '';
       if (!url) return sendText(reply, 400, 'send the ServiceURL of the instance to remove as the body');
-      const removed = registry.deregisterByUrl(url);
+      const removed = registry.deregisterByUrl(url, callerOf(request));
       if (!removed) return sendText(reply, 404, `no instance is registered at ${url}`);
       return reply.code(200).send();
     });
@@ -45,6 +50,7 @@ export function courseRoutes(registry: RegistryApi) {
     app.route({
       method: ['GET', 'PUT', 'PATCH', 'HEAD', 'OPTIONS'],
       url: '/services',
+      ...COURSE,
       handler: async (_request, reply) => {
         reply.header('Allow', 'POST, DELETE');
         return sendText(reply, 405, 'method not allowed: POST registers, DELETE deregisters');

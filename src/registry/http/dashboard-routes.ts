@@ -31,13 +31,32 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-cache',
 };
 
+export const SIGN_IN_HEADERS = SECURITY_HEADERS;
+
+/** Shown instead of the dashboard to a browser that has not signed in. */
+export const SIGN_IN_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Roster — sign in</title></head>
+<body>
+<h1>Roster: sign in to see the dashboard</h1>
+<p>The dashboard shows the registry's catalog, which only holders of a token may read.</p>
+<p>Open the link <code>roster up</code> printed, or <code>/login?token=&lt;token&gt;</code> on this
+registry with a token of yours. The registry's admin token is in <code>admin.token</code> in its
+data folder (<code>./data</code> by default).</p>
+</body></html>
+`;
+
+/** A browser (not an API client) asking for the dashboard's page. */
+export function wantsPage(method: string, url: string, accept: string | undefined): boolean {
+  return method === 'GET' && url.split('?')[0] === '/' && (accept ?? '').includes('text/html');
+}
+
 export function dashboardRoutes(options: DashboardRoutesOptions = {}) {
   const assetsDir = options.assetsDir ?? DEFAULT_ASSETS_DIR;
   return async function plugin(app: FastifyInstance): Promise<void> {
     // Read once at start: a missing file fails the registry's start, not a user's page load.
     for (const [path, { file, type }] of Object.entries(ASSETS)) {
       const body = await readAsset(assetsDir, file);
-      app.get(path, async (_request, reply) => reply.headers(SECURITY_HEADERS).type(type).send(body));
+      app.get(path, { config: { access: 'read' } }, async (_request, reply) => reply.headers(SECURITY_HEADERS).type(type).send(body));
     }
   };
 }

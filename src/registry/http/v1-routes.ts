@@ -7,18 +7,26 @@ import { httpUrl, parseOrThrow, parseRegisterRequest, serviceName } from '../../
 import type { RegistryHealthResponse, ServicesResponse, StateResponse } from '../../protocol/v1.js';
 import { toView } from '../catalog.js';
 import type { RegistryApi } from '../registry-api.js';
+import { mayRegisterService, type Principal } from '../auth/scopes.js';
+import { callerOf } from './access-guard.js';
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'is not an instance id') });
 const nameParams = z.object({ name: serviceName });
 const byUrlQuery = z.object({ url: httpUrl });
+
+const READ = { config: { access: 'read' } } as const;
+const REGISTER = { config: { access: 'register' } } as const;
 
 export function v1Routes(registry: RegistryApi, version: string) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // /v1 speaks JSON only: any other body is refused with 415 before a handler runs.
     app.removeContentTypeParser('text/plain');
 
-    app.post('/instances', async (request, reply) => {
+    app.post('/instances', REGISTER, async (request, reply) => {
       const body = parseRegisterRequest(request.body);
+      const principal = request.principal ?? null;
+      // The scope was checked by the guard; a token limited to some services is checked here.
+      if (principal && !mayRegisterService(principal, body.service)) throw serviceNotAllowed(principal, body.service);
       const result = await registry.register({
         service: body.service,
         url: body.url,
@@ -28,35 +36,35 @@ export function v1Routes(registry: RegistryApi, version: string) {
         ttlMs: body.heartbeatUrl ? null : (body.ttlMs ?? registry.options.health.defaultTtlMs),
         metadata: body.metadata ?? {},
         protocol: 'v1',
-        owner: null,
-      });
+        owner: principal?.name ?? null,
+      }, callerOf(request));
       const { created, ...answer } = result;
       return reply.code(created ? 201 : 200).send(answer);
     });
 
-    app.get('/instances', async (request) => {
+    app.get('/instances', READ, async (request) => {
       const { url } = parseOrThrow(byUrlQuery, request.query, 'query');
       return { instance: toView(registry.instance(instanceId(url))) };
     });
 
-    app.get('/instances/:id', async (request) => {
+    app.get('/instances/:id', READ, async (request) => {
       const { id } = parseOrThrow(idParams, request.params, 'path');
       return { instance: toView(registry.instance(id)) };
     });
 
-    app.delete('/instances/:id', async (request) => {
+    app.delete('/instances/:id', REGISTER, async (request) => {
       const { id } = parseOrThrow(idParams, request.params, 'path');
-      const removed = registry.deregister(id);
+      const removed = registry.deregister(id, callerOf(request));
       if (!removed) throw new RosterError('INSTANCE_NOT_FOUND', `no instance with id "${id}" is registered`);
       return { instance: toView(removed) };
     });
 
-    app.post('/instances/:id/renew', async (request) => {
+    app.post('/instances/:id/renew', REGISTER, async (request) => {
       const { id } = parseOrThrow(idParams, request.params, 'path');
-      return { instance: toView(registry.renew(id)) };
+      return { instance: toView(registry.renew(id, callerOf(request))) };
     });
 
-    app.get('/services', async (): Promise<ServicesResponse> => ({
+    app.get('/services', READ, async (): Promise<ServicesResponse> => ({
       revision: registry.revision,
       services: registry.services(),
     }));
@@ -64,7 +72,7 @@ export function v1Routes(registry: RegistryApi, version: string) {
     const lookups = new LookupCache();
     // Not async: the hottest route skips a promise per request. A name found in the cache was
     // validated when its answer was cached.
-    app.get('/services/:name', (request, reply) => {
+    app.get('/services/:name', READ, (request, reply) => {
       const { revision } = registry;
       const raw = (request.params as { name: string }).name;
       let body = lookups.get(revision, raw);
@@ -75,12 +83,12 @@ export function v1Routes(registry: RegistryApi, version: string) {
       reply.type('application/json; charset=utf-8').send(body);
     });
 
-    app.get('/state', async (): Promise<StateResponse> => ({
+    app.get('/state', READ, async (): Promise<StateResponse> => ({
       revision: registry.revision,
       instances: registry.instances().map(toView),
     }));
 
-    app.get('/health', async (_request, reply) => {
+    app.get('/health', { config: { access: 'public' } }, async (_request, reply) => {
       const body: RegistryHealthResponse = {
         status: registry.closing ? 'stopping' : 'ok',
         revision: registry.revision,
@@ -92,6 +100,10 @@ export function v1Routes(registry: RegistryApi, version: string) {
       return reply.code(registry.closing ? 503 : 200).send(body);
     });
   };
+}
+
+function serviceNotAllowed(principal: Principal, service: string): RosterError {
+  return new RosterError('FORBIDDEN', `token "${principal.name}" may register only ${principal.services?.join(', ')}; not "${service}"`);
 }
 
 /**

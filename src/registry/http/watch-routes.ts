@@ -55,7 +55,7 @@ export function watchRoutes(registry: SnapshotSource, changeLog: ChangeLog, opti
   const open = new Set<WatchStream>();
 
   const plugin: FastifyPluginAsync = async (app: FastifyInstance) => {
-    app.get('/watch', async (request, reply) => {
+    app.get('/watch', { config: { access: 'read' } }, async (request, reply) => {
       const watch = parseWatchRequest(request);
       reply.hijack();
       const stream = new WatchStream(reply.raw, watch.services, settings, () => open.delete(stream));

@@ -3,17 +3,25 @@
 
 import { Agent } from 'undici';
 import type { Patch } from '../../protocol/course.js';
-import { errorCode, exchange, ExchangeError } from '../../shared/exchange.js';
+import { SIGNATURE_HEADER } from '../../protocol/signature.js';
+import { errorCode, exchange, ExchangeError, trustingCa } from '../../shared/exchange.js';
 import type { NotificationChannel } from './channel.js';
+
+/** The `roster-signature` value for `body` sent to `target`, or null to send it unsigned. */
+export type PatchSigner = (target: string, body: string) => string | null;
 
 export interface HttpChannelOptions {
   /** Sockets per origin. The notifier keeps one send in flight per target, so a few suffice. */
   connections: number;
   /** How long an idle socket is kept open; below Node's 5 s server default to avoid races. */
   keepAliveTimeoutMs: number;
+  /** Signs each patch over its exact body; without it patches go unsigned. */
+  sign?: PatchSigner;
+  /** A CA (PEM) to trust for HTTPS update URLs, besides the public ones. */
+  ca?: string;
 }
 
-export const DEFAULT_HTTP_CHANNEL_OPTIONS: Readonly<HttpChannelOptions> = Object.freeze({
+export const DEFAULT_HTTP_CHANNEL_OPTIONS: Readonly<Pick<HttpChannelOptions, 'connections' | 'keepAliveTimeoutMs'>> = Object.freeze({
   connections: 8,
   keepAliveTimeoutMs: 4_000,
 });
@@ -31,11 +39,14 @@ const NETWORK_ERRORS: Record<string, string> = {
 
 export class HttpChannel implements NotificationChannel {
   readonly #agent: Agent;
+  readonly #sign: PatchSigner | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: Partial<HttpChannelOptions> = {}) {
-    const { connections, keepAliveTimeoutMs } = { ...DEFAULT_HTTP_CHANNEL_OPTIONS, ...options };
-    this.#agent = new Agent({ connections, keepAliveTimeout: keepAliveTimeoutMs });
+    const { connections, keepAliveTimeoutMs, sign, ca } = { ...DEFAULT_HTTP_CHANNEL_OPTIONS, ...options };
+    // undici's Agent follows no redirect unless told to: a 3xx is a failed delivery.
+    this.#agent = new Agent({ connections, keepAliveTimeout: keepAliveTimeoutMs, connect: trustingCa(ca) });
+    this.#sign = sign;
   }
 
   async send(target: string, patch: Patch, signal: AbortSignal): Promise<void> {
@@ -48,11 +59,17 @@ export class HttpChannel implements NotificationChannel {
     return this.#closing;
   }
 
+  #headers(target: string, body: string): Record<string, string> {
+    const signature = this.#sign?.(target, body);
+    return signature ? { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature } : JSON_HEADERS;
+  }
+
   // The notifier bounds each send through `signal`; the answer's body is read and dropped, so
   // that the socket goes back to the keep-alive pool.
   async #post(target: string, patch: Patch, signal: AbortSignal): Promise<number> {
     try {
-      return await exchange(this.#agent, { method: 'POST', url: target, headers: JSON_HEADERS, body: patchBody(patch), signal, maxBodyBytes: MAX_ANSWER_BYTES });
+      const body = patchBody(patch);
+      return await exchange(this.#agent, { method: 'POST', url: target, headers: this.#headers(target, body), body, signal, maxBodyBytes: MAX_ANSWER_BYTES });
     } catch (error) {
       throw new Error(`POST ${target} ${describeFailure(error, signal)}`, { cause: error });
     }

@@ -25,8 +25,20 @@ export interface NewStudent {
 
 export const GRADE_LIMITS = { titleLength: 100, nameLength: 50, minScore: 0, maxScore: 100 } as const;
 
+/** C0 and C1 controls (NUL, tab, newline, escape, …), DEL, and the Unicode line and paragraph separators. */
+const CONTROL_CHARACTER = /[\p{Cc}\u2028\u2029]/u;
+
+/**
+ * Checked on the text as sent, before trimming: a NUL or a line break never reaches the store,
+ * where it would cut or split the line of every log and page that shows it.
+ */
 function boundedText(max: number) {
-  return z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+  return z
+    .string()
+    .refine((text) => !CONTROL_CHARACTER.test(text), 'must not contain control characters (such as a line break, a tab or NUL)')
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`);
 }
 
 /**

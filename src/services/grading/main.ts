@@ -19,6 +19,8 @@ export interface RunGradingServiceOptions {
   dataDir?: string;
   registryUrl?: string | string[];
   protocol?: ClientProtocol;
+  /** The service's token: it registers with it and ships its logs with it. Default: ROSTER_TOKEN. */
+  token?: string;
   /** On SIGINT/SIGTERM: deregister, drain, close the database, exit 0. Default true. */
   handleSignals?: boolean;
   /** Readable log lines on stdout besides shipping them to the LogService. Default true. */

@@ -1,26 +1,45 @@
 // The log service's HTTP app, not listening: the course's POST /log and Roster's /v1/logs.
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { z } from 'zod';
-import { RosterError } from '../../protocol/errors.js';
+import { RosterError, checkOption } from '../../protocol/errors.js';
 import { parseOrThrow, serviceName } from '../../protocol/validation.js';
 import { toRosterError } from '../../shared/fastify-errors.js';
+import { DEFAULT_COURSE_SOURCES, sourceList, type SourceList } from './course-sources.js';
 import { LOG_LEVELS, LOG_LIMITS, type LogEntry, type LogStore } from './log-store.js';
+import { canRead, canWrite, writerName, type Writer, type WriterIdentity } from './writer-identity.js';
 
 export interface LogAppOptions {
   store: LogStore;
+  /**
+   * Says whose token a /v1/logs request carries (the registry's GET /v1/auth/whoami). null: nothing
+   * can check tokens (registered with the course's registry), so /v1/logs answers 404 and writers
+   * fall back to the course's POST /log.
+   */
+  identity: Pick<WriterIdentity, 'identify'> | null;
   /** A pino logger; without one the app logs nothing. */
   logger?: FastifyServerOptions['loggerInstance'];
-  /** Clock for entries without a time (tests). */
+  /** The clock that stamps each entry's time on receipt. */
   now?: () => number;
+  /** The course's unauthenticated POST /log. */
+  course?: CourseLogOptions;
+}
+
+export interface CourseLogOptions {
+  /** false: POST /log answers 404 saying it is switched off. Default true. */
+  enabled?: boolean;
+  /** Peers allowed to POST /log, as CIDRs. Default loopback: 127.0.0.0/8 and ::1. */
+  sources?: readonly string[];
 }
 
 const message = z
   .string()
   .refine((text) => Buffer.byteLength(text) <= LOG_LIMITS.messageBytes, `must be at most ${LOG_LIMITS.messageBytes} bytes`);
 
+// `service` and `time` are the writer's claims: the entry is stored under the token's identity and
+// the time it arrived; a claimed time is kept as clientTime.
 const entrySchema = z
   .object({
-    service: serviceName,
+    service: serviceName.optional(),
     level: z.enum(LOG_LEVELS),
     message,
     time: z.iso.datetime({ offset: true }).optional(),
@@ -42,6 +61,8 @@ const querySchema = z.object({
 const COURSE_PREFIX = /^\[([^\]\n]*)\] - /;
 
 export function buildLogApp(options: LogAppOptions): FastifyInstance {
+  checkOption(options?.identity === null || typeof options?.identity?.identify === 'function', 'identity', 'a WriterIdentity (identify(token)) or null');
+  const course = resolveCourse(options.course);
   const app = Fastify(options.logger ? { loggerInstance: options.logger } : { logger: false });
   const now = options.now ?? Date.now;
 
@@ -56,14 +77,43 @@ export function buildLogApp(options: LogAppOptions): FastifyInstance {
   );
 
   // Per-request logs would drown the service's own; routes log at warn and above.
-  app.register(courseLogRoute(options.store, now), { logLevel: 'warn' });
-  app.register(v1LogRoutes(options.store, now), { prefix: '/v1', logLevel: 'warn' });
+  app.register(courseLogRoute(options.store, now, course), { logLevel: 'warn' });
+  if (options.identity) app.register(v1LogRoutes(options.store, now, options.identity), { prefix: '/v1', logLevel: 'warn' });
+  else app.register(v1Unavailable, { prefix: '/v1', logLevel: 'warn' });
   return app;
 }
 
+interface ResolvedCourse {
+  enabled: boolean;
+  sources: SourceList;
+  described: string;
+}
+
+function resolveCourse(course: CourseLogOptions | undefined): ResolvedCourse {
+  const enabled = course?.enabled ?? true;
+  checkOption(typeof enabled === 'boolean', 'course.enabled', 'true or false');
+  const cidrs = course?.sources ?? DEFAULT_COURSE_SOURCES;
+  return { enabled, sources: sourceList(cidrs, 'course.sources'), described: cidrs.join(', ') };
+}
+
+/**
+ * The course's POST /log carries no credential, so it is kept to what a course service on this
+ * machine (or the allowed networks) sends: no browser (browsers send Origin), no other peer.
+ */
+function courseGate(course: ResolvedCourse) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    if (!course.enabled) return sendText(reply, 404, 'the course API (POST /log) is switched off on this log service; send entries to POST /v1/logs with a token');
+    if (request.headers.origin !== undefined) return sendText(reply, 403, 'POST /log is refused from a web page (the request has an Origin header)');
+    const peer = request.socket.remoteAddress;
+    if (!course.sources.allows(peer)) return sendText(reply, 403, `POST /log is accepted only from ${course.described}; this request came from ${peer ?? 'an unknown address'}`);
+    return undefined;
+  };
+}
+
 /** POST /log as the course has it: raw text, 200 with an empty body, 400 when empty, 405 otherwise. */
-function courseLogRoute(store: LogStore, now: () => number) {
+function courseLogRoute(store: LogStore, now: () => number, course: ResolvedCourse) {
   return async function plugin(app: FastifyInstance): Promise<void> {
+    app.addHook('onRequest', courseGate(course));
     // The course reads the body whatever its Content-Type (its client sends text/plain).
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
@@ -105,13 +155,46 @@ export function parseCourseLine(text: string, now: number): LogEntry {
   };
 }
 
-function v1LogRoutes(store: LogStore, now: () => number) {
+/** Who made each authenticated request: set by the hook, read by the handlers. */
+const writers = new WeakMap<FastifyRequest, Writer>();
+
+/** One hook guards every /v1 route: a token the registry knows, with the scope the method needs. */
+function v1Gate(identity: Pick<WriterIdentity, 'identify'>) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const token = bearerToken(request.headers.authorization);
+    // No token: only a registry with authentication off accepts that (it says so).
+    const writer = token === null && request.headers.authorization !== undefined ? null : await identity.identify(token);
+    if (writer === null) {
+      reply.header('WWW-Authenticate', 'Bearer');
+      throw new RosterError('UNAUTHORIZED', token === null ? 'send a token: Authorization: Bearer <token>' : 'the registry does not know this token');
+    }
+    const reading = request.method === 'GET' || request.method === 'HEAD';
+    if (!(reading ? canRead(writer) : canWrite(writer))) {
+      throw new RosterError('FORBIDDEN', `token "${writer.name}" lacks the scope this needs: ${reading ? 'read' : 'register'}`);
+    }
+    writers.set(request, writer);
+  };
+}
+
+function bearerToken(header: string | undefined): string | null {
+  const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
+  return match ? (match[1] as string) : null;
+}
+
+function writerOf(request: FastifyRequest): Writer {
+  const writer = writers.get(request);
+  if (!writer) throw new RosterError('INTERNAL', 'the request passed no authentication');
+  return writer;
+}
+
+function v1LogRoutes(store: LogStore, now: () => number, identity: Pick<WriterIdentity, 'identify'>) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // /v1 speaks JSON only: other bodies get 415 before a handler runs.
     app.removeContentTypeParser('text/plain');
+    app.addHook('onRequest', v1Gate(identity));
 
     app.post('/logs', { bodyLimit: LOG_LIMITS.batchBodyBytes }, async (request, reply) => {
-      const entries = parseEntries(request.body, now());
+      const entries = parseEntries(request.body, writerOf(request), now());
       await store.append(entries);
       return reply.code(201).send({ accepted: entries.length });
     });
@@ -132,15 +215,22 @@ function v1LogRoutes(store: LogStore, now: () => number) {
   };
 }
 
-/** One entry or an array of them, validated, with times in UTC ISO form. */
-function parseEntries(body: unknown, now: number): LogEntry[] {
+/** No way to check a token: /v1/logs is not offered, and a 404 sends the service logger to POST /log. */
+async function v1Unavailable(app: FastifyInstance): Promise<void> {
+  app.all('/logs', async () => {
+    throw new RosterError('NOT_FOUND', 'no /v1/logs here: this log service is registered with a course registry, which cannot check tokens; POST /log instead');
+  });
+}
+
+/** One entry or an array of them, validated, stored under the writer's name and the time of receipt. */
+function parseEntries(body: unknown, writer: Writer, now: number): LogEntry[] {
   const parsed = Array.isArray(body) ? parseOrThrow(batchSchema, body, 'log entries') : [parseOrThrow(entrySchema, body, 'log entry')];
-  return parsed.map(({ service, level, message, time }) => ({
-    time: new Date(time ?? now).toISOString(),
-    service,
-    level,
-    message,
-  }));
+  const time = new Date(now).toISOString();
+  return parsed.map(({ service: claimedService, level, message, time: claimed }) => {
+    const entry: LogEntry = { time, service: writerName(writer, claimedService), level, message };
+    if (claimed !== undefined) entry.clientTime = new Date(claimed).toISOString();
+    return entry;
+  });
 }
 
 function sendText(reply: FastifyReply, status: number, text: string): FastifyReply {

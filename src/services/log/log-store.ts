@@ -27,6 +27,8 @@ export interface LogEntry {
   service: string;
   level: LogLevel;
   message: string;
+  /** The time the writer said it logged the entry (ISO 8601, UTC); `time` is when the log service received it. */
+  clientTime?: string;
 }
 
 export interface RecentQuery {
@@ -215,8 +217,8 @@ function isEntryList(value: LogEntry | readonly LogEntry[]): value is readonly L
 
 /** Fixed key order; JSON escaping keeps a message's newlines inside its own line. */
 function toLine(entry: LogEntry): string {
-  const { time, service, level, message } = entry;
-  return `${JSON.stringify({ time, service, level, message })}\n`;
+  const { time, service, level, message, clientTime } = entry;
+  return `${JSON.stringify(clientTime === undefined ? { time, service, level, message } : { time, service, level, message, clientTime })}\n`;
 }
 
 export function levelRank(level: LogLevel): number {
@@ -285,10 +287,12 @@ function countByte(buffer: Buffer, byte: number): number {
 function parseLine(line: string): LogEntry | null {
   if (line.trim() === '') return null;
   try {
-    const { time, service, level, message } = JSON.parse(line) as Record<string, unknown>;
+    const { time, service, level, message, clientTime } = JSON.parse(line) as Record<string, unknown>;
     const valid = typeof time === 'string' && typeof service === 'string' && typeof message === 'string';
     if (!valid || !LOG_LEVELS.includes(level as LogLevel)) return null;
-    return Object.freeze({ time, service, level: level as LogLevel, message });
+    const entry: LogEntry = { time, service, level: level as LogLevel, message };
+    if (typeof clientTime === 'string') entry.clientTime = clientTime;
+    return Object.freeze(entry);
   } catch {
     return null;
   }

@@ -4,8 +4,10 @@ import { pino, type Logger } from 'pino';
 import type { ClientProtocol } from '../../client/index.js';
 import type { RunningService } from '../../service/index.js';
 import { serveApp } from '../shared.js';
-import { buildLogApp } from './app.js';
+import { RosterError } from '../../protocol/errors.js';
+import { buildLogApp, type CourseLogOptions } from './app.js';
 import { openLogStore, type LogStoreOptions } from './log-store.js';
+import { createWhoamiIdentity } from './writer-identity.js';
 
 export const LOG_SERVICE_NAME = 'LogService';
 export const DEFAULT_LOG_PORT = 4000;
@@ -19,6 +21,12 @@ export interface LogServiceOptions {
   dataDir?: string;
   registryUrl?: string | string[];
   protocol?: ClientProtocol;
+  /** This service's own token for the registry. Default: ROSTER_TOKEN. */
+  token?: string;
+  /** The course's unauthenticated POST /log: on/off and the allowed source addresses (default loopback). */
+  course?: CourseLogOptions;
+  /** How long the registry's answer about a writer's token is kept. Default 30000 ms. */
+  writerCacheMs?: number;
   /** Rotation and memory settings of the log file. */
   store?: Omit<LogStoreOptions, 'dir'>;
   /** On SIGINT/SIGTERM: deregister, drain, close the file, exit 0. Default true. */
@@ -35,8 +43,18 @@ export interface RunningLogService extends RunningService {
 export async function runLogService(options: LogServiceOptions = {}): Promise<RunningLogService> {
   const logger = options.logger ?? pino({ name: 'log', base: { name: 'log' } });
   const store = await openLogStore({ ...options.store, dir: join(options.dataDir ?? './data', 'log') });
-  const app = buildLogApp({ store, logger });
-  const service = await serveApp(app, options, {
+  // Writers' tokens are checked with the registry this service registers with, once it has registered.
+  let service: RunningService | undefined;
+  const identity = createWhoamiIdentity({
+    registryUrls: () => service?.client.options.registryUrls ?? notRegistered(),
+    ca: () => service?.client.options.tlsCa ?? null,
+    ...(options.writerCacheMs !== undefined ? { ttlMs: options.writerCacheMs } : {}),
+  });
+  // The course's registry knows no tokens: then only the course's POST /log is offered.
+  const app = await buildOrRelease(() => buildLogApp({ store, logger, identity: options.protocol === 'course' ? null : identity, course: options.course }), async () => {
+    await Promise.all([store.close(), identity.close()]);
+  });
+  service = await serveApp(app, options, {
     name: LOG_SERVICE_NAME,
     requires: [],
     // An explicit port wins; else ROSTER_PORT (read by startService); else the course's 4000.
@@ -45,9 +63,23 @@ export async function runLogService(options: LogServiceOptions = {}): Promise<Ru
     // After the service has drained: requests still in flight append to the file.
     onShutdown: async () => {
       await app.close();
-      await store.close();
+      await Promise.all([store.close(), identity.close()]);
     },
   });
   logger.info({ url: service.url, file: store.path }, `LogService log file: ${store.path}`);
   return { ...service, file: store.path };
+}
+
+/** A bad option (say a course source that is no CIDR) must not leave the log file open. */
+async function buildOrRelease<T>(build: () => T, release: () => Promise<void>): Promise<T> {
+  try {
+    return build();
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
+function notRegistered(): never {
+  throw new RosterError('REGISTRY_UNREACHABLE', 'the log service has not registered yet, so it cannot check tokens; try again shortly');
 }

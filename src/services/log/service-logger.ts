@@ -13,6 +13,8 @@ export interface LogProviderSource {
   provider(service: string): string;
   on(event: 'change', listener: (change: ProviderChange) => void): unknown;
   off(event: 'change', listener: (change: ProviderChange) => void): unknown;
+  /** A RegistryClient's options: its token is the logger's when the logger is given none. */
+  readonly options?: { readonly token?: string | null };
 }
 
 export interface ProviderChange {
@@ -44,6 +46,11 @@ export interface ServiceLoggerOptions {
   /** Where entries that cannot be delivered go. Default process.stderr. */
   stderr?: TextSink;
   fetchImpl?: typeof fetch;
+  /**
+   * Sent as `Authorization: Bearer` to /v1/logs: the log service stores the entries under this
+   * token's service. Default: the attached client's token, else ROSTER_TOKEN.
+   */
+  token?: string;
   clock?: Clock;
   /** The registry name of the log service. Default "LogService". */
   logService?: string;
@@ -92,6 +99,7 @@ type ShipperOptions = Readonly<{
   stdout: TextSink | null;
   stderr: TextSink;
   fetch: typeof fetch;
+  token: string | null;
   clock: Clock;
   logService: string;
   requestTimeoutMs: number;
@@ -109,6 +117,7 @@ function resolveOptions(options: ServiceLoggerOptions): ShipperOptions {
     stdout: stdout === true ? process.stdout : stdout === false ? null : stdout,
     stderr: options.stderr ?? process.stderr,
     fetch: options.fetchImpl ?? globalThis.fetch,
+    token: options.token ?? null,
     clock: options.clock ?? systemClock,
     logService: options.logService ?? 'LogService',
     requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
@@ -116,6 +125,7 @@ function resolveOptions(options: ServiceLoggerOptions): ShipperOptions {
     retryMaxMs: options.retryMaxMs ?? 30_000,
   };
   checkOption(Number.isInteger(resolved.bufferSize) && resolved.bufferSize >= 1, 'bufferSize', 'a positive integer');
+  checkOption(resolved.token === null || isToken(resolved.token), 'token', 'a non-empty token of printable characters without spaces');
   for (const name of ['requestTimeoutMs', 'retryInitialMs', 'retryMaxMs'] as const) {
     checkOption(Number.isInteger(resolved[name]) && resolved[name] > 0, name, 'a positive integer (milliseconds)');
   }
@@ -291,7 +301,7 @@ class LogShipper {
   /** How many entries from the front of `batch` are done with (delivered, or refused and spilled). */
   async #deliver(url: string, batch: Queued[]): Promise<number> {
     if (this.#courseProviders.has(url)) return this.#deliverCourse(url, batch);
-    const status = await this.#post(`${url}/v1/logs`, 'application/json', `[${batch.map((item) => item.json).join(',')}]`);
+    const status = await this.#post(`${url}/v1/logs`, 'application/json', `[${batch.map((item) => item.json).join(',')}]`, this.#token());
     if (status === 404) {
       this.#courseProviders.add(url);
       return this.#deliverCourse(url, batch);
@@ -312,11 +322,19 @@ class LogShipper {
     return batch.length;
   }
 
+  /** The explicit token, else the client's (its own option or ROSTER_TOKEN), else ROSTER_TOKEN. */
+  #token(): string | null {
+    const candidate = this.#o.token ?? this.#client?.options?.token ?? process.env.ROSTER_TOKEN?.trim() ?? null;
+    return candidate && isToken(candidate) ? candidate : null;
+  }
+
   /** The HTTP status, or 0 when no answer came. */
-  async #post(url: string, contentType: string, body: string): Promise<number> {
+  async #post(url: string, contentType: string, body: string, token: string | null = null): Promise<number> {
     try {
       const signal = AbortSignal.timeout(this.#o.requestTimeoutMs);
-      const response = await this.#o.fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body, signal });
+      const headers: Record<string, string> = { 'content-type': contentType };
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+      const response = await this.#o.fetch(url, { method: 'POST', headers, body, signal });
       // Read the answer so that the connection can be reused.
       await response.arrayBuffer().catch(() => undefined);
       return response.status;
@@ -376,14 +394,30 @@ function withExtras(entry: LogEntry, extras: Record<string, unknown>): LogEntry 
 
 /** One line per entry however many newlines the message holds. */
 function readableLine(entry: LogEntry, extras: Record<string, unknown>): string {
-  const message = entry.message.replace(/\r?\n/g, '\\n');
+  const message = escapeControls(entry.message);
   const suffix = Object.keys(extras).length > 0 ? ` ${JSON.stringify(extras)}` : '';
   return `${entry.time} ${entry.level.toUpperCase().padEnd(5)} ${entry.service}: ${message}${suffix}\n`;
 }
 
-function courseLine(entry: LogEntry): string {
+/**
+ * `[Service] - message\n`. The course's log service writes the body to its file as it comes, so
+ * line breaks and other control characters are escaped: one entry stays one line, and no message
+ * can forge a line of another service.
+ */
+export function courseLine(entry: Pick<LogEntry, 'service' | 'level' | 'message'>): string {
   const level = entry.level === 'info' ? '' : `${entry.level.toUpperCase()} `;
-  return `[${entry.service}] - ${level}${entry.message}\n`;
+  return `[${escapeControls(entry.service)}] - ${level}${escapeControls(entry.message)}\n`;
+}
+
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** C0 and C1 controls, DEL and the Unicode line and paragraph separators, as \n, \r, \t or \uXXXX. */
+export function escapeControls(text: string): string {
+  return text.replace(/[\p{Cc}\u2028\u2029]/gu, (char) => ESCAPES[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function isToken(value: unknown): value is string {
+  return typeof value === 'string' && /^[\x21-\x7e]{1,4096}$/.test(value);
 }
 
 function truncateBytes(text: string, maxBytes: number): string {

@@ -4,6 +4,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import csrfProtection from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
 import { Eta } from 'eta';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
@@ -22,6 +25,13 @@ export interface PortalAppOptions {
 
 /** A form post is a few hundred bytes. */
 export const PORTAL_BODY_LIMIT_BYTES = 16 * 1024;
+/**
+ * The cookie holding the form secret. Cookies are shared by every port of a host, so the name is
+ * the portal's own rather than the plugin's generic "_csrf".
+ */
+export const CSRF_COOKIE = 'roster_portal_csrf';
+/** The hidden form field carrying the token (the plugin's default field). */
+export const CSRF_FIELD = '_csrf';
 /** How many log entries the System page shows. */
 export const SYSTEM_LOG_LIMIT = 50;
 
@@ -61,6 +71,7 @@ export function buildPortalApp(options: PortalAppOptions): FastifyInstance {
   });
   const deps: Deps = { grading: options.grading, system: options.system, render };
   app.register(formbody, { bodyLimit: PORTAL_BODY_LIMIT_BYTES });
+  registerFormProtection(app);
   app.setErrorHandler((error, request, reply) => sendErrorPage(render, error, request, reply));
   app.setNotFoundHandler((request, reply) => render(reply, 404, 'error', notFoundPage(`There is no page at ${pathOf(request)}.`)));
 
@@ -69,6 +80,58 @@ export function buildPortalApp(options: PortalAppOptions): FastifyInstance {
   studentRoutes(app, deps);
   app.get('/system', async (_request, reply) => showSystem(deps, reply));
   return app;
+}
+
+/**
+ * Every form post carries a token tied to a secret in a cookie of the portal's own: a page of
+ * another origin cannot read it, so it cannot forge a post. The cookie is signed with a key made
+ * at start (a value planted from another port of this host is refused) and is SameSite=Strict:
+ * the post → 303 → page flow is same-site, so Strict costs nothing. A browser that says the post
+ * comes from another origin (Sec-Fetch-Site) is refused before the token is even looked at.
+ */
+function registerFormProtection(app: FastifyInstance): void {
+  app.register(cookie, { secret: randomBytes(32).toString('base64url') });
+  app.register(csrfProtection, {
+    cookieKey: CSRF_COOKIE,
+    cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, signed: true, secure: 'auto' },
+    getToken: (request) => formToken(request.body),
+  });
+  // One guard for every route that takes a body: a new form is protected without asking.
+  app.after(() => {
+    app.addHook('preValidation', async (request) => {
+      if (!isSafe(request.method) && !fromOwnPages(request.headers['sec-fetch-site'])) throw csrfRefused();
+    });
+    app.addHook('preValidation', (request, reply, done) => (isSafe(request.method) ? done() : app.csrfProtection(request, reply, done)));
+  });
+  // Nor may another site frame the portal's pages and steer a teacher's clicks.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('X-Frame-Options', 'DENY');
+    reply.header('Content-Security-Policy', "frame-ancestors 'none'");
+  });
+}
+
+function isSafe(method: string): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
+}
+
+/** Sec-Fetch-Site, sent by current browsers: a post from a page of the portal is same-origin. */
+function fromOwnPages(site: string | string[] | undefined): boolean {
+  return site === undefined || site === 'same-origin' || site === 'none';
+}
+
+function formToken(body: unknown): string | undefined {
+  const value = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[CSRF_FIELD] : undefined;
+  return firstString(value) || undefined;
+}
+
+function csrfRefused(): RosterError {
+  return new RosterError('FORBIDDEN', 'the browser says this form post comes from another site');
+}
+
+/** The plugin's refusals (no secret cookie, a missing or wrong token) and the cross-site one above. */
+function isFormRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return (typeof code === 'string' && code.startsWith('FST_CSRF_')) || hasCode(error, 'FORBIDDEN');
 }
 
 function createRenderer(): Render {
@@ -111,13 +174,13 @@ function studentRoutes(app: FastifyInstance, deps: Deps): void {
 
 async function showGradeBook(deps: Deps, reply: FastifyReply, status: number, form: FormState): Promise<FastifyReply> {
   const students = (await deps.grading.listStudents()).map(studentRow);
-  return deps.render(reply, status, 'students', { title: 'Grade Book', nav: 'students', students, form, limits: GRADE_LIMITS });
+  return deps.render(reply, status, 'students', { title: 'Grade Book', nav: 'students', students, form, limits: GRADE_LIMITS, csrf: reply.generateCsrf() });
 }
 
 async function showStudent(deps: Deps, reply: FastifyReply, status: number, id: number, form: FormState): Promise<FastifyReply> {
   const student = await findStudent(deps.grading, id);
   const view = { ...studentRow(student), grades: student.Grades };
-  return deps.render(reply, status, 'student', { title: view.name, nav: 'students', student: view, gradeTypes: GRADE_TYPES, form, limits: GRADE_LIMITS });
+  return deps.render(reply, status, 'student', { title: view.name, nav: 'students', student: view, gradeTypes: GRADE_TYPES, form, limits: GRADE_LIMITS, csrf: reply.generateCsrf() });
 }
 
 /** Both parts are read at once; a part that fails is reported on the page instead of failing it. */
@@ -273,6 +336,7 @@ function errorPage(error: unknown, request: FastifyRequest): ErrorPage {
   const retryHref = request.method === 'GET' ? pathOf(request) : undefined;
   if (hasCode(error, 'NO_PROVIDER')) return unavailablePage(retryHref);
   if (hasCode(error, 'NOT_FOUND')) return notFoundPage(error.message);
+  if (isFormRefusal(error)) return formRefusedPage(pathOf(request));
   if (error instanceof RosterError) return { status: 502, heading: 'The grading service failed', message: error.message, retryHref };
   const { statusCode, code } = error as FastifyError;
   if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) return { status: statusCode, heading: 'Bad request', message: requestProblem(code) };
@@ -285,6 +349,17 @@ function unavailablePage(retryHref: string | undefined): ErrorPage {
     heading: 'The grading service is unavailable',
     message: 'No grading service is answering right now, so the grade book cannot be shown or changed. This page will work again as soon as the grading service is back; nothing else needs restarting.',
     ...(retryHref ? { retryHref } : {}),
+  };
+}
+
+/** Reloading the form gives it a fresh token; the link goes back to the page the form is on. */
+function formRefusedPage(postedTo: string): ErrorPage {
+  return {
+    status: 403,
+    heading: 'The form could not be accepted',
+    message:
+      'This form was not sent from a page of this portal that is still valid (it may be old, the portal may have restarted, or another site may have sent it). Nothing was changed. Reload the form and send it again.',
+    retryHref: postedTo.replace(/\/grades$/, ''),
   };
 }
 

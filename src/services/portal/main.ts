@@ -19,6 +19,8 @@ export interface RunPortalServiceOptions {
   host?: string;
   registryUrl?: string | string[];
   protocol?: ClientProtocol;
+  /** The portal's token: it registers with it, reads the registry and the log service, and ships its logs. Default: ROSTER_TOKEN. */
+  token?: string;
   /** Per attempt at one grading instance. Default 5000. */
   gradingTimeoutMs?: number;
   /** On SIGINT/SIGTERM: deregister, drain, flush the logs, exit 0. Default true. */
@@ -71,6 +73,9 @@ function registeredClient(current: () => RegistryClient | undefined): GradingPro
   return {
     get registryUrl() {
       return registered().registryUrl;
+    },
+    get token() {
+      return current()?.options.token ?? null;
     },
     provider: (service) => registered().provider(service),
     providers: (service) => current()?.providers(service) ?? [],

@@ -12,6 +12,8 @@ export interface SystemSources {
   readonly registryUrl: string;
   /** Throws RosterError NO_PROVIDER when there is none. */
   provider(service: string): string;
+  /** The portal's token: both the registry and the log service want one to read. Null: none. */
+  readonly token?: string | null;
 }
 
 export interface LogEntryRecord {
@@ -46,7 +48,7 @@ export function createSystemGateway(options: SystemGatewayOptions): HttpSystemGa
   checkOption(Number.isInteger(timeoutMs) && timeoutMs > 0, 'timeoutMs', 'a positive integer (milliseconds)');
   const agent = new Agent({ connect: { timeout: timeoutMs } });
   let closing: Promise<void> | null = null;
-  const getJson = (what: string, url: string): Promise<unknown> => fetchJson(agent, timeoutMs, what, url);
+  const getJson = (what: string, url: string): Promise<unknown> => fetchJson(agent, timeoutMs, what, url, client.token ?? null);
   return {
     async services() {
       const body = await getJson('the registry', `${client.registryUrl}/v1/services`);
@@ -61,16 +63,18 @@ export function createSystemGateway(options: SystemGatewayOptions): HttpSystemGa
   };
 }
 
-async function fetchJson(agent: Agent, timeoutMs: number, what: string, url: string): Promise<unknown> {
+async function fetchJson(agent: Agent, timeoutMs: number, what: string, url: string, token: string | null): Promise<unknown> {
   let status: number;
   let text: string;
   try {
-    const response = await request(url, { dispatcher: agent, signal: AbortSignal.timeout(timeoutMs) });
+    const headers = token === null ? {} : { authorization: `Bearer ${token}` };
+    const response = await request(url, { dispatcher: agent, headers, signal: AbortSignal.timeout(timeoutMs) });
     status = response.statusCode;
     text = await response.body.text();
   } catch (error) {
     throw new RosterError('NO_PROVIDER', `${what} cannot be reached (${describe(error, timeoutMs)})`, { cause: error });
   }
+  if (status === 401 || status === 403) throw new RosterError('INTERNAL', `${what} refused the portal's token (HTTP ${status} to GET ${new URL(url).pathname}); give the portal a token with read scope (ROSTER_TOKEN)`);
   if (status !== 200) throw new RosterError('INTERNAL', `${what} answered HTTP ${status} to GET ${new URL(url).pathname}`);
   try {
     return JSON.parse(text);

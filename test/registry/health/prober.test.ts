@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { createHttpProber, type HttpProber } from '../../../src/registry/health/prober.js';
+import { checkSignature, probePayload, SIGNATURE_HEADER } from '../../../src/protocol/signature.js';
+import { Registry } from '../../../src/registry/registry.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 
 /** A real server on 127.0.0.1, port 0; closed (with its connections) after the test. */
 async function serve(t: TestContext, handler: RequestListener): Promise<{ url: string; connections: () => number }> {
@@ -101,4 +109,82 @@ test('an answer longer than 64 KiB fails the probe instead of being read to its 
   const { url } = await serve(t, (_req, res) => res.end('x'.repeat(200 * 1024)));
   const { probe } = prober(t);
   await assert.rejects(probe(url, 1000, never), { message: 'answer longer than 65536 bytes' });
+});
+
+test('a probe carries the signature its sign function gives for the URL, and none without one', async (t) => {
+  const seen: Array<string | undefined> = [];
+  const { url } = await serve(t, (req, res) => {
+    seen.push(req.headers[SIGNATURE_HEADER] as string | undefined);
+    res.end();
+  });
+  const signed = createHttpProber({ sign: (target) => (target === url ? 't=1,v1=abc' : null) });
+  t.after(() => signed.close());
+  await signed.probe(url, 1000, never);
+  await signed.probe(`${url}?other`, 1000, never);
+  assert.deepEqual(seen, ['t=1,v1=abc', undefined]);
+});
+
+test("probes of a v1 instance are signed over GET <path?query> with the instance's key", async (t) => {
+  const seen: Array<{ path: string; signature: string | undefined }> = [];
+  const { url: base } = await serve(t, (req, res) => {
+    seen.push({ path: req.url ?? '', signature: req.headers[SIGNATURE_HEADER] as string | undefined });
+    res.end();
+  });
+  const clock = new FakeClock();
+  const heartbeatUrl = `${base}?from=roster&n=1`;
+  const created = createHttpProber({ sign: (target) => registry.probeSignatureFor(target) });
+  const registry: Registry = new Registry({ clock, probe: created.probe, channel: { send: async () => undefined, close: async () => undefined } });
+  t.after(async () => {
+    await registry.close(0);
+    await created.close();
+  });
+  const origin = new URL(base).origin;
+  const { signingKey } = await registry.register({ service: 'log', url: origin, requires: [], updateUrl: null, heartbeatUrl, ttlMs: null, metadata: {}, protocol: 'v1', owner: null });
+  await created.probe(heartbeatUrl, 1000, never);
+  const [probe] = seen;
+  assert.equal(probe?.path, '/heartbeat?from=roster&n=1');
+  assert.equal(checkSignature(signingKey as string, probe?.signature, probePayload('/heartbeat?from=roster&n=1'), clock.now()), 'valid');
+  assert.equal(checkSignature(signingKey as string, probe?.signature, probePayload('/heartbeat'), clock.now()), 'bad');
+});
+
+test('a redirect is not followed: a heartbeat answering 302 fails, even toward a URL that answers 200', async (t) => {
+  let reached = 0;
+  const healthy = await serve(t, (_req, res) => {
+    reached++;
+    res.end('ok');
+  });
+  const { url } = await serve(t, (_req, res) => {
+    res.writeHead(302, { location: healthy.url }).end();
+  });
+  const { probe } = prober(t);
+  await probe(healthy.url, 1000, never);
+  await assert.rejects(probe(url, 1000, never), { message: 'answered HTTP 302' });
+  assert.equal(reached, 1, 'only the direct probe reached the healthy URL');
+});
+
+/** A throwaway CA (openssl) and a certificate it signed for 127.0.0.1, as PEM text. */
+function makePki(t: TestContext): { ca: string; cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'roster-prober-pki-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Roster Prober Test CA');
+  openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
+  const read = (name: string) => readFileSync(join(dir, name), 'utf8');
+  return { ca: read('ca.pem'), cert: read('server.pem'), key: read('server.key') };
+}
+
+test('an HTTPS heartbeat signed by a private CA passes only when the prober is given that CA', async (t) => {
+  const pki = makePki(t);
+  const server = createHttpsServer({ cert: pki.cert, key: pki.key }, (_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/heartbeat`;
+
+  await assert.rejects(prober(t).probe(url, 2000, never), /certificate/);
+  const trusting = createHttpProber({ ca: pki.ca });
+  t.after(() => trusting.close());
+  await trusting.probe(url, 2000, never);
 });

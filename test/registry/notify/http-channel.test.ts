@@ -6,6 +6,10 @@ import { type TestContext, test } from 'node:test';
 import type { Patch } from '../../../src/protocol/course.js';
 import { HttpChannel } from '../../../src/registry/notify/http-channel.js';
 import { Notifier } from '../../../src/registry/notify/notifier.js';
+import { checkSignature, SIGNATURE_HEADER } from '../../../src/protocol/signature.js';
+import type { Registration } from '../../../src/registry/catalog.js';
+import { Registry } from '../../../src/registry/registry.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 
 interface Received {
   method: string | undefined;
@@ -144,4 +148,76 @@ test('Notifier over HTTP: a hung subscriber does not hold back the others', asyn
 
   await notifier.close(0);
   assert.deepEqual(await Promise.all(hungResults), revisions.map(() => false));
+});
+
+test('a sign function adds roster-signature over the exact body sent, per target', async (t) => {
+  const { received, url } = await serve(t, (res) => res.end());
+  const asked: Array<[string, string]> = [];
+  const channel = new HttpChannel({
+    sign: (target, body) => {
+      asked.push([target, body]);
+      return target === url ? 't=1,v1=abc' : null;
+    },
+  });
+  t.after(() => channel.close());
+  await channel.send(url, patch, never);
+  await channel.send(`${url}?unsigned`, patch, never);
+  assert.deepEqual(asked.map(([target]) => target), [url, `${url}?unsigned`]);
+  assert.equal(asked[0]?.[1], received[0]?.body);
+  assert.equal(received[0]?.headers[SIGNATURE_HEADER], 't=1,v1=abc');
+  assert.equal(received[0]?.headers['content-type'], 'application/json');
+  assert.equal(received[1]?.headers[SIGNATURE_HEADER], undefined);
+});
+
+test('a redirect is not followed: the patch fails and the other URL is never called', async (t) => {
+  const elsewhere = await serve(t, (res) => res.end());
+  const { url } = await serve(t, (res) => {
+    res.writeHead(302, { location: elsewhere.url }).end();
+  });
+  await assert.rejects(channelFor(t).send(url, patch, never), { message: `POST ${url} answered HTTP 302` });
+  assert.equal(elsewhere.received.length, 0);
+});
+
+/** A Registry delivering over a real HttpChannel that signs with the registry's keys. */
+function signingRegistry(t: TestContext) {
+  const clock = new FakeClock();
+  const channel: HttpChannel = new HttpChannel({ sign: (target, body) => registry.signatureFor(target, body) });
+  const registry: Registry = new Registry({ clock, channel, probe: async () => undefined, options: { initialDeliveryWaitMs: 60_000 } });
+  t.after(async () => {
+    await registry.close(0);
+    await channel.close();
+  });
+  return { clock, registry };
+}
+
+function registration(url: string, protocol: Registration['protocol']): Registration {
+  return { service: 'grading', url: new URL(url).origin, requires: ['log'], updateUrl: url, heartbeatUrl: null, ttlMs: null, metadata: {}, protocol, owner: null };
+}
+
+test('patches to a v1 instance carry a valid signature by its key; course instances get none', async (t) => {
+  const v1 = await serve(t, (res) => res.end());
+  const course = await serve(t, (res) => res.end());
+  const { clock, registry } = signingRegistry(t);
+  const v1Answer = await registry.register(registration(v1.url, 'v1'));
+  const courseAnswer = await registry.register({ ...registration(course.url, 'course'), url: `${new URL(course.url).origin}/course` });
+  assert.equal(v1Answer.delivered, true);
+  assert.equal(courseAnswer.signingKey, null);
+
+  const [signed] = v1.received;
+  const key = v1Answer.signingKey as string;
+  assert.equal(checkSignature(key, signed?.headers[SIGNATURE_HEADER] as string, signed?.body ?? '', clock.now()), 'valid');
+  assert.equal(checkSignature(key, signed?.headers[SIGNATURE_HEADER] as string, `${signed?.body} `, clock.now()), 'bad');
+  assert.equal(course.received[0]?.headers[SIGNATURE_HEADER], undefined);
+});
+
+test('a re-registration under another owner changes the key patches are signed with; deregistering stops signing', async (t) => {
+  const target = await serve(t, (res) => res.end());
+  const { clock, registry } = signingRegistry(t);
+  const first = await registry.register({ ...registration(target.url, 'v1'), owner: 'a' });
+  const second = await registry.register({ ...registration(target.url, 'v1'), owner: 'b' });
+  assert.notEqual(first.signingKey, second.signingKey);
+  const header = target.received[1]?.headers[SIGNATURE_HEADER] as string;
+  assert.equal(checkSignature(second.signingKey as string, header, target.received[1]?.body ?? '', clock.now()), 'valid');
+  registry.deregisterByUrl(new URL(target.url).origin);
+  assert.equal(registry.signatureFor(target.url, '{}'), null);
 });

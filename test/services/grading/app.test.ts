@@ -176,3 +176,28 @@ test('an unknown path answers 404 as JSON', async (t) => {
   assert.equal(response.statusCode, 404);
   assert.equal((response.json() as { code: string }).code, 'NOT_FOUND');
 });
+
+for (const [what, title] of [
+  ['a NUL', 'Quiz\u00003'],
+  ['a line break', 'Quiz 3\nFinal Exam Exam 100'],
+  ['an escape sequence', 'Quiz \u001b[31m3'],
+  ['a line separator', 'Quiz\u20283'],
+] as const) {
+  test(`a grade title with ${what}: 400 naming the rule, nothing stored`, async (t) => {
+    const { app } = await setup(t);
+    const response = await app.inject(postGrade(1, JSON.stringify({ Title: title, Type: 'Quiz', Score: 50 })));
+    assert.equal(response.statusCode, 400);
+    assert.deepEqual(response.json(), { code: 'INVALID_REQUEST', message: 'invalid grade: "Title" must not contain control characters (such as a line break, a tab or NUL)' });
+    assert.equal((await app.inject({ url: '/students/1' })).body, NICK);
+  });
+}
+
+test('a student name with a control character: 400, nobody added', async (t) => {
+  const { app } = await setup(t);
+  for (const payload of [{ FirstName: 'Ada\u0000', LastName: 'Lovelace' }, { FirstName: 'Ada', LastName: 'Love\r\nlace' }]) {
+    const response = await app.inject({ method: 'POST', url: '/students', payload });
+    assert.equal(response.statusCode, 400);
+    assert.match((response.json() as { message: string }).message, /must not contain control characters/);
+  }
+  assert.equal((await app.inject({ url: '/students' })).json().length, 5);
+});

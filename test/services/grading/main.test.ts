@@ -4,14 +4,15 @@ import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { startRegistry, type RunningRegistry } from '../../../src/registry/start-registry.js';
+import type { RunningRegistry } from '../../../src/registry/start-registry.js';
 import { runGradingService, SqliteGradeStore } from '../../../src/services/grading/index.js';
 import { runLogService } from '../../../src/services/log/index.js';
+import { secureRegistry, type PartTokens } from '../secure-registry.js';
 
-async function registry(t: TestContext): Promise<RunningRegistry> {
-  const running = await startRegistry({ host: '127.0.0.1', port: 0, health: { intervalMs: 60_000 } });
-  t.after(() => running.close());
-  return running;
+/** A secure registry (the default); each service runs with its own part's token. */
+async function registry(t: TestContext): Promise<RunningRegistry & { tokens: PartTokens }> {
+  const { registry: running, tokens } = await secureRegistry(t, { health: { intervalMs: 60_000 } });
+  return Object.assign(running, { tokens });
 }
 
 /** Files of this process open under `dir` (Linux: /proc/self/fd): a store left open shows up here. */
@@ -35,7 +36,7 @@ function tempDir(t: TestContext): string {
 test('runs as GradingService requiring LogService, serves the course routes, and deregisters on close', async (t) => {
   const reg = await registry(t);
   const dataDir = tempDir(t);
-  const grading = await runGradingService({ port: 0, host: '127.0.0.1', dataDir, registryUrl: reg.url, handleSignals: false, logger: pino({ level: 'silent' }) });
+  const grading = await runGradingService({ port: 0, host: '127.0.0.1', dataDir, registryUrl: reg.url, token: reg.tokens.grading, handleSignals: false, logger: pino({ level: 'silent' }) });
   t.after(() => grading.close());
   assert.notDeepEqual(openFilesUnder(dataDir), [], 'the check below can see an open database');
 
@@ -62,15 +63,15 @@ test('a registry that cannot be reached: the start fails and the database is clo
   const deadUrl = reg.url;
   await reg.close();
   const dataDir = tempDir(t);
-  await assert.rejects(runGradingService({ port: 0, host: '127.0.0.1', dataDir, registryUrl: deadUrl, handleSignals: false, logger: pino({ level: 'silent' }) }));
+  await assert.rejects(runGradingService({ port: 0, host: '127.0.0.1', dataDir, registryUrl: deadUrl, token: reg.tokens.grading, handleSignals: false, logger: pino({ level: 'silent' }) }));
   assert.deepEqual(openFilesUnder(dataDir), [], 'the database is closed');
 });
 
 test('an added grade reaches the LogService through the registry', async (t) => {
   const reg = await registry(t);
-  const log = await runLogService({ port: 0, host: '127.0.0.1', dataDir: tempDir(t), registryUrl: reg.url, handleSignals: false, logger: pino({ level: 'silent' }) });
+  const log = await runLogService({ port: 0, host: '127.0.0.1', dataDir: tempDir(t), registryUrl: reg.url, token: reg.tokens.log, handleSignals: false, logger: pino({ level: 'silent' }) });
   t.after(() => log.close());
-  const grading = await runGradingService({ port: 0, host: '127.0.0.1', dataDir: tempDir(t), registryUrl: reg.url, handleSignals: false, stdout: false });
+  const grading = await runGradingService({ port: 0, host: '127.0.0.1', dataDir: tempDir(t), registryUrl: reg.url, token: reg.tokens.grading, handleSignals: false, stdout: false });
   t.after(() => grading.close());
 
   const added = await fetch(`${grading.url}/students/3/grades`, { method: 'POST', body: '{"Title":"Quiz 3","Type":"Quiz","Score":71}' });
@@ -79,7 +80,7 @@ test('an added grade reaches the LogService through the registry', async (t) => 
   // close() flushes the logger, so the entry has been delivered when it resolves.
   await grading.close();
 
-  const logs = (await (await fetch(`${log.url}/v1/logs?service=GradingService`)).json()) as { entries: { message: string }[] };
+  const logs = (await (await fetch(`${log.url}/v1/logs?service=GradingService`, { headers: { authorization: `Bearer ${reg.tokens.portal}` } })).json()) as { entries: { message: string }[] };
   const messages = logs.entries.map((entry) => entry.message);
   assert.ok(messages.some((message) => message.startsWith('added grade "Quiz 3" (Quiz, 71) for student 3 (Emma Stone)')), messages.join('\n'));
 });

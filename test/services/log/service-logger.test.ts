@@ -10,7 +10,9 @@ import type { RegistryClient } from '../../../src/client/index.js';
 import { RosterError } from '../../../src/protocol/index.js';
 import {
   buildLogApp,
+  courseLine,
   createServiceLogger,
+  escapeControls,
   openLogStore,
   type LogEntry,
   type LogProviderSource,
@@ -24,6 +26,8 @@ import { FakeClock } from '../../helpers/fake-clock.js';
 /** Stands in for a RegistryClient: one LogService URL or none, and 'change' events on demand. */
 class FakeClient extends EventEmitter<{ change: [ProviderChange] }> {
   url: string | null = null;
+  /** As a RegistryClient's resolved options: the token it registers with. */
+  options: { token: string | null } = { token: null };
 
   provider(service: string): string {
     if (service === 'LogService' && this.url) return this.url;
@@ -86,12 +90,16 @@ interface LogServiceUnderTest {
   failing: boolean;
 }
 
+/** The grading service's token, as the stand-in registry knows it. */
+const TOKEN = 'grading-token-0123456789';
+const identity = { identify: async (token: string) => (token === TOKEN ? { name: 'grading', scopes: ['register'], services: ['GradingService'] } : null) };
+
 /** A real log app on 127.0.0.1:0 (behind a switch that can make it fail). */
 async function startLogService(t: TestContext): Promise<LogServiceUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'roster-service-logger-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const store = new WatchedStore(await openLogStore({ dir }));
-  const app = buildLogApp({ store });
+  const app = buildLogApp({ store, identity });
   await app.ready();
   const service = { url: '', store, failing: false };
   service.url = await listen(t, (req, res) => (service.failing ? res.writeHead(500).end() : app.routing(req, res)));
@@ -124,7 +132,7 @@ function serviceLogger(t: TestContext, options: Partial<ServiceLoggerOptions> = 
   const stdout = new Collector();
   const stderr = new Collector();
   const clock = new FakeClock();
-  const shipper = createServiceLogger({ client, service: 'GradingService', stdout, stderr, clock, ...options });
+  const shipper = createServiceLogger({ client, service: 'GradingService', stdout, stderr, clock, token: TOKEN, ...options });
   t.after(() => shipper.close());
   return { client, stdout, stderr, clock, shipper };
 }
@@ -276,17 +284,7 @@ test('a LogService refusing a batch (4xx) does not loop: the entries go to stder
 });
 
 test('the course\'s Go log service (no /v1/logs) gets POST /log lines instead', WAITS, async (t) => {
-  const bodies: string[] = [];
-  const received = new EventEmitter();
-  const url = await listen(t, (req, res) => {
-    if (req.method !== 'POST' || req.url !== '/log') return res.writeHead(404).end('404 page not found\n');
-    let body = '';
-    req.setEncoding('utf8').on('data', (chunk) => (body += chunk)).on('end', () => {
-      bodies.push(body);
-      res.writeHead(200).end();
-      received.emit('log');
-    });
-  });
+  const { bodies, received, url } = await courseLogServer(t);
   const { client, shipper } = serviceLogger(t, { stdout: false });
   client.url = url;
 
@@ -342,8 +340,10 @@ test('created without a client, the logger buffers; attach() sends what waited, 
   assert.deepEqual(logService.store.recent(), [], 'nothing can be sent without a client');
 
   // A client that already knows the LogService: no 'change' event will come, attaching must send.
+  // The client's token is the logger's when the logger was given none.
   const client = new FakeClient();
   client.url = logService.url;
+  client.options = { token: TOKEN };
   shipper.attach(client);
   await logService.store.holding(2);
   shipper.logger.info('after');
@@ -362,3 +362,70 @@ test('attach() refuses what is not a client, and is ignored once the logger is c
 
   assert.equal(client.listenerCount('change'), 0);
 });
+
+// ---- credentials and the course's line format
+
+test('entries go to /v1/logs with the token as Authorization: Bearer; a log service that refuses it gets nothing twice', WAITS, async (t) => {
+  const seen: (string | undefined)[] = [];
+  const fetchImpl: typeof fetch = async (_url, init) => {
+    seen.push(new Headers(init?.headers).get('authorization') ?? undefined);
+    return new Response('{"code":"UNAUTHORIZED","message":"the registry does not know this token"}', { status: 401 });
+  };
+  const { client, stderr, shipper } = serviceLogger(t, { fetchImpl, stdout: false });
+  client.url = 'http://127.0.0.1:9';
+
+  shipper.logger.info('hello');
+  await shipper.flush();
+
+  assert.deepEqual(seen, [`Bearer ${TOKEN}`]);
+  assert.match(stderr.text, /refused them with HTTP 401/);
+});
+
+test('without a token option, ROSTER_TOKEN is sent; a bad token option is refused at once', WAITS, async (t) => {
+  const logService = await startLogService(t);
+  const before = process.env.ROSTER_TOKEN;
+  process.env.ROSTER_TOKEN = TOKEN;
+  t.after(() => (before === undefined ? delete process.env.ROSTER_TOKEN : (process.env.ROSTER_TOKEN = before)));
+  const { client, shipper } = serviceLogger(t, { token: undefined, stdout: false });
+  client.url = logService.url;
+
+  shipper.logger.info('from the environment');
+  await logService.store.holding(1);
+
+  assert.deepEqual(logService.store.recent().map(({ service, message }) => ({ service, message })), [{ service: 'GradingService', message: 'from the environment' }]);
+  assert.throws(() => createServiceLogger({ service: 'GradingService', token: 'has a space' }), { code: 'INVALID_OPTION', message: /^option "token"/ });
+});
+
+test('a message with line breaks and control characters reaches a course-style log server as ONE line', WAITS, async (t) => {
+  const { bodies, received, url } = await courseLogServer(t);
+  const { client, shipper } = serviceLogger(t, { stdout: false });
+  client.url = url;
+
+  shipper.logger.info('real\n[Portal] - forged\r\nnul\u0000 bell\u0007 tab\t sep\u2028 end');
+  while (bodies.length < 1) await once(received, 'log');
+
+  assert.deepEqual(bodies, ['[GradingService] - real\\n[Portal] - forged\\r\\nnul\\u0000 bell\\u0007 tab\\t sep\\u2028 end\n']);
+  assert.equal(bodies[0]!.split('\n').length, 2, 'one line and its terminating newline');
+});
+
+test('courseLine escapes control characters and leaves other text alone', () => {
+  assert.equal(courseLine({ service: 'Portal', level: 'error', message: 'a\nb\u001b[31m é 日本' }), '[Portal] - ERROR a\\nb\\u001b[31m é 日本\n');
+  assert.equal(escapeControls('plain [text] - ok'), 'plain [text] - ok');
+  assert.equal(escapeControls('\u0085\u007f'), '\\u0085\\u007f');
+});
+
+/** A stand-in for the course's Go log service: POST /log only, each body kept as sent. */
+async function courseLogServer(t: TestContext): Promise<{ bodies: string[]; received: EventEmitter; url: string }> {
+  const bodies: string[] = [];
+  const received = new EventEmitter();
+  const url = await listen(t, (req, res) => {
+    if (req.method !== 'POST' || req.url !== '/log') return res.writeHead(404).end('404 page not found\n');
+    let body = '';
+    req.setEncoding('utf8').on('data', (chunk) => (body += chunk)).on('end', () => {
+      bodies.push(body);
+      res.writeHead(200).end();
+      received.emit('log');
+    });
+  });
+  return { bodies, received, url };
+}

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { RosterError, type ServiceView } from '../../../src/protocol/index.js';
 import type { Grade, NewStudent } from '../../../src/services/grading/domain.js';
-import { buildPortalApp } from '../../../src/services/portal/app.js';
+import { buildPortalApp, CSRF_COOKIE } from '../../../src/services/portal/app.js';
 import { createGradingGateway, type GradeRecord, type GradingGateway, type StudentRecord } from '../../../src/services/portal/grading-gateway.js';
 import type { LogEntryRecord, SystemGateway } from '../../../src/services/portal/system-gateway.js';
 
@@ -73,8 +73,32 @@ function portal(t: TestContext): { app: FastifyInstance; grading: FakeGrading; s
   return { app, grading, system };
 }
 
-function postForm(app: FastifyInstance, url: string, fields: Record<string, string>) {
-  return app.inject({ method: 'POST', url, payload: new URLSearchParams(fields).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+/** What a browser holds after loading a page with a form: the secret cookie and the form's token. */
+interface FormSession {
+  cookie: string;
+  token: string;
+}
+
+/** Loads the Grade Book as a browser would and keeps what a form post needs. */
+async function formSession(app: FastifyInstance, page = '/students'): Promise<FormSession> {
+  const res = await app.inject(page);
+  assert.equal(res.statusCode, 200, `${page} renders its form`);
+  const cookie = res.cookies.find((c) => c.name === CSRF_COOKIE);
+  const token = /name="_csrf" value="([^"]+)"/.exec(res.body)?.[1];
+  assert.ok(cookie && token, 'the page sets the form cookie and carries the token');
+  return { cookie: `${cookie.name}=${cookie.value}`, token };
+}
+
+function formPost(url: string, fields: Record<string, string>, session: FormSession | null) {
+  const payload = new URLSearchParams(session ? { ...fields, _csrf: session.token } : fields).toString();
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (session) headers.cookie = session.cookie;
+  return { method: 'POST' as const, url, payload, headers };
+}
+
+/** A form post as from the portal's own page (cookie and token first fetched with a GET). */
+async function postForm(app: FastifyInstance, url: string, fields: Record<string, string>, session?: FormSession) {
+  return app.inject(formPost(url, fields, session ?? (await formSession(app))));
 }
 
 /** The text of the table row that holds `needle`, tags removed. */
@@ -211,13 +235,14 @@ test('adding a student: 303 to the new student page; invalid names answer 400 wi
   assert.equal(grading.students.length, 3);
 });
 
-for (const [what, request] of [
+for (const [what, spec] of [
   ['the grade book', { method: 'GET', url: '/students' }],
   ["a student's page", { method: 'GET', url: '/students/1' }],
-  ['adding a grade', { method: 'POST', url: '/students/1/grades', payload: 'Title=Q&Type=Quiz&Score=5', headers: { 'content-type': 'application/x-www-form-urlencoded' } }],
+  ['adding a grade', { method: 'POST', url: '/students/1/grades', fields: { Title: 'Q', Type: 'Quiz', Score: '5' } }],
 ] as const) {
   test(`no grading instance: ${what} answers a 503 page that says so, without a stack trace`, async (t) => {
     const { app, grading } = portal(t);
+    const request = 'fields' in spec ? formPost(spec.url, spec.fields, await formSession(app)) : spec;
     const error = new RosterError('NO_PROVIDER', 'no instance of service "GradingService" is available');
     grading.failure = error;
     const res = await app.inject(request);
@@ -370,15 +395,23 @@ for (const [what, failing] of [
 
 test('a grade POST goes to another instance only when the first cannot have stored it', async (t) => {
   const good = await instance(t, healthy);
-  const refused = await postForm(portalOver(t, [await deadUrl(), good.url]), '/students/1/grades', { Title: 'Quiz 2', Type: 'Quiz', Score: '90' });
+  const grade = { Title: 'Quiz 2', Type: 'Quiz', Score: '90' };
+  const first = portalOver(t, [await deadUrl(), good.url]);
+  const session = await formSession(first);
+  const before = good.calls();
+  const refused = await postForm(first, '/students/1/grades', grade, session);
   assert.equal(refused.statusCode, 303, 'a refused connection: sent to the other instance');
-  assert.equal(good.calls(), 1);
+  assert.equal(good.calls() - before, 1);
 
-  const broken = await instance(t, (req, res) => req.resume().on('end', () => res.writeHead(500).end()));
-  const failed = await postForm(portalOver(t, [broken.url, good.url]), '/students/1/grades', { Title: 'Quiz 2', Type: 'Quiz', Score: '90' });
+  // Only the form post counts: the page that carried the form was read before.
+  const broken = await instance(t, (req, res) => (req.method === 'GET' ? healthy(req, res) : req.resume().on('end', () => res.writeHead(500).end())));
+  const second = portalOver(t, [broken.url, good.url]);
+  const secondSession = await formSession(second);
+  const sent = good.calls();
+  const failed = await postForm(second, '/students/1/grades', grade, secondSession);
   assert.equal(failed.statusCode, 502, 'a 500 after the grade was sent: not sent again');
   assert.match(failed.body, /may or may not have been saved/);
-  assert.equal(good.calls(), 1);
+  assert.equal(good.calls(), sent);
 });
 
 test('every grading instance failing answers the 503 page', async (t) => {
@@ -401,4 +434,121 @@ test("the grading service's 400 and 404 reach the page through the gateway", asy
   assert.match(refused.body, /invalid grade: Title is too long/);
   assert.equal(inputValue(refused.body, 'Title'), 'Quiz 2');
   assert.equal((await app.inject('/students/9')).statusCode, 404);
+});
+
+// ---- forged form posts
+
+test('the form cookie is HttpOnly, SameSite=Strict and signed; each form carries a token field', async (t) => {
+  const { app } = portal(t);
+  const res = await app.inject('/students/1');
+  const setCookie = String(res.headers['set-cookie']);
+  assert.match(setCookie, new RegExp(`^${CSRF_COOKIE}=[^;]+\\.[^;]+;`), 'signed: value.signature');
+  assert.match(setCookie, /; HttpOnly/);
+  assert.match(setCookie, /; SameSite=Strict/);
+  assert.match(setCookie, /; Path=\//);
+  assert.match(res.body, /<form[^>]*action="\/students\/1\/grades"[^>]*>\s*<input type="hidden" name="_csrf" value="[^"]+">/);
+  const book = await app.inject({ url: '/students', headers: { cookie: `${CSRF_COOKIE}=${res.cookies[0]!.value}` } });
+  assert.equal(book.headers['set-cookie'], undefined, 'a browser that has the cookie keeps it');
+  assert.match(book.body, /<form[^>]*action="\/students"[^>]*>\s*<input type="hidden" name="_csrf" value="[^"]+">/);
+});
+
+test('the pages may not be framed by another site', async (t) => {
+  const { app } = portal(t);
+  const res = await app.inject('/students');
+  assert.equal(res.headers['x-frame-options'], 'DENY');
+  assert.equal(res.headers['content-security-policy'], "frame-ancestors 'none'");
+});
+
+for (const [what, forge] of [
+  ['no cookie and no token', (_session: FormSession) => null],
+  ['the cookie but no token', (session: FormSession) => ({ ...session, token: '' })],
+  ['the cookie and a wrong token', (session: FormSession) => ({ ...session, token: `${session.token.slice(0, -2)}xx` })],
+  ['a token but no cookie', (session: FormSession) => ({ ...session, cookie: 'other=1' })],
+  ['a token with a cookie value made up elsewhere', (session: FormSession) => ({ ...session, cookie: `${CSRF_COOKIE}=planted` })],
+] as const) {
+  test(`a form post with ${what}: 403 page saying to reload the form, nothing added`, async (t) => {
+    const { app, grading } = portal(t);
+    const session = await formSession(app);
+    for (const [url, fields] of [['/students/1/grades', { Title: 'Forged', Type: 'Quiz', Score: '100' }], ['/students', { FirstName: 'Eve', LastName: 'Forger' }]] as const) {
+      const res = await app.inject(formPost(url, fields, forge(session)));
+      assert.equal(res.statusCode, 403, url);
+      assert.match(res.headers['content-type'] as string, /^text\/html/);
+      assert.match(res.body, /The form could not be accepted/);
+      assert.match(res.body, /Reload the form and send it again/);
+      assert.match(res.body, new RegExp(`<a href="${url.replace(/\/grades$/, '')}">`));
+    }
+    assert.deepEqual(grading.added, []);
+    assert.equal(grading.students.length, 2);
+  });
+}
+
+test('a post the browser marks as coming from another site is refused even with a valid token', async (t) => {
+  const { app, grading } = portal(t);
+  const session = await formSession(app);
+  for (const site of ['cross-site', 'same-site']) {
+    const request = formPost('/students/1/grades', { Title: 'Forged', Type: 'Quiz', Score: '100' }, session);
+    const res = await app.inject({ ...request, headers: { ...request.headers, 'sec-fetch-site': site } });
+    assert.equal(res.statusCode, 403, site);
+    assert.match(res.body, /Reload the form/);
+  }
+  const own = formPost('/students/1/grades', { Title: 'Quiz 3', Type: 'Quiz', Score: '90' }, session);
+  const res = await app.inject({ ...own, headers: { ...own.headers, 'sec-fetch-site': 'same-origin' } });
+  assert.equal(res.statusCode, 303);
+  assert.equal(grading.added.length, 1);
+});
+
+test('one page load serves several posts: the token stays valid for the browser that has the cookie', async (t) => {
+  const { app, grading } = portal(t);
+  const session = await formSession(app);
+  for (const title of ['Quiz 3', 'Quiz 4']) assert.equal((await postForm(app, '/students/1/grades', { Title: title, Type: 'Quiz', Score: '80' }, session)).statusCode, 303);
+  assert.equal(grading.added.length, 2);
+});
+
+// ---- control characters
+
+for (const [what, url, fields, field, label] of [
+  ['a NUL in a grade title', '/students/1/grades', { Title: 'Quiz\u00003', Type: 'Quiz', Score: '80' }, 'Title', 'Title'],
+  ['a line break in a grade title', '/students/1/grades', { Title: 'Quiz 3\nFinal Exam', Type: 'Quiz', Score: '80' }, 'Title', 'Title'],
+  ['a line break in a last name', '/students', { FirstName: 'Alan', LastName: 'Turing\r\nX' }, 'LastName', 'Last name'],
+] as const) {
+  test(`${what}: 400 with the error on the form and the values kept; nothing sent`, async (t) => {
+    const { app, grading } = portal(t);
+    const res = await postForm(app, url, fields);
+    assert.equal(res.statusCode, 400);
+    assert.match(res.body, new RegExp(`id="${field}-error">${label} must not contain control characters`));
+    assert.equal(inputValue(res.body, url === '/students' ? 'FirstName' : 'Score'), url === '/students' ? 'Alan' : '80');
+    assert.deepEqual(grading.added, []);
+    assert.equal(grading.students.length, 2);
+  });
+}
+
+/** Every route as [method, path], read from fastify's printRoutes() tree (the portal adds its routes directly, before any onRoute hook could). */
+function routesOf(app: FastifyInstance): [string, string][] {
+  const stack: string[] = [];
+  const routes: [string, string][] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const match = /^([\s│├└─]*)(\S.*?) \(([^)]+)\)$/.exec(line);
+    if (!match) continue;
+    const depth = match[1]!.length / 4;
+    stack.length = depth;
+    stack.push(match[2]!);
+    const path = stack.join('').replace(/\/+/g, '/');
+    for (const method of match[3]!.split(', ')) routes.push([method, path]);
+  }
+  return routes;
+}
+
+test('every route that takes a body is guarded: a post without the form token gets 403', async (t) => {
+  const grading = new FakeGrading();
+  const app = buildPortalApp({ grading, system: new FakeSystem() });
+  t.after(() => app.close());
+  await app.ready();
+
+  const unsafe = routesOf(app).filter(([method]) => !['GET', 'HEAD'].includes(method));
+  assert.deepEqual(unsafe, [['POST', '/students'], ['POST', '/students/:id/grades']]);
+  for (const [method, url] of unsafe) {
+    const res = await app.inject({ method: method as 'POST', url: url.replace(':id', '1'), payload: 'Title=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(res.statusCode, 403, `${method} ${url}`);
+  }
+  assert.deepEqual(grading.added, []);
 });

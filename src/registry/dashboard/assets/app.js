@@ -33,6 +33,11 @@ function render() {
   });
 }
 
+/** The session ended (token revoked or the registry's tokens changed): say how to sign in again. */
+function signedOut() {
+  setStatus('signed-out', 'signed out: open /login?token=<token> again');
+}
+
 function setStatus(state, label) {
   view.status.dataset.state = state;
   view.status.textContent = label;
@@ -54,6 +59,7 @@ function watch() {
     // CLOSED: the registry answered, but not with a stream (an older registry): EventSource
     // gives up for good. Otherwise it reconnects by itself, resuming from Last-Event-ID.
     if (source.readyState !== EventSource.CLOSED) return setStatus('reconnecting', 'reconnecting…');
+    // A stream refused (401 after a revoked token) also closes it: polling then says so.
     clearInterval(refresh);
     poll();
   });
@@ -76,7 +82,7 @@ function poll() {
       applySnapshot(model, state);
       setStatus('polling', `polling every ${POLL_MS / 1000} s`);
       render();
-    } else {
+    } else if (view.status.dataset.state !== 'signed-out') {
       setStatus('reconnecting', 'registry unreachable');
     }
     setTimeout(once, POLL_MS);
@@ -86,7 +92,9 @@ function poll() {
 
 async function fetchState() {
   try {
-    const response = await fetch('/v1/state', { headers: { accept: 'application/json' } });
+    // Same origin: the session cookie set by /login goes along (EventSource sends it too).
+    const response = await fetch('/v1/state', { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+    if (response.status === 401) signedOut();
     return response.ok ? await response.json() : null;
   } catch {
     return null;
