@@ -1,6 +1,6 @@
 // The credentials `roster up` gives its parts. Each part's secret lives in its own file beside
 // the registry's admin.token (`<data-dir>/log.token`, `grading.token`, `portal.token`, mode 0600),
-// so that a part started again by hand reads it with `ROSTER_TOKEN=$(cat data/grading.token)`;
+// so that a part started again by hand (`roster grading`) finds it there with nothing exported;
 // the registry's tokens file holds only their SHA-256, so reading it never reveals a secret.
 // A restart reuses both; entries of the tokens file that are not ours are kept as they are.
 import { createHash, randomBytes } from 'node:crypto';

@@ -5,7 +5,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { Agent, request } from 'undici';
-import { type RosterError } from '../protocol/errors.js';
+import { RosterError, errorFromAnswer, invalidArgument, registryError, registryUnreachable, withAdvice, type ErrorCode } from '../protocol/errors.js';
 import { httpUrl } from '../protocol/validation.js';
 import { readCaFile, trustingCa } from '../shared/exchange.js';
 
@@ -51,12 +51,17 @@ export interface Credential {
 
 export const DEFAULT_DATA_DIR = './data';
 
-/** An error that ends a command with `exitCode` and `message` on stderr. */
-export class CliError extends Error {
-  constructor(readonly exitCode: number, message: string) {
-    super(message);
-    this.name = 'CliError';
-  }
+/** The exit code each error ends a command with; any other code is EXIT.registryError. */
+const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = { INVALID_OPTION: EXIT.usage, REGISTRY_UNREACHABLE: EXIT.unreachable };
+
+/** The exit code a RosterError ends a command with. */
+export function exitCodeOf(error: RosterError): number {
+  return EXIT_BY_CODE[error.code] ?? EXIT.registryError;
+}
+
+/** What stderr says: the registry's errors with their code, the command's own (usage, unreachable) without. */
+function describeError(error: RosterError): string {
+  return EXIT_BY_CODE[error.code] === undefined ? `${error.code}: ${error.message}` : error.message;
 }
 
 export function processIo(): CliIo {
@@ -99,9 +104,9 @@ export async function runCommand(io: CliIo, work: () => Promise<void>): Promise<
   try {
     await work();
   } catch (error) {
-    const known = error instanceof CliError;
-    io.stderr.write(`roster: ${known ? error.message : String((error as Error)?.stack ?? error)}\n`);
-    io.setExitCode(known ? error.exitCode : EXIT.registryError);
+    const known = error instanceof RosterError;
+    io.stderr.write(`roster: ${known ? describeError(error) : String((error as Error)?.stack ?? error)}\n`);
+    io.setExitCode(known ? exitCodeOf(error) : EXIT.registryError);
   }
 }
 
@@ -110,7 +115,7 @@ export function registryUrl(flags: ApiFlags, env: CliIo['env']): string {
   const fromEnv = env.ROSTER_REGISTRY_URL?.split(',')[0]?.trim();
   const url = flags.registry ?? (fromEnv || DEFAULT_REGISTRY_URL);
   const source = flags.registry !== undefined ? '--registry' : 'ROSTER_REGISTRY_URL';
-  if (!httpUrl.safeParse(url).success) throw new CliError(EXIT.usage, `${source} must be an http:// or https:// URL, not "${url}"`);
+  if (!httpUrl.safeParse(url).success) throw invalidArgument(source, `an http:// or https:// URL, not "${url}"`);
   return url.replace(/\/+$/, '');
 }
 
@@ -146,12 +151,8 @@ export function isThisMachine(host: string): boolean {
 
 /** The PEM CA bundle named by ROSTER_TLS_CA, trusted for an https:// registry besides the public CAs. */
 export function trustedCa(env: CliIo['env']): string | undefined {
-  const path = env.ROSTER_TLS_CA?.trim() || undefined;
-  try {
-    return readCaFile(path, 'ROSTER_TLS_CA');
-  } catch (error) {
-    throw new CliError(EXIT.usage, (error as Error).message);
-  }
+  // An unreadable file is INVALID_OPTION: exit 2.
+  return readCaFile(env.ROSTER_TLS_CA?.trim() || undefined, 'ROSTER_TLS_CA');
 }
 
 /** Opens the registry API for `work`, and frees its sockets after. */
@@ -202,41 +203,36 @@ export class RegistryApi {
     });
     const text = await response.body.text();
     const body = parseJson(text);
-    if (response.statusCode >= 400) throw registryError(this.url, response.statusCode, body, `${method} ${path}`, this.#credential);
-    if (body === undefined) throw new CliError(EXIT.registryError, `${this.url} answered ${method} ${path} with something other than JSON: is it a Roster registry?`);
+    if (response.statusCode >= 400) throw explained(this.url, this.#refusal(response.statusCode, text, `${method} ${path}`), this.#credential);
+    if (body === undefined) throw registryError(`${this.url} answered ${method} ${path} with something other than JSON: is it a Roster registry?`);
     return body;
+  }
+
+  #refusal(status: number, text: string, request: string): RosterError {
+    return errorFromAnswer({ status, body: text, from: this.url, request, hint: ': is it a Roster registry?' });
   }
 }
 
 /** Exit 3, saying where we looked and how to look elsewhere. */
-export function unreachable(url: string, detail: string): CliError {
-  return new CliError(
-    EXIT.unreachable,
+export function unreachable(url: string, detail: string): RosterError {
+  return registryUnreachable(
     `cannot reach the registry at ${url} (${detail}): start it with \`roster registry\`, or point to another with --registry URL or ROSTER_REGISTRY_URL`,
   );
 }
 
-/** The exit code and message for an error the client library raised (the watch stream's). */
-export function fromRosterError(url: string, error: RosterError, credential?: Credential): CliError {
+/** The registry's error (or the watch stream's) with what an operator can do about it. */
+export function explained(url: string, error: RosterError, credential?: Credential): RosterError {
   if (error.code === 'REGISTRY_UNREACHABLE') return unreachable(url, error.cause ? describeTransportError(error.cause) : error.message);
-  if (error.status === 401 || error.status === 403) return refused(error.status, `${error.code}: ${error.message}`, credential);
-  return new CliError(EXIT.registryError, `${error.code}: ${error.message}`);
+  if (error.status === 401 || error.status === 403) return refused(error, credential);
+  return error;
 }
 
-function registryError(url: string, status: number, body: unknown, what: string, credential: Credential | undefined): CliError {
-  const { code, message } = (body ?? {}) as { code?: unknown; message?: unknown };
-  const known = typeof code === 'string' && typeof message === 'string';
-  if (status === 401 || status === 403) return refused(status, known ? `${code}: ${message}` : `HTTP ${status} to ${what}`, credential);
-  if (known) return new CliError(EXIT.registryError, `${code}: ${message}`);
-  return new CliError(EXIT.registryError, `${url} answered ${what} with HTTP ${status}: is it a Roster registry?`);
-}
-
-/** Exit 1, saying which token was refused (never the secret) and how to give another. */
-function refused(status: number, detail: string, credential: Credential | undefined): CliError {
+/** Says which token was refused (never the secret) and how to give another. */
+function refused(error: RosterError, credential: Credential | undefined): RosterError {
   const how = 'give a token with --token <secret> or ROSTER_TOKEN, or, on the registry\'s machine, --data-dir <its data folder> to use its admin.token';
-  if (!credential) return new CliError(EXIT.registryError, `${detail}; no token was sent: ${how}`);
-  if (status === 403) return new CliError(EXIT.registryError, `${detail}; the token from ${credential.source} lacks that permission: ${how}`);
-  return new CliError(EXIT.registryError, `${detail}; the token from ${credential.source} was refused: ${how}`);
+  if (!credential) return withAdvice(error, `no token was sent: ${how}`);
+  if (error.status === 403) return withAdvice(error, `the token from ${credential.source} lacks that permission: ${how}`);
+  return withAdvice(error, `the token from ${credential.source} was refused: ${how}`);
 }
 
 function describeTransportError(error: unknown): string {

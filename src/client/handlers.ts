@@ -2,6 +2,7 @@
 // heartbeat. They mount on any node HTTP server without owning it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RosterError, SIGNATURE_HEADER, probePayload } from '../protocol/index.js';
+import { badSignature } from '../protocol/errors.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -63,14 +64,14 @@ async function handleUpdate(req: IncomingMessage, res: ServerResponse, options: 
     if (!(error instanceof RosterError)) throw error;
     return send(res, 400, `${error.message}\n`);
   }
-  if (!verdict.ok) return sendJson(res, 401, { code: 'BAD_SIGNATURE', message: verdict.reason });
+  if (!verdict.ok) return sendError(res, badSignature(verdict.reason));
   send(res, 200, '');
 }
 
 function handleHeartbeat(req: IncomingMessage, res: ServerResponse, options: HandlerOptions): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
   const verdict = options.checkProbe(header(req, SIGNATURE_HEADER), probePayload(req.url ?? '/'));
-  if (!verdict.ok) return sendJson(res, 401, { code: 'BAD_SIGNATURE', message: verdict.reason });
+  if (!verdict.ok) return sendError(res, badSignature(verdict.reason));
   // 503 while draining: the registry marks us critical before we disappear.
   if (options.isDraining()) return send(res, 503, 'draining\n');
   send(res, 200, 'ok');
@@ -111,6 +112,11 @@ function send(res: ServerResponse, status: number, text: string, headers: Record
 }
 
 /** A JSON answer, for the 404 and 500 the client's request listener gives on its own. */
+/** A RosterError as every Roster server sends one: its status and `{ code, message }`. */
+export function sendError(res: ServerResponse, error: RosterError): void {
+  sendJson(res, error.status, error.toJSON());
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });

@@ -1,7 +1,7 @@
 // HTTP to the registry, with failover: a request that cannot reach one registry URL tries the
 // next, and the client sticks to the URL that answered.
 import { Agent, request } from 'undici';
-import { RosterError } from '../protocol/index.js';
+import { errorFromAnswer, registryUnreachable, type RosterError } from '../protocol/errors.js';
 import { trustingCa } from '../shared/exchange.js';
 
 export interface Answer {
@@ -125,8 +125,7 @@ function describeTransportError(error: unknown, timeoutMs: number): string {
 
 function unreachable(failures: string[]): RosterError {
   const where = failures.length === 1 ? `at ${failures[0]}` : `at any of its URLs (${failures.join('; ')})`;
-  return new RosterError(
-    'REGISTRY_UNREACHABLE',
+  return registryUnreachable(
     `cannot reach the Roster registry ${where}: start it (\`roster registry\`) or set ROSTER_REGISTRY_URL to its address`,
   );
 }
@@ -138,8 +137,5 @@ export function expectStatus(answer: Answer, allowed: readonly number[]): unknow
 }
 
 export function answerError(answer: Answer): RosterError {
-  const body = answer.body as { code?: unknown; message?: unknown } | undefined;
-  if (typeof body?.code === 'string' && typeof body.message === 'string') return RosterError.fromBody(body, answer.status);
-  const detail = answer.text.trim().slice(0, 300);
-  return new RosterError('REGISTRY_ERROR', `registry at ${answer.url} answered HTTP ${answer.status}${detail ? `: ${detail}` : ''}`);
+  return errorFromAnswer({ status: answer.status, body: answer.text, from: `registry at ${answer.url}` });
 }

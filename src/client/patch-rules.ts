@@ -1,8 +1,9 @@
 // What a patch must be before it touches the view, signed or not: provider names that are
 // service names, provider URLs that are http(s), bounded lists, a Revision that is a number.
 import { z } from 'zod';
-import { LIMITS, RosterError, httpUrl, parseOrThrow, serviceName } from '../protocol/index.js';
+import { LIMITS, httpUrl, parseOrThrow, serviceName } from '../protocol/index.js';
 import type { Patch } from '../protocol/index.js';
+import { invalidJson } from '../protocol/errors.js';
 
 /** A Revision further than this beyond the last one seen is not believed: the view is read afresh instead. */
 export const MAX_REVISION_JUMP = 10_000;
@@ -27,6 +28,6 @@ export function parseJsonBody(raw: string): unknown {
   try {
     return JSON.parse(raw);
   } catch (error) {
-    throw new RosterError('INVALID_REQUEST', `invalid JSON: ${(error as Error).message}`);
+    throw invalidJson((error as Error).message);
   }
 }

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { RosterError, instanceId } from '../protocol/index.js';
 import type { CourseRegistration, InstanceView, Patch, ProviderView, RegisterRequest, RegisterResponse, StateResponse } from '../protocol/index.js';
-import { createRequestHandler, pathOf, sendJson, type ReceivedPatch, type RequestHandler, type Verdict } from './handlers.js';
+import { createRequestHandler, pathOf, sendError, type ReceivedPatch, type RequestHandler, type Verdict } from './handlers.js';
 import { RegistryHttp, answerError, authorization, expectStatus, type Answer } from './http.js';
 import { resolveClientOptions, type RegistryClientOptions, type ResolvedClientOptions } from './options.js';
 import { MAX_REVISION_JUMP, parseJsonBody, parseProviderPatch } from './patch-rules.js';
@@ -12,6 +12,7 @@ import { ProviderCache, type ServiceChange } from './provider-cache.js';
 import { SignatureGuard, describeGuardCheck, type GuardCheck } from './signature-guard.js';
 import { Ticker } from './ticker.js';
 import { WatchStream, type WatchChange, type WatchSnapshot } from './watch-stream.js';
+import { clientClosed, internal, invalidRequest, noProvider, registryError, routeNotFound } from '../protocol/errors.js';
 
 export interface ChangeEvent extends ServiceChange {
   /** Registry revision of the change; null for the course's registry, which has none. */
@@ -112,7 +113,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   }
 
   async register(): Promise<void> {
-    if (this.#closing) throw new RosterError('INVALID_REQUEST', 'register(): this client is closed; create a new one');
+    if (this.#closing) throw clientClosed('register()');
     if (this.options.protocol === 'course') await this.#registerCourse();
     else await this.#registerRoster();
     this.#registered = true;
@@ -143,7 +144,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   provider(service: string): string {
     const url = this.#cache.pick(service);
     if (url !== undefined) return url;
-    throw new RosterError('NO_PROVIDER', `no instance of service "${service}" is available (${this.#whyNone(service)})`);
+    throw noProvider(`no instance of service "${service}" is available (${this.#whyNone(service)})`);
   }
 
   providers(service: string): string[] {
@@ -170,7 +171,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   /** Rebuilds the view from the registry's full state (roster protocol only). */
   async refresh(): Promise<void> {
     if (this.options.protocol === 'course') {
-      throw new RosterError('INVALID_REQUEST', 'refresh() needs protocol "roster": the course registry has no state endpoint');
+      throw invalidRequest('refresh() needs protocol "roster": the course registry has no state endpoint');
     }
     const state = expectStatus(await this.#http.send('GET', '/v1/state'), [200]) as StateResponse;
     checkShape(typeof state?.revision === 'number' && Array.isArray(state.instances), 'GET /v1/state');
@@ -181,7 +182,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   waitFor(services: readonly string[] = this.options.requires, options: WaitForOptions = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_MS;
     const unknown = services.filter((name) => !this.#cache.requires(name));
-    if (unknown.length > 0) return Promise.reject(new RosterError('INVALID_REQUEST', `waitFor(): ${quoteAll(unknown)} not in this client's requires`));
+    if (unknown.length > 0) return Promise.reject(invalidRequest(`waitFor(): ${quoteAll(unknown)} not in this client's requires`));
     const missing = (): string[] => services.filter((name) => this.#cache.list(name).length === 0);
     return new Promise((resolve, reject) => {
       if (missing().length === 0) return resolve();
@@ -192,7 +193,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
       };
       const timer = this.options.clock.setTimeout(() => {
         done();
-        reject(new RosterError('NO_PROVIDER', `gave up after ${timeoutMs} ms waiting for ${quoteAll(missing())}: no passing instance is registered; start it or check the registry`));
+        reject(noProvider(`gave up after ${timeoutMs} ms waiting for ${quoteAll(missing())}: no passing instance is registered; start it or check the registry`));
       }, timeoutMs);
       const done = (): void => {
         this.options.clock.clearTimeout(timer);
@@ -214,7 +215,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
         .then((handled) => {
           if (handled) return;
           if (fallback) return fallback(req, res);
-          sendJson(res, 404, { code: 'NOT_FOUND', message: `no route for ${req.method} ${pathOf(req.url) ?? req.url}` });
+          sendError(res, routeNotFound(req.method ?? 'GET', pathOf(req.url) ?? req.url ?? '/'));
         })
         .catch((error: unknown) => this.#failRequest(res, error));
     };
@@ -526,7 +527,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   #failRequest(res: ServerResponse, error: unknown): void {
     this.#warn(error);
     if (res.headersSent) res.destroy();
-    else sendJson(res, 500, { code: 'INTERNAL', message: 'internal error' });
+    else sendError(res, internal('this service failed to handle the request; see its log'));
   }
 }
 
@@ -565,7 +566,7 @@ function passingUrls(instances: readonly InstanceView[]): Map<string, string[]> 
 }
 
 function checkShape(ok: boolean, what: string): void {
-  if (!ok) throw new RosterError('REGISTRY_ERROR', `unexpected answer to ${what}: is this a Roster registry (protocol "roster")?`);
+  if (!ok) throw registryError(`unexpected answer to ${what}: is this a Roster registry (protocol "roster")?`);
 }
 
 function quoteAll(names: readonly string[]): string {

@@ -2,7 +2,7 @@
 // inbound calls: CLIs, browsers, services behind NAT. Reconnects with backoff on the injected
 // clock, resuming from the revision its owner last saw.
 import { Agent, request } from 'undici';
-import { RosterError } from '../protocol/index.js';
+import { RosterError, errorFromAnswer, registryError, registryUnreachable } from '../protocol/errors.js';
 import type { InstanceView } from '../protocol/index.js';
 import { sleep, withJitter, type Clock } from '../shared/clock.js';
 import { trustingCa } from '../shared/exchange.js';
@@ -119,10 +119,10 @@ export class WatchStream {
       if (response.statusCode !== 200) return refusal(base, response.statusCode, await response.body.text());
       this.#init.handlers.connected?.();
       await this.#read(response.body);
-      return new RosterError('REGISTRY_UNREACHABLE', `the registry at ${base} ended the watch stream`);
+      return registryUnreachable(`the registry at ${base} ended the watch stream`);
     } catch (error) {
       if (error instanceof RosterError) return error;
-      return new RosterError('REGISTRY_UNREACHABLE', `lost the watch stream of the registry at ${base}: ${describe(error)}`, { cause: error });
+      return registryUnreachable(`lost the watch stream of the registry at ${base}: ${describe(error)}`, error);
     }
   }
 
@@ -188,7 +188,7 @@ export class SseParser {
     // A '\r' at the very end may be the first half of '\r\n': keep it until the next chunk.
     const lines = (this.#buffer + text).split(/\r\n|\n|\r(?!$)/);
     this.#buffer = lines.pop() ?? '';
-    if (this.#buffer.length > MAX_LINE_CHARS) throw new RosterError('REGISTRY_ERROR', 'the watch stream sent a line too long to hold');
+    if (this.#buffer.length > MAX_LINE_CHARS) throw registryError('the watch stream sent a line too long to hold');
     for (const line of lines) this.#line(line);
   }
 
@@ -220,7 +220,7 @@ function parseData<T>(event: SseEvent, isValid: (value: unknown) => value is T):
     value = undefined;
   }
   if (isValid(value)) return value;
-  throw new RosterError('REGISTRY_ERROR', `the watch stream sent a malformed "${event.event}" event: is this a Roster registry?`);
+  throw registryError(`the watch stream sent a malformed "${event.event}" event: is this a Roster registry?`);
 }
 
 function isSnapshot(value: unknown): value is WatchSnapshot {
@@ -240,14 +240,8 @@ function isInstance(value: unknown): value is InstanceView {
 
 /** The registry's own error when it sent one (400 for a bad service name), else its status. */
 function refusal(base: string, status: number, text: string): RosterError {
-  try {
-    const body = JSON.parse(text) as { code?: unknown; message?: unknown };
-    if (typeof body.code === 'string' && typeof body.message === 'string') return RosterError.fromBody(body, status);
-  } catch {
-    // Not JSON: described below.
-  }
   const hint = status === 404 ? ' (a registry without the watch stream?)' : '';
-  return new RosterError('REGISTRY_ERROR', `the registry at ${base} answered GET /v1/watch with HTTP ${status}${hint}`);
+  return errorFromAnswer({ status, body: text, from: `the registry at ${base}`, request: 'GET /v1/watch', hint });
 }
 
 function describe(error: unknown): string {

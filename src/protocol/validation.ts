@@ -1,6 +1,6 @@
 // Schemas for everything that crosses the wire, with the limits that keep the catalog sane.
 import { z } from 'zod';
-import { RosterError } from './errors.js';
+import { invalidRequest } from './errors.js';
 import type { CourseRegistration, Patch } from './course.js';
 import type { RegisterRequest } from './v1.js';
 
@@ -104,7 +104,7 @@ export function parsePatch(body: unknown): Patch {
 export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new RosterError('INVALID_REQUEST', describeIssue(what, result.error.issues[0]));
+  throw invalidRequest(describeIssue(what, result.error.issues[0]));
 }
 
 function describeIssue(what: string, issue: z.core.$ZodIssue | undefined): string {

@@ -1,5 +1,6 @@
 // The recent history of the catalog: the last N changes, so that a watcher that reconnects with
 // the revision it last saw gets what it missed instead of the whole catalog again.
+import { checkOption, registryStopping } from '../protocol/errors.js';
 import type { InstanceView } from '../protocol/v1.js';
 import { type InstanceRecord, toView } from './catalog.js';
 import type { RegistryChange } from './registry.js';
@@ -55,7 +56,7 @@ export class ChangeLog {
 
   constructor(registry: ChangeSource, options: ChangeLogOptions = {}) {
     const capacity = options.capacity ?? DEFAULT_CHANGE_LOG_CAPACITY;
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('option "capacity" must be a whole number ≥ 1');
+    checkOption(Number.isInteger(capacity) && capacity >= 1, 'capacity', 'a whole number ≥ 1');
     this.capacity = capacity;
     this.#registry = registry;
     this.#complete = registry.revision;
@@ -69,14 +70,22 @@ export class ChangeLog {
     return this.#changes.filter((change) => change.revision > revision);
   }
 
-  /** Calls `listener` with every change from now on; returns the function that stops it. */
+  /**
+   * Calls `listener` with every change from now on; returns the function that stops it.
+   * Refused with REGISTRY_STOPPING once the log is closed: no change would ever come.
+   */
   subscribe(listener: (change: LoggedChange) => void): () => void {
+    if (this.#closed) throw registryStopping();
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
 
-  /** Stops recording and drops every subscriber. Idempotent. */
-  close(): void {
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Stops recording and drops every subscriber. Idempotent; the changes kept stay readable. */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#registry.off('change', this.#record);

@@ -13,8 +13,10 @@ export interface RegistryMetricsOptions {
 export interface RegistryMetrics {
   /** A registry of its own (not prom-client's global one), so several can live in one process. */
   readonly registry: MetricsRegistry;
-  /** Stops following the registry. Idempotent. */
-  close(): void;
+  /** True once close() was called. */
+  readonly closed: boolean;
+  /** Stops following the registry and drops every metric. Idempotent. */
+  close(): Promise<void>;
 }
 
 // Probes and deliveries on a LAN take milliseconds; the upper buckets catch timeouts and retries.
@@ -32,7 +34,10 @@ export function createRegistryMetrics(registry: RegistryApi, options: RegistryMe
   let closed = false;
   return {
     registry: metrics,
-    close(): void {
+    get closed(): boolean {
+      return closed;
+    },
+    async close(): Promise<void> {
       if (closed) return;
       closed = true;
       registry.off('probe', onProbe);

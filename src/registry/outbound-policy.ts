@@ -4,7 +4,7 @@
 // both must be on the instance's own host; `outbound.allow` widens that with CIDRs, exact hosts
 // and `*.domain` patterns. Host names are compared as written: nothing is resolved here.
 import { BlockList, isIP } from 'node:net';
-import { RosterError } from '../protocol/errors.js';
+import { invalidOption, urlNotAllowed, type RosterError } from '../protocol/errors.js';
 import type { Registration } from './catalog.js';
 
 export interface OutboundPolicy {
@@ -27,7 +27,7 @@ export function createOutboundPolicy(allow: readonly string[] = []): OutboundPol
   const suffixes: string[] = [];
   for (const entry of allow) {
     const rule = parseRule(entry);
-    if (!rule) throw new RosterError('INVALID_OPTION', `option "outbound.allow" has an entry "${entry}" that is no CIDR, host or *.domain pattern`);
+    if (!rule) throw invalidOption('outbound.allow', `a list of CIDRs, hosts or *.domain patterns; "${entry}" is none of these`);
     if (rule.kind === 'cidr') subnets.addSubnet(rule.network, rule.prefix, rule.family);
     else if (rule.kind === 'host') hosts.add(rule.host);
     else suffixes.push(rule.suffix);
@@ -41,17 +41,14 @@ export function createOutboundPolicy(allow: readonly string[] = []): OutboundPol
       for (const [what, target] of [['heartbeat URL', heartbeatUrl], ['update URL', updateUrl]] as const) {
         if (target === null) continue;
         const host = hostOf(target);
-        if (host !== own && !allowed(host)) throw urlNotAllowed(what, target, own);
+        if (host !== own && !allowed(host)) throw notAllowed(what, target, own);
       }
     },
   };
 }
 
-function urlNotAllowed(what: string, url: string, own: string): RosterError {
-  return new RosterError(
-    'URL_NOT_ALLOWED',
-    `the ${what} ${url} is not allowed: the registry calls back only to the instance's own host "${own}" and to hosts it was told to allow; register a URL on "${own}", or ${WIDEN_HINT}`,
-  );
+function notAllowed(what: string, url: string, own: string): RosterError {
+  return urlNotAllowed(what, url, `the registry calls back only to the instance's own host "${own}" and to hosts it was told to allow; register a URL on "${own}", or ${WIDEN_HINT}`);
 }
 
 type Rule = { kind: 'cidr'; network: string; prefix: number; family: 'ipv4' | 'ipv6' } | { kind: 'host'; host: string } | { kind: 'suffix'; suffix: string };

@@ -2,7 +2,7 @@
 // It knows nothing of HTTP; the transports (course routes, /v1) call into it, and the
 // adapters it needs (a notification channel, a prober) are handed in.
 import { EventEmitter } from 'node:events';
-import { RosterError } from '../protocol/errors.js';
+import { instanceNotFound, notOwner, notTtlInstance, registryStopping, serviceNotFound } from '../protocol/errors.js';
 import type { PatchEntry } from '../protocol/course.js';
 import type { RegisterResponse, ServiceView } from '../protocol/v1.js';
 import { Catalog, serviceView, toView, type InstanceRecord, type Registration } from './catalog.js';
@@ -187,7 +187,7 @@ export class Registry extends EventEmitter implements RegistryApi {
     if (!record) throw instanceNotFound(id);
     assertMayChange(record, caller);
     if (record.heartbeatUrl) {
-      throw new RosterError('NOT_TTL_INSTANCE', `instance ${record.url} is health-checked through ${record.heartbeatUrl}; renewals are for instances registered without a heartbeatUrl`);
+      throw notTtlInstance(record.url, record.heartbeatUrl);
     }
     this.#health.renew(id);
     return record;
@@ -210,7 +210,7 @@ export class Registry extends EventEmitter implements RegistryApi {
   service(name: string): ServiceView {
     const view = serviceView(this.#catalog, name);
     if (view.instances.length === 0) {
-      throw new RosterError('SERVICE_NOT_FOUND', `no instance of service "${name}" is registered`);
+      throw serviceNotFound(name);
     }
     return view;
   }
@@ -362,7 +362,7 @@ export class Registry extends EventEmitter implements RegistryApi {
   }
 
   #assertOpen(): void {
-    if (this.#closing) throw new RosterError('REGISTRY_STOPPING', 'the registry is shutting down; retry against another registry node or after it restarts');
+    if (this.#closing) throw registryStopping();
   }
 }
 
@@ -377,14 +377,7 @@ function entry(record: InstanceRecord): PatchEntry {
  */
 function assertMayChange(existing: InstanceRecord | undefined, caller: Caller | undefined): void {
   if (!existing || !caller || caller.admin || existing.owner === null || existing.owner === caller.name) return;
-  throw notOwner(existing, caller);
-}
-
-export function notOwner(existing: InstanceRecord, caller: Caller): RosterError {
-  return new RosterError(
-    'NOT_OWNER',
-    `instance ${existing.url} belongs to "${existing.owner}"; "${caller.name}" may not change or remove it — only its owner or an admin token may`,
-  );
+  throw notOwner(existing.url, existing.owner, caller.name);
 }
 
 /** Course instances cannot check signatures; a v1 instance keeps its key while its owner stays. */
@@ -394,6 +387,3 @@ function signingKeyFor(registration: Registration, existing: InstanceRecord | un
   return nextSigningKey();
 }
 
-function instanceNotFound(id: string): RosterError {
-  return new RosterError('INSTANCE_NOT_FOUND', `no instance with id "${id}" is registered (it may have expired: register again)`);
-}

@@ -1,6 +1,6 @@
 // Starts a registry: the core, its HTTP adapters and a listening server.
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import { RosterError } from '../protocol/errors.js';
+import { addressInUse, etcdUnreachable, hostNotAvailable } from '../protocol/errors.js';
 import { VERSION } from '../version.js';
 import { createHttpProber, readCaFile } from './health/prober.js';
 import { buildRegistryServer } from './http/server.js';
@@ -84,7 +84,7 @@ export async function startRegistry(input: StartRegistryOptions = {}): Promise<R
     logger: options.logger,
     options,
   });
-  const app = buildRegistryServer(registry, { logger: options.logger, version: VERSION, ...security.server });
+  const app = buildRegistryServer(registry, { logger: options.logger, version: VERSION, clock: options.clock, ...security.server });
   const close = once(async () => {
     security.credentials?.close();
     await Promise.all([app.close(), registry.close()]);
@@ -108,7 +108,7 @@ async function startClusterNode(options: StartRegistryOptions): Promise<RunningR
   const prober = createHttpProber({ sign: (url): string | null => cluster.probeSignatureFor(url), ca: readCaFile(options.tls?.ca) });
   const logger = options.logger ?? silentLogger;
   const cluster = new ClusterRegistry({ client, prefix: options.etcdPrefix, channel, probe: prober.probe, clock: options.clock, logger, options });
-  const app = buildRegistryServer(cluster, { logger: options.logger, version: VERSION, ...security.server, clusterSecret: () => cluster.clusterSecret });
+  const app = buildRegistryServer(cluster, { logger: options.logger, version: VERSION, clock: options.clock, ...security.server, clusterSecret: () => cluster.clusterSecret });
   // After the access guard (added by buildRegistryServer): the caller is checked here first.
   const closeForwarding = forwardWritesToLeader(app, cluster, { ca: trustingCa(readTrustedCa(options.tls?.ca))?.ca });
   const close = once(async () => {
@@ -119,7 +119,7 @@ async function startClusterNode(options: StartRegistryOptions): Promise<RunningR
   });
   const actualPort = await prepareAndListen(app, host, port, close, () =>
     cluster.follow().catch((error: Error) => {
-      throw new RosterError('INVALID_OPTION', `cannot reach etcd at ${hosts.join(', ')}: ${error.message}; start etcd or fix --etcd-endpoints`, { cause: error });
+      throw etcdUnreachable(hosts, error);
     }),
   );
   security.credentials?.watch();
@@ -170,10 +170,10 @@ function openStore(options: StartRegistryOptions): RegistryStore {
 export function listenError(error: unknown, host: string, port: number): Error {
   const code = (error as NodeJS.ErrnoException)?.code;
   if (code === 'EADDRINUSE') {
-    return new RosterError('INVALID_OPTION', `port ${port} is already in use: stop whatever holds it, or choose another port with --port`, { cause: error });
+    return addressInUse({ port }, 'stop whatever holds it, or choose another port with --port', error);
   }
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
-    return new RosterError('INVALID_OPTION', `cannot listen on host "${host}": it is not an address of this machine; choose another with --host`, { cause: error });
+    return hostNotAvailable(host, '--host', error);
   }
   return error instanceof Error ? error : new Error(String(error));
 }

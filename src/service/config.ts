@@ -1,8 +1,9 @@
 // Where a service listens and what URL it advertises: options first, then the environment.
 import { readFileSync } from 'node:fs';
-import { RosterError, checkOption, httpUrl } from '../protocol/index.js';
+import { checkOption, httpUrl } from '../protocol/index.js';
 import type { RequestListener } from 'node:http';
 import type { ClientTlsOptions, RegistryClientOptions } from '../client/index.js';
+import { unreadableFile } from '../protocol/errors.js';
 
 export interface ServiceTlsOptions extends ClientTlsOptions {
   /** Path of the PEM certificate (chain) to serve HTTPS with. Default: ROSTER_TLS_CERT. */
@@ -103,7 +104,7 @@ function readPem({ path, option }: Pem, label: string): string {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new RosterError('INVALID_OPTION', `option "${option}" names a file that cannot be read: ${path} (${(error as Error).message})`, { cause: error });
+    throw unreadableFile(option, path, error);
   }
   checkOption(text.includes(label), option, `the path of a PEM file holding a ${label.toLowerCase()} (${path} holds none)`);
   return text;

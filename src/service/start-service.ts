@@ -4,10 +4,10 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { RosterError } from '../protocol/index.js';
 import { RegistryClient, defaultLogger, type Logger, type RegistryClientOptions } from '../client/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { advertisedUrl, resolveServiceConfig, type ServiceConfig, type StartServiceOptions } from './config.js';
+import { addressInUse, portNotAllowed } from '../protocol/errors.js';
 
 export interface RunningService {
   /** The advertised URL. */
@@ -33,9 +33,10 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     listener = built.requestListener(options.handler);
     return built;
   });
-  logger.info(`${options.name} listening on ${client.options.url}`);
   const stop = stopOnce(server, client, config, options.clock ?? systemClock, logger);
   const { close, forgetSignals } = shutdownHandlers(stop, options, config, logger);
+  // Only now: whoever reads this line may signal us at once, and must find the handlers in place.
+  logger.info(`${options.name} listening on ${client.options.url}`);
   // A failed wait stops the service but leaves onShutdown alone: startService rejects, so its caller cleans up.
   await waitForRequired(client, options.waitForRequired, async () => {
     forgetSignals();
@@ -89,8 +90,8 @@ function listen(server: Server, { host, port }: ServiceConfig): Promise<number> 
 
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
   const how = 'choose another with --port <n> or ROSTER_PORT=<n> (0 picks a free port)';
-  if (error.code === 'EADDRINUSE') return new RosterError('INVALID_OPTION', `port ${port} is already in use on ${host}: ${how}`, { cause: error });
-  if (error.code === 'EACCES') return new RosterError('INVALID_OPTION', `not allowed to listen on port ${port} on ${host}: ${how}`, { cause: error });
+  if (error.code === 'EADDRINUSE') return addressInUse({ port, host }, how, error);
+  if (error.code === 'EACCES') return portNotAllowed({ port, host }, how, error);
   return error;
 }
 

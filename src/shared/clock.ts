@@ -11,7 +11,10 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** The real clock. It looks the globals up at each call, so mock timers apply to it. */
+/**
+ * The real clock: the one place that reads the machine's time and starts its timers. It looks
+ * the globals up at each call, so mock timers apply to it.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
-import { RosterError } from '../protocol/errors.js';
+import { unreadableFile } from '../protocol/errors.js';
 
 export interface ExchangeRequest {
   method: 'GET' | 'POST';
@@ -14,15 +14,16 @@ export interface ExchangeRequest {
   url: string;
   headers?: Record<string, string>;
   body?: string;
-  /** Limit for the whole exchange: connect, send, headers and body. None: `signal` bounds it. */
-  timeoutMs?: number;
-  /** Ends the exchange at once when aborted. */
+  /**
+   * The exchange's one deadline: the caller aborts it on its own clock (connect, send, headers
+   * and body included). Without it nothing bounds the exchange.
+   */
   signal?: AbortSignal;
   /** An answer longer than this fails the exchange (a heartbeat should be short). */
   maxBodyBytes?: number;
 }
 
-export type ExchangeFailure = 'timeout' | 'aborted' | 'too-large' | 'network';
+export type ExchangeFailure = 'aborted' | 'too-large' | 'network';
 
 /** Why an exchange failed; `cause` holds undici's or the system's own error for `network`. */
 export class ExchangeError extends Error {
@@ -47,14 +48,10 @@ export function exchange(dispatcher: Dispatcher, request: ExchangeRequest): Prom
     let statusCode = 0;
     let bodyBytes = 0;
     let settled = false;
-
-    const { timeoutMs } = request;
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => fail(new ExchangeError('timeout', `timed out after ${timeoutMs} ms`)), timeoutMs);
     const onAbort = (): void => fail(new ExchangeError('aborted', 'aborted', { cause: signal?.reason }));
 
     function finish(): void {
       settled = true;
-      clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }
     // Settles now; the request itself stops as soon as undici hands over its controller (a
@@ -75,8 +72,8 @@ export function exchange(dispatcher: Dispatcher, request: ExchangeRequest): Prom
       method: request.method,
       headers: request.headers ?? null,
       body: request.body ?? null,
-      // The timer above (or the caller's signal) is the one deadline; undici runs its own
-      // timeouts on a coarse clock, so they would only fire later.
+      // The caller's signal is the one deadline; undici runs its own timeouts on a coarse
+      // clock of its own, which a test cannot move, so they are off.
       headersTimeout: 0,
       bodyTimeout: 0,
     };
@@ -132,7 +129,7 @@ export function readCaFile(path: string | undefined, option = 'tls.ca'): string 
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    throw new RosterError('INVALID_OPTION', `option "${option}" names a CA file that cannot be read: ${path} (${(error as Error).message})`, { cause: error });
+    throw unreadableFile(option, path, error, 'a CA file');
   }
 }
 

@@ -1,24 +1,75 @@
-// Turns anything thrown while serving a request into Roster's `{ code, message }` body.
-import type { FastifyError } from 'fastify';
-import { RosterError } from '../protocol/errors.js';
+// How every Roster server answers a failed request: one error handler and one not-found handler,
+// rendering a RosterError as JSON `{ code, message }` (or its message as plain text, for the
+// course routes, whose Go clients read text).
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  RosterError,
+  emptyBody,
+  internal,
+  invalidJson,
+  invalidRequest,
+  payloadTooLarge,
+  routeNotFound,
+  unsupportedMediaType,
+} from '../protocol/errors.js';
 
-const FASTIFY_CODES: Record<string, () => RosterError> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: () => new RosterError('INVALID_REQUEST', 'the body is not valid JSON'),
-  FST_ERR_CTP_EMPTY_JSON_BODY: () => new RosterError('INVALID_REQUEST', 'the body is empty; send a JSON object'),
-  FST_ERR_CTP_BODY_TOO_LARGE: () => new RosterError('PAYLOAD_TOO_LARGE', 'the body is too large'),
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: () =>
-    new RosterError('UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Type; send application/json'),
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new RosterError('INVALID_REQUEST', 'Content-Length does not match the body'),
+export interface ErrorRenderingOptions {
+  /** 'json' (default): `{ code, message }`; 'text': the message alone, as text/plain. */
+  format?: 'json' | 'text';
+  /** Who failed, in the INTERNAL message: "the log service". Default "the server". */
+  server?: string;
+  /** The body limit, named in PAYLOAD_TOO_LARGE so that a client can tell how much to cut. */
+  bodyLimitBytes?: number;
+  /** Also answers unknown routes (NOT_FOUND), with this hint after the path. Off in sub-scopes. */
+  notFound?: { hint?: string };
+  /** Answers some errors another way (the dashboard's sign-in page); undefined renders as usual. */
+  override?: (error: RosterError, request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
+}
+
+/**
+ * Installs the error (and, with `notFound`, not-found) handler on `app`'s scope. A function
+ * rather than a registered plugin: fastify scopes error handlers, and each caller means its own.
+ */
+export function renderErrors(app: FastifyInstance, options: ErrorRenderingOptions = {}): void {
+  const send = options.format === 'text' ? sendText : sendJson;
+  app.setErrorHandler((error, request, reply) => {
+    const { error: rosterError, internal: ours } = toRosterError(error, options);
+    if (ours) request.log.error({ err: error }, 'request failed');
+    return options.override?.(rosterError, request, reply) ?? send(reply, rosterError);
+  });
+  if (options.notFound) {
+    const hint = options.notFound.hint ?? '';
+    app.setNotFoundHandler((request, reply) => send(reply, routeNotFound(request.method, pathOf(request), hint)));
+  }
+}
+
+const FASTIFY_CODES: Record<string, (options: ErrorRenderingOptions) => RosterError> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: () => invalidJson(),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => emptyBody(),
+  FST_ERR_CTP_BODY_TOO_LARGE: (options) => payloadTooLarge(options.bodyLimitBytes),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => unsupportedMediaType(),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => invalidRequest('Content-Length does not match the body'),
 };
 
 /** The RosterError a failed request answers with; `internal` is true for our own bugs. */
-export function toRosterError(error: unknown): { error: RosterError; internal: boolean } {
+export function toRosterError(error: unknown, options: ErrorRenderingOptions = {}): { error: RosterError; internal: boolean } {
   if (error instanceof RosterError) return { error, internal: false };
   const fastifyError = error as FastifyError;
   const known = fastifyError?.code ? FASTIFY_CODES[fastifyError.code] : undefined;
-  if (known) return { error: known(), internal: false };
-  if (fastifyError?.statusCode && fastifyError.statusCode < 500) {
-    return { error: new RosterError('INVALID_REQUEST', fastifyError.message), internal: false };
-  }
-  return { error: new RosterError('INTERNAL', 'the server failed to handle this request; see its log'), internal: true };
+  if (known) return { error: known(options), internal: false };
+  if (fastifyError?.statusCode && fastifyError.statusCode < 500) return { error: invalidRequest(fastifyError.message), internal: false };
+  const server = options.server ?? 'the server';
+  return { error: internal(`${server} failed to handle this request; see its log`), internal: true };
+}
+
+export function pathOf(request: FastifyRequest): string {
+  return request.url.split('?')[0] ?? request.url;
+}
+
+function sendJson(reply: FastifyReply, error: RosterError): FastifyReply {
+  return reply.code(error.status).send(error.toJSON());
+}
+
+function sendText(reply: FastifyReply, error: RosterError): FastifyReply {
+  return reply.code(error.status).type('text/plain; charset=utf-8').send(`${error.message}\n`);
 }

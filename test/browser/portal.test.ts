@@ -7,7 +7,6 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { RegistryClient } from '../../src/client/index.js';
@@ -16,6 +15,7 @@ import { runGradingService, type RunGradingServiceOptions } from '../../src/serv
 import { runLogService } from '../../src/services/log/index.js';
 import { runPortalService } from '../../src/services/portal/index.js';
 import { secureRegistry } from '../services/secure-registry.js';
+import { untilFileShows } from '../helpers/until-file-shows.js';
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const HOST = '127.0.0.1';
@@ -52,17 +52,6 @@ function providersOf(client: RegistryClient, service: string, wanted: (urls: str
     };
     client.on('change', onChange);
   });
-}
-
-/** Reloads `url` until `check` holds, for at most WAIT_MS (for work the page cannot signal). */
-async function reloadUntil(page: Page, url: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    await page.goto(url);
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`${url} did not show what was expected within ${WAIT_MS} ms`);
-    await delay(100);
-  }
 }
 
 async function rowTexts(page: Page, selector: string): Promise<string[]> {
@@ -110,7 +99,7 @@ async function launch(defer: (cleanup: () => unknown) => void): Promise<Browser>
 
 test('a teacher adds a grade, sees a bad score refused, and the portal survives the grading service going away', { timeout: 90_000 }, async (t) => {
   const defer = cleanupStack(t);
-  const { portal, grading, gradingOptions } = await demoSystem(t, defer);
+  const { portal, grading, gradingOptions, log } = await demoSystem(t, defer);
   await providersOf(portal.client, 'GradingService', (urls) => urls.length === 1);
   const browser = await launch(defer);
   const page = await browser.newPage();
@@ -143,7 +132,11 @@ test('a teacher adds a grade, sees a bad score refused, and the portal survives 
   assert.equal((await rowTexts(page, '#grades')).length, 4);
 
   // The System page: the services and their instances, and the portal's own log entry.
-  await reloadUntil(page, `${portal.url}/system`, async () => (await page.locator('#logs').innerText().catch(() => '')).includes('added grade "Quiz 3" (Test, 100) for student 3'));
+  // The portal ships its entry to the log service, which appends it to its file: wait for that.
+  const shipped = 'added grade "Quiz 3" (Test, 100) for student 3';
+  await untilFileShows(`the portal's entry in ${log.file}`, log.file, (lines) => (lines.some((line) => (JSON.parse(line) as { message: string }).message.includes(shipped)) ? true : undefined));
+  await page.goto(`${portal.url}/system`);
+  assert.ok((await page.locator('#logs').innerText()).includes(shipped), 'the System page shows the latest log entries');
   const system = await page.locator('main').innerText();
   for (const name of ['LogService', 'GradingService', 'Portal']) assert.match(system, new RegExp(`${name} · 1 passing, 0 critical`));
   assert.ok(system.includes(grading.url), 'the grading instance is listed');

@@ -49,7 +49,7 @@ test('update path: bad JSON and bad patches are 400 in plain text', async (t) =>
   const badJson = await fetch(`${base}/services`, patch('{"Added": ['));
   assert.equal(badJson.status, 400);
   assert.match(badJson.headers.get('content-type') ?? '', /^text\/plain/);
-  assert.match(await badJson.text(), /invalid JSON/);
+  assert.match(await badJson.text(), /not valid JSON/);
   const badPatch = await fetch(`${base}/services`, patch('{"Added": "LogService"}'));
   assert.equal(badPatch.status, 400);
   assert.match(await badPatch.text(), /invalid patch: "Added"/);
@@ -101,5 +101,5 @@ test('requestListener: our paths, then the fallback, or a 404 JSON without one',
   assert.equal(await (await fetch(`${withApp}/students`)).text(), 'app');
   const missing = await fetch(`${bare}/students`);
   assert.equal(missing.status, 404);
-  assert.deepEqual(await missing.json(), { code: 'NOT_FOUND', message: 'no route for GET /students' });
+  assert.deepEqual(await missing.json(), { code: 'NOT_FOUND', message: 'no route GET /students' });
 });

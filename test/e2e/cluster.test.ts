@@ -15,26 +15,92 @@ interface Health {
   leader: string | null;
 }
 
-async function health(url: string): Promise<Health | null> {
-  try {
-    const response = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(1000) });
-    return (await response.json()) as Health;
-  } catch {
-    return null;
+async function health(url: string): Promise<Health> {
+  return (await (await fetch(`${url}/v1/health`)).json()) as Health;
+}
+
+const LEADER_IS = /^registry leader is (.+)$/;
+
+/** The leader a node last announced (it logs "registry leader is <url>" each time it learns of a new one). */
+function announcedLeader(node: NodeProcess): string | undefined {
+  const announced = node.events.map((e) => LEADER_IS.exec(String(e.msg))?.[1]).filter((url) => url !== undefined);
+  return announced.at(-1);
+}
+
+/** Resolves once `check` holds, re-checking after every line any of `nodes` prints. */
+async function untilPrinted<T>(nodes: NodeProcess[], check: () => T | undefined): Promise<T> {
+  for (;;) {
+    const found = check();
+    if (found !== undefined) return found;
+    await Promise.race(nodes.map((node) => node.waitForLine(/./, node.lines.length)));
   }
 }
 
-/** Polls the nodes until one leads and the others know it; resolves with the leader's URL. */
-async function waitForLeader(urls: string[], timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const roles = await Promise.all(urls.map(health));
-    const leader = urls.find((_, i) => roles[i]?.role === 'leader');
-    if (leader && roles.every((role) => role?.leader === leader)) return leader;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** Whether the node at `url` announced that it took over as the leader. */
+function tookOver(nodes: NodeProcess[], url: string): boolean {
+  return nodes.some((node) => node.events.some((e) => e.msg === `this node (${url}) is the registry leader`));
+}
+
+/**
+ * Resolves with the leader's URL once every node announced the same leader and that node
+ * announced it took over; then checks that their /v1/health says the same.
+ */
+async function waitForLeader(nodes: NodeProcess[], urls: string[]): Promise<string> {
+  const leader = await untilPrinted(nodes, () => {
+    const [first, ...others] = nodes.map(announcedLeader);
+    const agreed = first !== undefined && urls.includes(first) && others.every((url) => url === first);
+    return agreed && tookOver(nodes, first) ? first : undefined;
+  });
   const roles = await Promise.all(urls.map(health));
-  throw new Error(`the registry nodes did not agree on a leader: ${JSON.stringify(roles)}`);
+  assert.deepEqual(roles.map((role) => [role.role, role.leader]), urls.map((url) => [url === leader ? 'leader' : 'follower', leader]));
+  return leader;
+}
+
+/** A node's /v1/watch stream, folded into the instances it holds now. */
+class WatchedCatalog {
+  readonly instances = new Map<string, unknown>();
+  readonly #controller = new AbortController();
+  #waiters: Array<() => void> = [];
+
+  static async open(url: string, token: string): Promise<WatchedCatalog> {
+    const watched = new WatchedCatalog();
+    const response = await fetch(`${url}/v1/watch`, { headers: bearer(token), signal: watched.#controller.signal });
+    assert.equal(response.status, 200);
+    void watched.#read(response.body!).catch(() => undefined);
+    return watched;
+  }
+
+  /** Resolves once the node holds `count` instances. */
+  async waitForCount(count: number): Promise<void> {
+    while (this.instances.size !== count) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  close(): void {
+    this.#controller.abort();
+  }
+
+  async #read(body: ReadableStream<Uint8Array>): Promise<void> {
+    let buffered = '';
+    for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
+      buffered += chunk;
+      const blocks = buffered.split('\n\n');
+      buffered = blocks.pop() ?? '';
+      for (const block of blocks) this.#apply(block);
+    }
+  }
+
+  #apply(block: string): void {
+    const field = (name: string) => block.split('\n').find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2);
+    const data = field('data');
+    if (data === undefined) return;
+    const event = JSON.parse(data) as { instances?: Array<{ id: string }>; type?: string; instance?: { id: string } };
+    if (field('event') === 'snapshot') for (const instance of event.instances ?? []) this.instances.set(instance.id, instance);
+    if (field('event') === 'change' && event.instance) {
+      if (event.type === 'deregistered') this.instances.delete(event.instance.id);
+      else this.instances.set(event.instance.id, event.instance);
+    }
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
 }
 
 async function courseRegister(nodeUrl: string, registration: object): Promise<number> {
@@ -57,21 +123,21 @@ test('three registry nodes over a three-member etcd cluster', { timeout: 120_000
       ], { ROSTER_ADMIN_TOKEN: ADMIN_TOKEN }),
   );
   await Promise.all(nodes.map((node) => node.waitForEvent((e) => typeof e.msg === 'string' && e.msg.startsWith('registry listening'))));
-  const firstLeader = await waitForLeader(urls).catch((error: Error) => {
+  const firstLeader = await waitForLeader(nodes, urls).catch((error: Error) => {
     throw new Error(`${error.message}\n${nodes.map((node, i) => `--- node ${i} (${urls[i]})\n${node.output}`).join('\n')}`);
   });
 
   const [grading, logA, logB] = await Promise.all([RecordingService.start(), RecordingService.start(), RecordingService.start()]);
   t.after(() => Promise.all([grading.close(), logA.close(), logB.close()]));
 
+  const watched = await Promise.all(urls.map((url) => WatchedCatalog.open(url, ADMIN_TOKEN)));
+  t.after(() => watched.forEach((catalog) => catalog.close()));
   // Registered through two different nodes (writes pass on to the leader)...
   const followers = urls.filter((url) => url !== firstLeader);
   assert.equal(await courseRegister(followers[0]!, grading.registration('GradingService', ['LogService'])), 200);
   assert.equal(await courseRegister(followers[1]!, logA.registration('LogService')), 200);
   // ...seen through every node.
-  for (const url of urls) {
-    await waitForInstances(url, 2);
-  }
+  await Promise.all(watched.map((catalog) => catalog.waitForCount(2)));
   await grading.waitFor((s) => s.patches.some((p) => p.Added.some((e) => e.URL === logA.url)));
   const beforeTakeover = grading.patches.map((p) => p.Revision);
   assert.equal(new Set(beforeTakeover).size, beforeTakeover.length, 'each revision is delivered once');
@@ -80,7 +146,7 @@ test('three registry nodes over a three-member etcd cluster', { timeout: 120_000
   const leaderIndex = urls.indexOf(firstLeader);
   nodes[leaderIndex]!.kill('SIGKILL');
   const survivors = urls.filter((url) => url !== firstLeader);
-  const secondLeader = await waitForLeader(survivors);
+  const secondLeader = await waitForLeader(nodes.filter((_, i) => i !== leaderIndex), survivors);
   assert.notEqual(secondLeader, firstLeader);
   logA.heartbeat = 500;
   await grading.waitFor((s) => s.patches.some((p) => p.Removed.some((e) => e.URL === logA.url)));
@@ -130,14 +196,4 @@ test('three registry nodes over a three-member etcd cluster', { timeout: 120_000
     assert.ok(copies.every((p) => JSON.stringify(p) === JSON.stringify(copies[0])), `revision ${revision} was sent with different contents`);
   }
   assert.deepEqual([...delivered], [...delivered].sort((a, b) => a - b), 'patches arrive in revision order');
-
-  async function waitForInstances(url: string, count: number): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      const state = (await (await fetch(`${url}/v1/state`, { headers: bearer(ADMIN_TOKEN) })).json()) as { instances: unknown[] };
-      if (state.instances.length === count) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.fail(`${url} never showed ${count} instances`);
-  }
 });

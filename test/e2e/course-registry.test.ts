@@ -5,11 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { CourseRegistry, type SentPatch } from '../helpers/course-registry.js';
+import { untilFileShows } from '../helpers/until-file-shows.js';
 import { runLogService, type RunningLogService } from '../../src/services/log/index.js';
 import { runGradingService, type RunningGradingService } from '../../src/services/grading/index.js';
 import { runPortalService, type RunningPortalService } from '../../src/services/portal/index.js';
@@ -24,22 +25,6 @@ interface StudentJson {
   FirstName: string;
   LastName: string;
   Grades: { Title: string; Type: string; Score: number }[];
-}
-
-/** Polls `check` until it returns a value other than undefined; fails with `what` after `timeoutMs`. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() >= deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function get(url: string): Promise<{ status: number; text: string; type: string | null }> {
@@ -175,8 +160,7 @@ test("Roster's log, grading and portal services on the course's registry", { tim
   await t.test("log entries reach the log service through the course's POST /log", async () => {
     // A course registry cannot vouch for tokens, so the log service keeps no /v1/logs: its file shows what arrived.
     const logFile = join(logDir, 'log', 'roster.log');
-    const entries = await eventually(`an entry from GradingService or Portal in ${logFile}`, async () => {
-      const lines = readFileSync(logFile, 'utf8').split('\n').filter(Boolean);
+    const entries = await untilFileShows(`an entry from GradingService or Portal in ${logFile}`, logFile, (lines) => {
       const entries = lines.map((line) => JSON.parse(line) as LogEntry);
       return entries.some((e) => e.service === 'GradingService' || e.service === 'Portal') ? entries : undefined;
     });

@@ -58,7 +58,7 @@ export async function startWatchRegistry(t: TestContext, options: WatchRegistryO
   app.register(watch.plugin, { prefix: '/v1' });
   t.after(async () => {
     await Promise.all([app.close(), registry.close()]);
-    changeLog.close();
+    await changeLog.close();
     await Promise.all([channel.close(), prober.close()]);
   });
   await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });

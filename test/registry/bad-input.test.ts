@@ -42,7 +42,7 @@ const cases: Array<{ name: string; request: InjectOptions; status: number; code?
   { name: 'an unknown field', request: v1({ ...valid, colour: 'red' }), status: 400, code: 'INVALID_REQUEST', message: /unknown field\(s\) "colour"/ },
   { name: 'tags that are not a list', request: v1({ ...valid, metadata: { tags: 'a,b' } }), status: 400, code: 'INVALID_REQUEST', message: /"metadata.tags"/ },
   { name: 'metadata over 4 KiB', request: v1({ ...valid, metadata: { notes: 'x'.repeat(5000) } }), status: 400, code: 'INVALID_REQUEST', message: /at most 4096 bytes/ },
-  { name: 'a body over 256 KiB', request: v1({ ...valid, metadata: { notes: 'x'.repeat(300_000) } }), status: 413, code: 'PAYLOAD_TOO_LARGE', message: /too large/ },
+  { name: 'a body over 256 KiB', request: v1({ ...valid, metadata: { notes: 'x'.repeat(300_000) } }), status: 413, code: 'PAYLOAD_TOO_LARGE', message: /larger than 262144 bytes/ },
   { name: 'renewing an unknown instance', request: { method: 'POST', url: '/v1/instances/AAAAAAAAAAAAAAAA/renew' }, status: 404, code: 'INSTANCE_NOT_FOUND', message: /register again/ },
   { name: 'deregistering an unknown instance', request: { method: 'DELETE', url: '/v1/instances/AAAAAAAAAAAAAAAA' }, status: 404, code: 'INSTANCE_NOT_FOUND', message: /no instance/ },
   { name: 'an instance id with a dot', request: { method: 'DELETE', url: '/v1/instances/a.b' }, status: 400, code: 'INVALID_REQUEST', message: /instance id/ },

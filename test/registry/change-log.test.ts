@@ -65,9 +65,21 @@ test('subscribers hear each change; unsubscribe and close stop them', async (t) 
   stop();
   await registry.register(reg('b'));
   log.subscribe((change) => heard.push(change.revision * 100));
-  log.close();
+  await log.close();
   await registry.register(reg('c'));
 
   assert.deepEqual(heard, [1]);
   assert.equal(registry.listenerCount('change'), 0);
+});
+
+test('close() is idempotent and leaves a closed log that refuses subscribers but still answers since()', async (t) => {
+  const { registry, log } = setup(t);
+  await registry.register(reg('a'));
+  assert.equal(log.closed, false);
+  await Promise.all([log.close(), log.close()]);
+  await log.close();
+  assert.equal(log.closed, true);
+  assert.equal(registry.listenerCount('change'), 0);
+  assert.throws(() => log.subscribe(() => {}), { code: 'REGISTRY_STOPPING' });
+  assert.deepEqual(summary(log.since(0)), ['1 registered a']);
 });

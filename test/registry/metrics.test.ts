@@ -32,7 +32,7 @@ function setup(t: TestContext, options: RegistryMetricsOptions = {}) {
   });
   const metrics = createRegistryMetrics(registry, options);
   t.after(async () => {
-    metrics.close();
+    await metrics.close();
     await registry.close(0);
   });
   const scrape = async () => parseSamples(await metrics.registry.metrics());
@@ -177,8 +177,10 @@ test('two registries in one process keep separate metrics', async (t) => {
 test('close() stops following the registry and is idempotent', async (t) => {
   const { registry, metrics } = setup(t);
   const before = { probe: registry.listenerCount('probe'), notification: registry.listenerCount('notification') };
-  metrics.close();
-  metrics.close();
+  assert.equal(metrics.closed, false);
+  await Promise.all([metrics.close(), metrics.close()]);
+  await metrics.close();
+  assert.equal(metrics.closed, true);
   assert.equal(registry.listenerCount('probe'), before.probe - 1);
   assert.equal(registry.listenerCount('notification'), before.notification - 1);
   assert.deepEqual(metrics.registry.getMetricsAsArray(), [], 'its metrics are unregistered');

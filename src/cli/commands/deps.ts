@@ -1,7 +1,8 @@
 // `roster deps [service]`: what a service requires, what depends on it, and who breaks if it goes.
 import type { Command } from 'commander';
 import type { ServicesResponse, ServiceView } from '../../protocol/v1.js';
-import { apiCommand, CliError, EXIT, paint, printJson, processIo, runCommand, withRegistry, type ApiFlags, type CliIo } from '../registry-api.js';
+import { unknownService } from '../../protocol/errors.js';
+import { apiCommand, paint, printJson, processIo, runCommand, withRegistry, type ApiFlags, type CliIo } from '../registry-api.js';
 
 export function depsCommand(io: CliIo = processIo()): Command {
   return apiCommand('deps', io)
@@ -14,7 +15,7 @@ async function showDependencies(io: CliIo, name: string | undefined, flags: ApiF
   const { services } = await withRegistry(flags, io, (api) => api.get<ServicesResponse>('/v1/services'));
   if (name === undefined) return printGraph(io, services, flags);
   const service = services.find((s) => s.name === name);
-  if (!service) throw new CliError(EXIT.registryError, `SERVICE_NOT_FOUND: no service "${name}" is registered or required; \`roster ls\` lists them`);
+  if (!service) throw unknownService(name, '`roster ls` lists them');
   printService(io, service, services, flags);
 }
 

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { instanceId } from '../../protocol/ids.js';
 import type { InstanceView } from '../../protocol/v1.js';
 import { httpUrl } from '../../protocol/validation.js';
-import { apiCommand, CliError, EXIT, printJson, processIo, runCommand, withRegistry, type ApiFlags, type CliIo } from '../registry-api.js';
+import { instanceNotFoundAt, invalidArgument, RosterError, withAdvice } from '../../protocol/errors.js';
+import { apiCommand, printJson, processIo, runCommand, withRegistry, type ApiFlags, type CliIo } from '../registry-api.js';
 
 export function deregisterCommand(io: CliIo = processIo()): Command {
   return apiCommand('deregister', io)
@@ -13,7 +14,7 @@ export function deregisterCommand(io: CliIo = processIo()): Command {
 }
 
 async function deregister(io: CliIo, url: string, flags: ApiFlags): Promise<void> {
-  if (!httpUrl.safeParse(url).success) throw new CliError(EXIT.usage, `<url> must be an http:// or https:// URL, not "${url}"`);
+  if (!httpUrl.safeParse(url).success) throw invalidArgument('<url>', `an http:// or https:// URL, not "${url}"`);
   const path = `/v1/instances/${encodeURIComponent(instanceId(url))}`;
   const answer = await withRegistry(flags, io, (api) => api.delete<{ instance: InstanceView }>(path)).catch((error: unknown) => {
     throw notFoundHint(error, url);
@@ -25,6 +26,6 @@ async function deregister(io: CliIo, url: string, flags: ApiFlags): Promise<void
 
 /** The registry names the id it could not find; the user gave a URL. */
 function notFoundHint(error: unknown, url: string): unknown {
-  if (!(error instanceof CliError) || !error.message.startsWith('INSTANCE_NOT_FOUND')) return error;
-  return new CliError(error.exitCode, `INSTANCE_NOT_FOUND: no instance is registered at ${url}; \`roster ls\` lists them`);
+  if (!(error instanceof RosterError) || error.code !== 'INSTANCE_NOT_FOUND') return error;
+  return withAdvice(instanceNotFoundAt(url), '`roster ls` lists them');
 }

@@ -12,6 +12,7 @@ import { Command } from 'commander';
 import { parsePort } from '../options.js';
 import { formatLogLine } from '../log-lines.js';
 import { ensurePartTokens, tokenFile, type PartIdentity } from '../part-tokens.js';
+import { DEFAULT_HOST, DEMO_SERVICES, serviceUrl, type DemoPart } from '../../services/names.js';
 
 interface UpFlags {
   host: string;
@@ -35,11 +36,7 @@ interface Part {
 }
 
 /** The services' tokens: each may register its own service only. */
-const PART_TOKENS: readonly PartIdentity[] = [
-  { name: 'log', service: 'LogService' },
-  { name: 'grading', service: 'GradingService' },
-  { name: 'portal', service: 'Portal' },
-];
+const PART_TOKENS: readonly PartIdentity[] = Object.values(DEMO_SERVICES).map(({ part, name }) => ({ name: part, service: name }));
 
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -47,24 +44,27 @@ const STOP_TIMEOUT_MS = 10_000;
 export function upCommand(): Command {
   return new Command('up')
     .description('start the registry, log, grading and portal services as separate processes, each service with its own token, and print a link that signs you in to the dashboard')
-    .option('--host <host>', 'address every part listens on', 'localhost')
+    .option('--host <host>', 'address every part listens on', DEFAULT_HOST)
     .option('--data-dir <dir>', "where the registry's state, the tokens, the log file and the grading database live", './data')
     .option('--registry-port <port>', 'port of the registry', parsePort, 3000)
-    .option('--log-port <port>', 'port of the log service', parsePort, 4000)
-    .option('--grading-port <port>', 'port of the grading service', parsePort, 6000)
-    .option('--portal-port <port>', 'port of the teacher portal', parsePort, 5000)
+    .option('--log-port <port>', 'port of the log service', parsePort, DEMO_SERVICES.log.port)
+    .option('--grading-port <port>', 'port of the grading service', parsePort, DEMO_SERVICES.grading.port)
+    .option('--portal-port <port>', 'port of the teacher portal', parsePort, DEMO_SERVICES.portal.port)
     .action(runUp);
 }
 
 function parts(flags: UpFlags, tokensFile: string): Part[] {
-  const registryUrl = `http://${flags.host}:${flags.registryPort}`;
-  const common = (port: number) => ['--host', flags.host, '--port', String(port), '--registry', registryUrl];
+  const registryUrl = serviceUrl(flags.registryPort, flags.host);
+  const service = (part: DemoPart, port: number, portOption: string): Part => {
+    const args = [part, '--host', flags.host, '--port', String(port), '--registry', registryUrl, '--data-dir', flags.dataDir];
+    return { label: part, service: DEMO_SERVICES[part].name, token: part, port, portOption, args };
+  };
   const registryArgs = ['registry', '--host', flags.host, '--port', String(flags.registryPort), '--data-dir', flags.dataDir, '--tokens-file', tokensFile];
   return [
     { label: 'registry', service: null, token: null, port: flags.registryPort, portOption: '--registry-port', args: registryArgs },
-    { label: 'log', service: 'LogService', token: 'log', port: flags.logPort, portOption: '--log-port', args: ['log', ...common(flags.logPort), '--data-dir', flags.dataDir] },
-    { label: 'grading', service: 'GradingService', token: 'grading', port: flags.gradingPort, portOption: '--grading-port', args: ['grading', ...common(flags.gradingPort), '--data-dir', flags.dataDir] },
-    { label: 'portal', service: 'Portal', token: 'portal', port: flags.portalPort, portOption: '--portal-port', args: ['portal', ...common(flags.portalPort)] },
+    service('log', flags.logPort, '--log-port'),
+    service('grading', flags.gradingPort, '--grading-port'),
+    service('portal', flags.portalPort, '--portal-port'),
   ];
 }
 
@@ -74,7 +74,7 @@ async function runUp(flags: UpFlags): Promise<void> {
     process.exit(1);
   });
   const all = parts(flags, tokens.tokensFile);
-  const registryUrl = `http://${flags.host}:${flags.registryPort}`;
+  const registryUrl = serviceUrl(flags.registryPort, flags.host);
   await checkPortsFree(all, flags.host);
   const running: ChildProcess[] = [];
   let stopping = false;
@@ -106,10 +106,10 @@ async function runUp(flags: UpFlags): Promise<void> {
       say(`${part.label} did not become ready: ${(error as Error).message}`);
       await stopAll(1);
     }
-    say(`${part.label.padEnd(8)} ${`http://${flags.host}:${part.port}`.padEnd(26)} ${part.service ? 'registered, passing' : 'ready'}`);
+    say(`${part.label.padEnd(8)} ${serviceUrl(part.port, flags.host).padEnd(26)} ${part.service ? 'registered, passing' : 'ready'}`);
   }
   started = true;
-  say(`all parts are up: open http://${flags.host}:${flags.portalPort} (registry at ${registryUrl}); Ctrl-C stops them all`);
+  say(`all parts are up: open ${serviceUrl(flags.portalPort, flags.host)} (registry at ${registryUrl}); Ctrl-C stops them all`);
   say(await dashboardLink(flags));
 }
 

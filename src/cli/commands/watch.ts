@@ -1,10 +1,10 @@
 // `roster watch [service...]`: the registry's changes as they happen, one line each, until Ctrl-C.
 import type { Command } from 'commander';
 import { WatchStream, type WatchChange, type WatchSnapshot } from '../../client/watch-stream.js';
-import type { RosterError } from '../../protocol/errors.js';
+import { invalidArgument, type RosterError } from '../../protocol/errors.js';
 import { serviceName } from '../../protocol/validation.js';
 import { systemClock } from '../../shared/clock.js';
-import { apiCommand, CliError, credential, EXIT, fromRosterError, paint, processIo, registryUrl, runCommand, trustedCa, type ApiFlags, type CliIo, type Paint } from '../registry-api.js';
+import { apiCommand, credential, explained, paint, processIo, registryUrl, runCommand, trustedCa, type ApiFlags, type CliIo, type Paint } from '../registry-api.js';
 
 export function watchCommand(io: CliIo = processIo()): Command {
   return apiCommand('watch', io)
@@ -16,7 +16,7 @@ export function watchCommand(io: CliIo = processIo()): Command {
 /** Resolves on Ctrl-C; rejects when the first connection fails (later drops are retried). */
 function watchChanges(io: CliIo, services: string[], flags: ApiFlags): Promise<void> {
   const bad = services.find((name) => !serviceName.safeParse(name).success);
-  if (bad !== undefined) throw new CliError(EXIT.usage, `"${bad}" is not a service name (a letter, then letters, digits, ".", "_" or "-")`);
+  if (bad !== undefined) throw invalidArgument(`"${bad}"`, 'a service name (a letter, then letters, digits, ".", "_" or "-")');
   const url = registryUrl(flags, io.env);
   const given = credential(flags, io.env, url);
   const ca = trustedCa(io.env);
@@ -43,7 +43,7 @@ function watchChanges(io: CliIo, services: string[], flags: ApiFlags): Promise<v
         },
         disconnected: (error, retryInMs) => {
           // Nothing to wait for if the registry was never there, or no longer takes our token: say so and exit.
-          if (!connected || error.status === 401 || error.status === 403) return void stream.close().then(() => reject(fromRosterError(url, error, given)));
+          if (!connected || error.status === 401 || error.status === 403) return void stream.close().then(() => reject(explained(url, error, given)));
           print.dropped(error, retryInMs);
         },
       },

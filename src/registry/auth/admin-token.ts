@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RosterError } from '../../protocol/errors.js';
+import { invalidConfigFile, type RosterError } from '../../protocol/errors.js';
 import { MIN_SECRET_LENGTH } from './tokens-file.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
@@ -45,11 +45,11 @@ async function readAdminTokenFile(path: string): Promise<AdminTokenFile> {
   }
   const secret = text.trim();
   if (secret.length < MIN_SECRET_LENGTH || /\s/.test(secret)) {
-    throw new RosterError('INVALID_OPTION', `admin token file ${path} must hold one secret of at least ${MIN_SECRET_LENGTH} characters; delete it to have a new one made`);
+    throw invalidConfigFile(`admin token file ${path} must hold one secret of at least ${MIN_SECRET_LENGTH} characters; delete it to have a new one made`);
   }
   return { path, secret, created: false, exposed: (mode & 0o077) !== 0 };
 }
 
 function unusable(path: string, error: unknown): RosterError {
-  return new RosterError('INVALID_OPTION', `cannot use the admin token file ${path} (${(error as Error).message}); check --data-dir`, { cause: error });
+  return invalidConfigFile(`cannot use the admin token file ${path} (${(error as Error).message}); check --data-dir`, error);
 }

@@ -2,7 +2,7 @@
 // cluster secret (which only registry nodes know) and the caller, base64url JSON.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { RosterError } from '../../protocol/errors.js';
+import { unauthorized } from '../../protocol/errors.js';
 import { SCOPES, isAdmin, type Principal } from './scopes.js';
 
 export const FORWARDED_HEADER = 'x-roster-forwarded';
@@ -28,7 +28,7 @@ export function decodeCaller(header: string): Principal {
     const { name, scopes, services } = forwardedCaller.parse(JSON.parse(Buffer.from(header, 'base64url').toString('utf8')));
     return { name, scopes, services };
   } catch {
-    throw new RosterError('UNAUTHORIZED', `the ${CALLER_HEADER} header of a forwarded request is not a valid caller`);
+    throw unauthorized(`the ${CALLER_HEADER} header of a forwarded request is not a valid caller`);
   }
 }
 

@@ -3,7 +3,7 @@
 // its TLS files. Every message names the option to change.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkOption, RosterError } from '../../protocol/errors.js';
+import { checkOption, invalidArgument, unreadableFile } from '../../protocol/errors.js';
 import type { Logger } from '../registry.js';
 import { courseOptionsOf, type RegistryCourseOptions, type RegistryServerOptions } from '../http/server.js';
 import { ensureAdminTokenFile, newSecret } from './admin-token.js';
@@ -85,7 +85,7 @@ function isSecret(value: unknown): value is string {
 function envSecret(env: NodeJS.ProcessEnv): string | null {
   const value = env.ROSTER_ADMIN_TOKEN;
   if (value === undefined || value === '') return null;
-  if (!isSecret(value)) throw new RosterError('INVALID_OPTION', `ROSTER_ADMIN_TOKEN must be a secret of at least ${MIN_SECRET_LENGTH} characters without spaces`);
+  if (!isSecret(value)) throw invalidArgument('ROSTER_ADMIN_TOKEN', `a secret of at least ${MIN_SECRET_LENGTH} characters without spaces`);
   return value;
 }
 
@@ -118,6 +118,6 @@ export async function readPem(path: string, option: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (error) {
-    throw new RosterError('INVALID_OPTION', `option "${option}" names a file that cannot be read: ${path} (${(error as Error).message})`, { cause: error });
+    throw unreadableFile(option, path, error);
   }
 }

@@ -1,6 +1,6 @@
 // Source addresses allowed to use the course API: CIDRs or single addresses, IPv4 and IPv6.
 import { BlockList, isIP } from 'node:net';
-import { RosterError } from '../../protocol/errors.js';
+import { invalidOption } from '../../protocol/errors.js';
 
 /** Loopback only: the course's Go services run on the registry's machine. */
 export const DEFAULT_COURSE_SOURCES: readonly string[] = Object.freeze(['127.0.0.0/8', '::1/128']);
@@ -32,7 +32,7 @@ export class SourceList {
     const max = family === 4 ? 32 : 128;
     const prefix = prefixText === undefined ? max : Number(prefixText);
     if (family === 0 || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max || prefixText === '') {
-      throw new RosterError('INVALID_OPTION', `option "${option}" holds "${entry}", which is no IP address or CIDR (e.g. 127.0.0.0/8, ::1, 10.1.2.3)`);
+      throw invalidOption(option, `a list of IP addresses or CIDRs (e.g. 127.0.0.0/8, ::1, 10.1.2.3); "${entry}" is neither`);
     }
     this.#list.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
   }

@@ -1,7 +1,7 @@
 // The tokens file: JSON, `{ "tokens": [ { name, sha256 | secret, scopes, services? } ] }`.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { RosterError } from '../../protocol/errors.js';
+import { invalidConfigFile, type RosterError } from '../../protocol/errors.js';
 import { serviceName } from '../../protocol/validation.js';
 import { SCOPES } from './scopes.js';
 import { sha256Hex, type TokenEntry } from './token-set.js';
@@ -80,5 +80,5 @@ function describeIssue(issue: z.core.$ZodIssue | undefined): string {
 }
 
 function invalidTokens(where: string, problem: string): RosterError {
-  return new RosterError('INVALID_OPTION', `tokens file ${where}: ${problem}; expected { "tokens": [ { "name", "sha256" or "secret", "scopes", "services"? } ] }`);
+  return invalidConfigFile(`tokens file ${where}: ${problem}; expected { "tokens": [ { "name", "sha256" or "secret", "scopes", "services"? } ] }`);
 }

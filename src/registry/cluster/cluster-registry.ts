@@ -4,10 +4,10 @@
 // over. Other nodes pass writes on to it (see forward-writes.ts).
 import { EventEmitter } from 'node:events';
 import type { Campaign, Election, ElectionObserver, Etcd3 } from 'etcd3';
-import { RosterError } from '../../protocol/errors.js';
+import { instanceNotFound, noLeader, serviceNotFound } from '../../protocol/errors.js';
 import type { RegisterResponse, ServiceView } from '../../protocol/v1.js';
 import { serviceView, type InstanceRecord, type Registration } from '../catalog.js';
-import { sleep, systemClock, type Clock } from '../../shared/clock.js';
+import { sleep, systemClock, type Clock, type TimerHandle } from '../../shared/clock.js';
 import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from '../options.js';
 import type { Caller, RegistryApi, RegistryRole } from '../registry-api.js';
 import { Registry, type Logger } from '../registry.js';
@@ -33,25 +33,31 @@ const RECAMPAIGN_DELAY_MS = 1000;
 const LEADER_REFRESH_MS = 1000;
 const ETCD_CLOSE_TIMEOUT_MS = 2000;
 
-async function bounded(work: Promise<unknown> | undefined): Promise<void> {
+async function bounded(work: Promise<unknown> | undefined, clock: Clock): Promise<void> {
   if (!work) return;
   const stop = new AbortController();
-  await Promise.race([work.catch(() => undefined), sleep(systemClock, ETCD_CLOSE_TIMEOUT_MS, stop.signal)]);
+  await Promise.race([work.catch(() => undefined), sleep(clock, ETCD_CLOSE_TIMEOUT_MS, stop.signal)]);
   stop.abort();
 }
 
 export class ClusterRegistry extends EventEmitter implements RegistryApi {
   readonly options: RegistryOptions;
-  readonly startedAt = Date.now();
+  readonly startedAt: number;
   readonly #init: ClusterInit;
+  readonly #clock: Clock;
   readonly #prefix: string;
   readonly #mirror: EtcdMirror;
   readonly #election: Election;
   #observer: ElectionObserver | undefined;
   #campaign: Campaign | undefined;
-  #leader: Registry | undefined;
+  #leadership: Leadership | undefined;
   #leaderUrl: string | undefined;
-  #leaderRefresh: NodeJS.Timeout | undefined;
+  /** The next read of who leads; cleared by close(). */
+  #leaderRefresh: TimerHandle | undefined;
+  /** The next campaign after a lost or failed one; cleared by close(). */
+  #recampaign: TimerHandle | undefined;
+  /** Aborted by close(): ends every wait for a leader at once. */
+  readonly #closed = new AbortController();
   /** This node's own URL: what other nodes forward writes to while it leads. */
   #selfUrl = '';
   #closing: Promise<void> | undefined;
@@ -63,6 +69,8 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
   constructor(init: ClusterInit) {
     super();
     this.#init = init;
+    this.#clock = init.clock ?? systemClock;
+    this.startedAt = this.#clock.now();
     this.options = resolveRegistryOptions(init.options);
     this.#prefix = init.prefix ?? '/roster/';
     this.#mirror = new EtcdMirror(init.client, this.#prefix);
@@ -89,8 +97,16 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
     // report a candidate that is not the leader.
     this.#observer.on('change', () => void this.#refreshLeader());
     await this.#refreshLeader();
-    this.#leaderRefresh = setInterval(() => void this.#refreshLeader(), LEADER_REFRESH_MS);
-    this.#leaderRefresh.unref();
+    this.#scheduleLeaderRefresh();
+  }
+
+  // The next read is scheduled before this one runs: a read that hangs on etcd stops no other.
+  #scheduleLeaderRefresh(): void {
+    if (this.#closing) return;
+    this.#leaderRefresh = this.#clock.setTimeout(() => {
+      this.#scheduleLeaderRefresh();
+      void this.#refreshLeader();
+    }, LEADER_REFRESH_MS);
   }
 
   async #refreshLeader(): Promise<void> {
@@ -128,12 +144,21 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
    */
   async leaderKnown(timeoutMs: number): Promise<string | undefined> {
     if (this.leaderUrl) return this.leaderUrl;
-    const stop = new AbortController();
-    const elected = new Promise<string>((resolve) => this.once('leader', resolve));
-    const timeout = sleep(systemClock, timeoutMs, stop.signal).then(() => undefined);
-    const leader = await Promise.race([elected, timeout]);
-    stop.abort();
-    return leader;
+    if (this.#closing) return undefined;
+    const closed = this.#closed.signal;
+    return new Promise((resolve) => {
+      // Whichever comes first (an election, the timeout, close()) removes the other two.
+      const done = (url?: string): void => {
+        this.#clock.clearTimeout(timer);
+        this.off('leader', done);
+        closed.removeEventListener('abort', onClose);
+        resolve(url);
+      };
+      const onClose = (): void => done();
+      const timer = this.#clock.setTimeout(onClose, timeoutMs);
+      this.on('leader', done);
+      closed.addEventListener('abort', onClose, { once: true });
+    });
   }
 
   get revision(): number {
@@ -163,7 +188,7 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
   instance(id: string): InstanceRecord {
     if (this.#leader) return this.#leader.instance(id);
     const record = this.#mirror.catalog.get(id);
-    if (!record) throw new RosterError('INSTANCE_NOT_FOUND', `no instance with id "${id}" is registered (it may have expired: register again)`);
+    if (!record) throw instanceNotFound(id);
     return record;
   }
 
@@ -180,7 +205,7 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
   service(name: string): ServiceView {
     if (this.#leader) return this.#leader.service(name);
     const view = serviceView(this.#mirror.catalog, name);
-    if (view.instances.length === 0) throw new RosterError('SERVICE_NOT_FOUND', `no instance of service "${name}" is registered`);
+    if (view.instances.length === 0) throw serviceNotFound(name);
     return view;
   }
 
@@ -195,21 +220,29 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
   /** Resigns (another node takes over at once), stops leading, stops following. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      clearInterval(this.#leaderRefresh);
+      this.#closed.abort();
+      this.#clearTimers();
       const campaign = this.#campaign;
       this.#campaign = undefined;
       await this.#stepDown();
       // Each step talks to etcd, which may be gone: none may hold the shutdown up for long.
-      await bounded(campaign?.resign());
-      await bounded(this.#observer?.cancel());
-      await bounded(this.#mirror.close());
+      await bounded(campaign?.resign(), this.#clock);
+      await bounded(this.#observer?.cancel(), this.#clock);
+      await bounded(this.#mirror.close(), this.#clock);
     })();
     return this.#closing;
   }
 
+  #clearTimers(): void {
+    if (this.#leaderRefresh !== undefined) this.#clock.clearTimeout(this.#leaderRefresh);
+    if (this.#recampaign !== undefined) this.#clock.clearTimeout(this.#recampaign);
+    this.#leaderRefresh = undefined;
+    this.#recampaign = undefined;
+  }
+
   #leading(): Registry {
     if (this.#leader) return this.#leader;
-    throw new RosterError('NO_LEADER', 'this registry node is not the leader and none is elected yet; retry in a few seconds');
+    throw noLeader();
   }
 
   #runCampaign(): void {
@@ -219,37 +252,68 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
     campaign.on('elected', () => void this.#becomeLeader(campaign));
     campaign.on('error', (error: Error) => {
       this.#init.logger.warn({ err: error.message }, 'lost the registry leadership');
-      void this.#stepDown().then(() => {
-        if (this.#campaign === campaign) setTimeout(() => this.#runCampaign(), RECAMPAIGN_DELAY_MS).unref();
-      });
+      void this.#stepDown().then(() => this.#campaignAgainLater(campaign));
     });
   }
 
   /** Takes over: a Registry over the etcd store, restored from it, probing and delivering. */
   async #becomeLeader(campaign: Campaign): Promise<void> {
+    let leadership: Leadership | undefined;
     try {
       const guardKey = await campaign.getCampaignKey();
-      const { channel, probe, clock, logger, client } = this.#init;
-      const store = new EtcdStore(client, { prefix: this.#prefix, guardKey });
-      const registry = new Registry({ channel, probe, clock, logger, store, options: this.options });
-      this.#signer = registry;
-      registry.on('probe', (event) => this.emit('probe', event));
-      registry.on('notification', (event) => this.emit('notification', event));
+      leadership = this.#newLeadership(guardKey);
+      const { registry } = leadership;
       const restored = await registry.restore();
-      if (this.#campaign !== campaign) return void (await registry.close(0));
-      this.#leader = registry;
+      if (this.#campaign !== campaign) return void (await closeLeadership(leadership, 0));
+      this.#leadership = leadership;
       this.emit('leader', this.#selfUrl);
-      logger.info({ ...restored, revision: registry.revision }, `this node (${this.#selfUrl}) is the registry leader`);
+      this.#init.logger.info({ ...restored, revision: registry.revision }, `this node (${this.#selfUrl}) is the registry leader`);
     } catch (error) {
       this.#init.logger.error({ err: (error as Error).message }, 'could not take over as leader; campaigning again');
+      if (leadership) await closeLeadership(leadership, 0);
       await campaign.resign().catch(() => undefined);
-      if (this.#campaign === campaign) setTimeout(() => this.#runCampaign(), RECAMPAIGN_DELAY_MS).unref();
+      this.#campaignAgainLater(campaign);
     }
   }
 
-  async #stepDown(): Promise<void> {
-    const leader = this.#leader;
-    this.#leader = undefined;
-    await bounded(leader?.close());
+  #newLeadership(guardKey: string): Leadership {
+    const { channel, probe, logger, client } = this.#init;
+    const store = new EtcdStore(client, { prefix: this.#prefix, guardKey });
+    const registry = new Registry({ channel, probe, clock: this.#clock, logger, store, options: this.options });
+    this.#signer = registry;
+    registry.on('probe', (event) => this.emit('probe', event));
+    registry.on('notification', (event) => this.emit('notification', event));
+    return { registry, store };
   }
+
+  /** Stands again after a pause, unless `campaign` was replaced or this node is closing. */
+  #campaignAgainLater(campaign: Campaign): void {
+    if (this.#campaign !== campaign || this.#closing) return;
+    if (this.#recampaign !== undefined) this.#clock.clearTimeout(this.#recampaign);
+    this.#recampaign = this.#clock.setTimeout(() => {
+      this.#recampaign = undefined;
+      this.#runCampaign();
+    }, RECAMPAIGN_DELAY_MS);
+  }
+
+  async #stepDown(): Promise<void> {
+    const leadership = this.#leadership;
+    this.#leadership = undefined;
+    if (leadership) await bounded(closeLeadership(leadership), this.#clock);
+  }
+
+  get #leader(): Registry | undefined {
+    return this.#leadership?.registry;
+  }
+}
+
+/** What this node runs while it leads: a Registry and the etcd store it alone writes to. */
+interface Leadership {
+  registry: Registry;
+  store: EtcdStore;
+}
+
+async function closeLeadership({ registry, store }: Leadership, graceMs?: number): Promise<void> {
+  await registry.close(graceMs);
+  await store.close();
 }

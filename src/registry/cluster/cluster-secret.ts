@@ -1,7 +1,7 @@
 // The cluster secret: random, made by whichever node starts first, kept in etcd for every
 // node. A node forwarding a write proves with it that it is a node of this cluster.
 import type { Etcd3 } from 'etcd3';
-import { RosterError } from '../../protocol/errors.js';
+import { internal } from '../../protocol/errors.js';
 import { newSecret } from '../auth/admin-token.js';
 
 export function clusterSecretKey(prefix: string): string {
@@ -14,6 +14,6 @@ export async function loadClusterSecret(client: Etcd3, prefix: string): Promise<
   // Only the first node's put succeeds; every node then reads the one that did.
   await client.if(key, 'Create', '==', 0).then(client.put(key).value(newSecret())).commit();
   const secret = await client.get(key).string();
-  if (!secret) throw new RosterError('INTERNAL', `the cluster secret ${key} could not be read from etcd`);
+  if (!secret) throw internal(`the cluster secret ${key} could not be read from etcd`);
   return secret;
 }

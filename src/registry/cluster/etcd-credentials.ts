@@ -1,7 +1,7 @@
 // How a registry node proves itself to etcd: TLS (a CA, optionally a client certificate) and
 // etcd's own user and password (env ROSTER_ETCD_USERNAME / ROSTER_ETCD_PASSWORD).
 import type { IOptions } from 'etcd3';
-import { checkOption, RosterError } from '../../protocol/errors.js';
+import { checkOption, invalidArgument } from '../../protocol/errors.js';
 import { readPem } from '../auth/registry-security.js';
 
 export interface EtcdTlsOptions {
@@ -31,7 +31,7 @@ function envAuth(env: NodeJS.ProcessEnv): EtcdAuthOptions | undefined {
   const password = env.ROSTER_ETCD_PASSWORD;
   if (!username && !password) return undefined;
   if (!username || password === undefined) {
-    throw new RosterError('INVALID_OPTION', 'set both ROSTER_ETCD_USERNAME and ROSTER_ETCD_PASSWORD, or neither');
+    throw invalidArgument('ROSTER_ETCD_USERNAME and ROSTER_ETCD_PASSWORD', 'given together, or not at all');
   }
   return { username, password };
 }

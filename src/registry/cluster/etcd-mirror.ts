@@ -12,6 +12,7 @@ export class EtcdMirror extends EventEmitter {
   readonly #keys: EtcdKeys;
   readonly #prefix: string;
   #watcher: Watcher | undefined;
+  #closing: Promise<void> | undefined;
 
   constructor(client: Etcd3, prefix: string) {
     super();
@@ -29,14 +30,26 @@ export class EtcdMirror extends EventEmitter {
     const records = instances.kvs.map((kv) => JSON.parse(kv.value.toString()) as InstanceRecord);
     this.catalog.restore(revision ?? 0, records);
     const next = (BigInt(instances.header.revision) + 1n).toString();
-    this.#watcher = await this.#client.watch().prefix(this.#prefix).startRevision(next).create();
-    this.#watcher.on('put', (kv) => this.#onPut(kv));
-    this.#watcher.on('delete', (kv) => this.#onDelete(kv));
+    const watcher = await this.#client.watch().prefix(this.#prefix).startRevision(next).create();
+    // Closed while the watch was being created: nobody else would cancel it.
+    if (this.#closing) return void (await watcher.cancel());
+    this.#watcher = watcher;
+    watcher.on('put', (kv) => this.#onPut(kv));
+    watcher.on('delete', (kv) => this.#onDelete(kv));
   }
 
-  async close(): Promise<void> {
-    await this.#watcher?.cancel();
-    this.#watcher = undefined;
+  /** Stops following etcd. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const watcher = this.#watcher;
+      this.#watcher = undefined;
+      await watcher?.cancel();
+    })();
+    return this.#closing;
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
   }
 
   #onPut(kv: IKeyValue): void {

@@ -4,7 +4,7 @@
 // vouched for by the cluster secret; the caller's own token never travels further.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, request } from 'undici';
-import { RosterError } from '../../protocol/errors.js';
+import { noLeader, type RosterError } from '../../protocol/errors.js';
 import { CALLER_HEADER, FORWARDED_HEADER, SOURCE_HEADER, encodeCaller } from '../auth/forwarded.js';
 import type { ClusterRegistry } from './cluster-registry.js';
 
@@ -37,13 +37,13 @@ export function forwardWritesToLeader(app: FastifyInstance, cluster: ClusterRegi
 
 async function forward(req: FastifyRequest, reply: FastifyReply, cluster: ClusterRegistry, agent: Agent): Promise<void> {
   // A request already forwarded once must not travel on: leadership is changing hands.
-  if (req.headers[FORWARDED_HEADER]) throw noLeader();
+  if (req.headers[FORWARDED_HEADER]) throw leaderUnavailable();
   // Between a leader's death and its successor's election, a write waits rather than fails.
   const leader = await cluster.leaderKnown(ELECTION_WAIT_MS);
-  if (!leader) throw noLeader();
+  if (!leader) throw leaderUnavailable();
   if (leader === cluster.leaderUrl && cluster.isLeader) return; // elected here meanwhile: serve it locally
   const secret = cluster.clusterSecret;
-  if (!secret) throw noLeader();
+  if (!secret) throw leaderUnavailable();
   const headers: Record<string, string> = { [FORWARDED_HEADER]: secret, [SOURCE_HEADER]: req.ip };
   if (req.principal) headers[CALLER_HEADER] = encodeCaller(req.principal);
   for (const name of ['content-type', 'content-length'] as const) {
@@ -65,10 +65,10 @@ async function forward(req: FastifyRequest, reply: FastifyReply, cluster: Cluste
     await reply.code(answer.statusCode).send(body);
   } catch (error) {
     req.log.warn({ err: (error as Error).message, leader }, 'could not forward a write to the leader');
-    throw noLeader();
+    throw leaderUnavailable();
   }
 }
 
-function noLeader(): RosterError {
-  return new RosterError('NO_LEADER', 'no registry leader could take this write right now; retry in a few seconds');
+function leaderUnavailable(): RosterError {
+  return noLeader('no registry leader could take this write right now; retry in a few seconds');
 }

@@ -3,7 +3,7 @@
 // critical, and only a whole grace period of being critical expires it. Every instance has its
 // own timers, so a slow or hung instance never delays the checks of another.
 
-import { checkOption, RosterError } from '../../protocol/errors.js';
+import { checkOption, invalidRequest, registryStopping } from '../../protocol/errors.js';
 import type { Health } from '../../protocol/v1.js';
 import { type Clock, type TimerHandle, systemClock } from '../../shared/clock.js';
 import type { Prober } from './prober.js';
@@ -18,7 +18,7 @@ export interface HealthOptions {
    * drift apart. Never lengthened: a dead instance is noticed within the interval, not later.
    */
   jitter: number;
-  /** Limit for one probe. */
+  /** Limit for one probe: its one deadline, on the clock. */
   timeoutMs: number;
   /** Probes per round before the instance turns critical. */
   attempts: number;
@@ -108,7 +108,7 @@ export class HealthChecker {
 
   /** Starts watching `target`, or replaces the settings of a tracked id (restarting its timers). */
   track(target: HealthTarget): void {
-    if (this.#closed) throw new RosterError('REGISTRY_STOPPING', 'health checker is closed');
+    if (this.#closed) throw registryStopping();
     checkTarget(target);
     this.untrack(target.id);
     const entry = this.#createEntry(target);
@@ -227,8 +227,9 @@ export class HealthChecker {
 
   /**
    * Calls the prober and resolves to null on success or to a reason; never rejects. The timeout
-   * runs on the clock, so a probe that ignores it (or hangs) still ends on time; untrack() ends
-   * it at once. Either way the probe's own signal is aborted so that it can free resources.
+   * runs on the clock and is the probe's one deadline: the prober has none of its own, and a
+   * probe that hangs still ends on time; untrack() ends it at once. Either way the probe's
+   * signal is aborted so that it can free resources.
    */
   #probeWithTimeout(entry: Entry): Promise<string | null> {
     const { timeoutMs } = this.options;
@@ -245,7 +246,7 @@ export class HealthChecker {
       };
       const timer = this.#clock.setTimeout(() => finish(`timed out after ${timeoutMs} ms`), timeoutMs);
       entry.interrupt = () => finish('probe aborted');
-      callProber(this.#probe, entry.url ?? '', timeoutMs, controller.signal).then(
+      callProber(this.#probe, entry.url ?? '', controller.signal).then(
         () => finish(null),
         (err: unknown) => finish(reasonOf(err)),
       );
@@ -317,9 +318,9 @@ export class HealthChecker {
 }
 
 // A prober that throws instead of rejecting fails its probe, not the checker.
-function callProber(probe: Prober, url: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
+function callProber(probe: Prober, url: string, signal: AbortSignal): Promise<void> {
   try {
-    return probe(url, timeoutMs, signal);
+    return probe(url, signal);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -358,6 +359,6 @@ function isFiniteNumber(value: unknown): value is number {
 function checkTarget(target: HealthTarget): void {
   const ttl = target.ttlMs;
   if (ttl !== null && ttl !== undefined && !(isFiniteNumber(ttl) && ttl >= 1 && ttl <= MAX_TIMER_MS)) {
-    throw new RosterError('INVALID_REQUEST', `ttlMs must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`);
+    throw invalidRequest(`ttlMs must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`);
   }
 }

@@ -7,8 +7,11 @@ import { errorCode, exchange, ExchangeError, readCaFile, trustingCa } from '../.
 
 export { readCaFile };
 
-/** Resolves when `url` answered HTTP 200 within `timeoutMs`; rejects with a short reason. */
-export type Prober = (url: string, timeoutMs: number, signal: AbortSignal) => Promise<void>;
+/**
+ * Resolves when `url` answered HTTP 200; rejects with a short reason. `signal` is the probe's
+ * one deadline: the health checker aborts it, on its clock, when the probe's time is up.
+ */
+export type Prober = (url: string, signal: AbortSignal) => Promise<void>;
 
 /** The `roster-signature` value for a probe of `url`, or null to probe unsigned. */
 export type ProbeSigner = (url: string) => string | null;
@@ -54,16 +57,16 @@ export function createHttpProber(options: HttpProberOptions = {}): HttpProber {
   const { sign } = options;
   let closing: Promise<void> | undefined;
   return {
-    probe: (url, timeoutMs, signal) => probe(agent, url, timeoutMs, signal, sign?.(url) ?? null),
+    probe: (url, signal) => probe(agent, url, signal, sign?.(url) ?? null),
     close: () => (closing ??= agent.close()),
   };
 }
 
-async function probe(agent: Agent, url: string, timeoutMs: number, signal: AbortSignal, signature: string | null): Promise<void> {
+async function probe(agent: Agent, url: string, signal: AbortSignal, signature: string | null): Promise<void> {
   let status: number;
   const headers = signature === null ? undefined : { [SIGNATURE_HEADER]: signature };
   try {
-    status = await exchange(agent, { method: 'GET', url, headers, timeoutMs, signal, maxBodyBytes: MAX_BODY_BYTES });
+    status = await exchange(agent, { method: 'GET', url, headers, signal, maxBodyBytes: MAX_BODY_BYTES });
   } catch (err) {
     throw new Error(describeFailure(err), { cause: err });
   }

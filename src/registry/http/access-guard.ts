@@ -2,7 +2,7 @@
 // it needs in its route config (`config: { access }`); a route that declares nothing is refused,
 // so a new route is never open by mistake.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RosterError } from '../../protocol/errors.js';
+import { forbidden, unauthorized, unsupportedMediaType, type RosterError } from '../../protocol/errors.js';
 import { CALLER_HEADER, FORWARDED_HEADER, decodeCaller, sameSecret } from '../auth/forwarded.js';
 import { ACCESS_LEVELS, COURSE_PRINCIPAL, hasScope, toCaller, type Access, type Principal, type Scope } from '../auth/scopes.js';
 import type { Caller } from '../registry-api.js';
@@ -40,19 +40,28 @@ export function callerOf(request: FastifyRequest): Caller | undefined {
 export function accessGuard(options: AccessGuardOptions) {
   const plugin = async (app: FastifyInstance): Promise<void> => {
     app.decorateRequest('principal', null);
-    app.addHook('onRequest', async (request, reply) => guard(request, reply, options));
+    // A callback hook, not an async one: the guard decides synchronously, and the hottest
+    // route (a lookup) should not pay a promise per request for it.
+    app.addHook('onRequest', (request, reply, done) => {
+      try {
+        guard(request, reply, options);
+      } catch (error) {
+        return done(error as Error);
+      }
+      done();
+    });
   };
   // What fastify-plugin does: hooks added here reach every route, not only this plugin's.
   return Object.assign(plugin, { [Symbol.for('skip-override')]: true });
 }
 
-async function guard(request: FastifyRequest, reply: FastifyReply, options: AccessGuardOptions): Promise<void> {
+function guard(request: FastifyRequest, reply: FastifyReply, options: AccessGuardOptions): void {
   // The not-found handler protects nothing and answers the same to everyone.
   if (request.is404) return;
   const access = request.routeOptions.config?.access;
   if (!access || !ACCESS_LEVELS.includes(access)) {
     request.log.error({ route: request.routeOptions.url }, 'route declares no access rule; refused');
-    throw new RosterError('FORBIDDEN', 'this route declares no access rule, so it is refused');
+    throw forbidden('this route declares no access rule, so it is refused');
   }
   const forwarded = forwardedCaller(request, reply, options);
   if (access === 'public') return;
@@ -69,7 +78,7 @@ function forwardedCaller(request: FastifyRequest, reply: FastifyReply, options: 
   if (presented === undefined) return undefined;
   const expected = options.clusterSecret?.();
   if (!expected || typeof presented !== 'string' || !sameSecret(expected, presented)) {
-    throw unauthorized(reply, `a forwarded request (${FORWARDED_HEADER}) must carry this cluster's secret`);
+    throw challenge(reply, `a forwarded request (${FORWARDED_HEADER}) must carry this cluster's secret`);
   }
   const caller = request.headers[CALLER_HEADER];
   return { principal: typeof caller === 'string' ? decodeCaller(caller) : null };
@@ -77,12 +86,12 @@ function forwardedCaller(request: FastifyRequest, reply: FastifyReply, options: 
 
 function admit(request: FastifyRequest, reply: FastifyReply, principal: Principal | null, needed: Scope, required: boolean): void {
   if (!principal) {
-    if (required) throw unauthorized(reply, `this route needs a token with the "${needed}" scope`);
+    if (required) throw challenge(reply, `this route needs a token with the "${needed}" scope`);
     return;
   }
   if (!hasScope(principal, needed)) {
     const has = principal.scopes.length > 0 ? principal.scopes.join(', ') : 'no scope';
-    throw new RosterError('FORBIDDEN', `this route needs the "${needed}" scope; token "${principal.name}" has ${has}`);
+    throw forbidden(`this route needs the "${needed}" scope; token "${principal.name}" has ${has}`);
   }
   request.principal = principal;
 }
@@ -94,10 +103,10 @@ function authenticate(request: FastifyRequest, reply: FastifyReply, access: Scop
   const secret = header !== undefined ? bearerSecret(header) : cookieAllowed ? sessionCookie(request.headers.cookie) : undefined;
   if (secret === undefined) {
     const how = header !== undefined ? 'the Authorization header must be "Bearer <token>"' : 'send Authorization: Bearer <token>';
-    throw unauthorized(reply, `this route needs a token with the "${access}" scope: ${how}${cookieAllowed && header === undefined ? ', or sign in at /login?token=<token>' : ''}`);
+    throw challenge(reply, `this route needs a token with the "${access}" scope: ${how}${cookieAllowed && header === undefined ? ', or sign in at /login?token=<token>' : ''}`);
   }
   const principal = authenticator.authenticate(secret);
-  if (!principal) throw unauthorized(reply, `the token is not valid (unknown, revoked or mistyped); this route needs the "${access}" scope`);
+  if (!principal) throw challenge(reply, `the token is not valid (unknown, revoked or mistyped); this route needs the "${access}" scope`);
   return principal;
 }
 
@@ -124,19 +133,19 @@ export function sessionCookie(header: string | undefined): string | undefined {
 /** The course API's rules: loopback (or allowed) sources, no browsers, JSON bodies. */
 function checkCourse(request: FastifyRequest, options: AccessGuardOptions, forwarded: { principal: Principal | null } | undefined): void {
   if (!options.course.enabled) {
-    throw new RosterError('FORBIDDEN', 'the course API (/services) is switched off on this registry (--no-course-api); use /v1 with a token');
+    throw forbidden('the course API (/services) is switched off on this registry (--no-course-api); use /v1 with a token');
   }
   // A forwarding node has already checked the source and the Origin of the original request.
   if (!forwarded) {
     if (request.headers.origin !== undefined) {
-      throw new RosterError('FORBIDDEN', 'the course API refuses requests with an Origin header (browsers send one; the course services do not)');
+      throw forbidden('the course API refuses requests with an Origin header (browsers send one; the course services do not)');
     }
     if (!options.course.sources.allows(request.ip)) {
-      throw new RosterError('FORBIDDEN', `the course API takes requests only from allowed source addresses (--course-sources); ${request.ip} is not one`);
+      throw forbidden(`the course API takes requests only from allowed source addresses (--course-sources); ${request.ip} is not one`);
     }
   }
   if (request.method === 'POST' && !isJson(request.headers['content-type'])) {
-    throw new RosterError('UNSUPPORTED_MEDIA_TYPE', 'the course API takes POST /services only with Content-Type: application/json');
+    throw unsupportedMediaType('the course API takes POST /services only with Content-Type: application/json');
   }
   request.principal = forwarded ? forwarded.principal : options.authenticator ? COURSE_PRINCIPAL : null;
 }
@@ -145,7 +154,8 @@ function isJson(contentType: string | undefined): boolean {
   return (contentType ?? '').split(';')[0]?.trim().toLowerCase() === 'application/json';
 }
 
-function unauthorized(reply: FastifyReply, message: string): RosterError {
+/** UNAUTHORIZED, saying in a header how to authenticate. */
+function challenge(reply: FastifyReply, message: string): RosterError {
   reply.header('www-authenticate', 'Bearer realm="roster"');
-  return new RosterError('UNAUTHORIZED', message);
+  return unauthorized(message);
 }

@@ -1,6 +1,6 @@
 // GET /login (the dashboard's sign-in) and GET /v1/auth/whoami (who a token is).
 import type { FastifyInstance } from 'fastify';
-import { RosterError } from '../../protocol/errors.js';
+import { invalidRequest, unauthorized } from '../../protocol/errors.js';
 import type { Authenticator } from '../auth/token-set.js';
 import { SESSION_COOKIE } from './access-guard.js';
 
@@ -19,11 +19,11 @@ export function loginRoute(options: AuthRoutesOptions) {
       reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer');
       if (!options.authenticator) return reply.redirect('/', 303);
       if (typeof token !== 'string' || token.length === 0 || token.length > 1024) {
-        throw new RosterError('INVALID_REQUEST', 'open /login?token=<token> with a token of this registry (for example the one in <data-dir>/admin.token)');
+        throw invalidRequest('open /login?token=<token> with a token of this registry (for example the one in <data-dir>/admin.token)');
       }
       if (!options.authenticator.authenticate(token)) {
         reply.header('www-authenticate', 'Bearer realm="roster"');
-        throw new RosterError('UNAUTHORIZED', 'the token is not valid (unknown, revoked or mistyped)');
+        throw unauthorized('the token is not valid (unknown, revoked or mistyped)');
       }
       // The cookie carries the token itself: revoking the token ends every session at once.
       const cookie = [`${SESSION_COOKIE}=${encodeURIComponent(token)}`, 'Path=/', 'HttpOnly', 'SameSite=Strict'];

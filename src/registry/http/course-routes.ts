@@ -1,9 +1,10 @@
 // The Go course's registry API at /services, byte for byte (docs/protocol.md).
 // Answers are plain text with the course's status codes: a Go client checks only for 200.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { parseCourseRegistration } from '../../protocol/validation.js';
 import type { RegistryApi } from '../registry-api.js';
-import { toRosterError } from '../../shared/fastify-errors.js';
+import { instanceNotFoundAt, invalidJson, invalidRequest, methodNotAllowed } from '../../protocol/errors.js';
+import { renderErrors } from '../../shared/fastify-errors.js';
 import { callerOf } from './access-guard.js';
 
 // Course callers (who carry no token) are checked by the access guard: allowed source
@@ -16,11 +17,7 @@ export function courseRoutes(registry: RegistryApi) {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
-    app.setErrorHandler((error, request, reply) => {
-      const { error: rosterError, internal } = toRosterError(error);
-      if (internal) request.log.error({ err: error }, 'course route failed');
-      return sendText(reply, rosterError.status, rosterError.message);
-    });
+    renderErrors(app, { format: 'text', server: 'the registry' });
 
     app.post('/services', COURSE, async (request, reply) => {
       const body = parseJson(request.body);
@@ -41,9 +38,9 @@ export function courseRoutes(registry: RegistryApi) {
 
     app.delete('/services', COURSE, async (request, reply) => {
       const url = typeof request.body === 'string' ? request.body.trim() : '';
-      if (!url) return sendText(reply, 400, 'send the ServiceURL of the instance to remove as the body');
+      if (!url) throw invalidRequest('send the ServiceURL of the instance to remove as the body');
       const removed = registry.deregisterByUrl(url, callerOf(request));
-      if (!removed) return sendText(reply, 404, `no instance is registered at ${url}`);
+      if (!removed) throw instanceNotFoundAt(url);
       return reply.code(200).send();
     });
 
@@ -53,7 +50,7 @@ export function courseRoutes(registry: RegistryApi) {
       ...COURSE,
       handler: async (_request, reply) => {
         reply.header('Allow', 'POST, DELETE');
-        return sendText(reply, 405, 'method not allowed: POST registers, DELETE deregisters');
+        throw methodNotAllowed('method not allowed: POST registers, DELETE deregisters');
       },
     });
   };
@@ -63,10 +60,7 @@ function parseJson(body: unknown): unknown {
   try {
     return JSON.parse(typeof body === 'string' ? body : '');
   } catch {
-    throw Object.assign(new Error('the body is not valid JSON'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 });
+    throw invalidJson();
   }
 }
 
-function sendText(reply: FastifyReply, status: number, message: string): FastifyReply {
-  return reply.code(status).type('text/plain; charset=utf-8').send(`${message}\n`);
-}

@@ -6,11 +6,12 @@ import { createRegistryMetrics } from '../metrics.js';
 import type { RegistryApi } from '../registry-api.js';
 import { courseRoutes } from './course-routes.js';
 import { SIGN_IN_HEADERS, SIGN_IN_PAGE, dashboardRoutes, wantsPage } from './dashboard-routes.js';
-import { toRosterError } from '../../shared/fastify-errors.js';
+import { renderErrors } from '../../shared/fastify-errors.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { v1Routes } from './v1-routes.js';
 import { watchRoutes } from './watch-routes.js';
 import { checkOption } from '../../protocol/errors.js';
+import { systemClock, type Clock } from '../../shared/clock.js';
 import { DEFAULT_COURSE_SOURCES, SourceList } from '../auth/source-list.js';
 import { TokenSet, sha256Hex, type Authenticator } from '../auth/token-set.js';
 import { MIN_SECRET_LENGTH, toTokenEntries, type TokenSpec } from '../auth/tokens-file.js';
@@ -50,6 +51,8 @@ export interface RegistryServerOptions {
   https?: { cert: string | Buffer; key: string | Buffer };
   /** Cluster mode: the secret that writes forwarded by other nodes carry. */
   clusterSecret?: () => string | undefined;
+  /** The registry's clock (default the system's): uptime, caches and keep-alives read it. */
+  clock?: Clock;
 }
 
 export function buildRegistryServer(registry: RegistryApi, options: RegistryServerOptions = {}): FastifyInstance {
@@ -64,19 +67,16 @@ export function buildRegistryServer(registry: RegistryApi, options: RegistryServ
   }) as unknown as FastifyInstance;
   app.register(accessGuard({ authenticator, course, clusterSecret: options.clusterSecret }));
 
-  app.setErrorHandler((error, request, reply) => {
-    const { error: rosterError, internal } = toRosterError(error);
-    if (internal) request.log.error({ err: error }, 'request failed');
+  renderErrors(app, {
+    server: 'the registry',
+    bodyLimitBytes: LIMITS.bodyBytes,
+    notFound: { hint: '; see docs/api.md' },
     // A person opening the dashboard without signing in gets a page that says how, not JSON.
-    if (rosterError.code === 'UNAUTHORIZED' && wantsPage(request.method, request.url, request.headers.accept)) {
+    override: (error, request, reply) => {
+      if (error.code !== 'UNAUTHORIZED' || !wantsPage(request.method, request.url, request.headers.accept)) return undefined;
       return reply.code(401).headers(SIGN_IN_HEADERS).type('text/html; charset=utf-8').send(SIGN_IN_PAGE);
-    }
-    return reply.code(rosterError.status).send(rosterError.toJSON());
+    },
   });
-
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}; see docs/api.md` }),
-  );
 
   // Every route is added inside a plugin, after the guard: its onRoute listeners see them all.
   app.register(async (scope) => {
@@ -88,18 +88,18 @@ export function buildRegistryServer(registry: RegistryApi, options: RegistryServ
   });
 
   const changeLog = new ChangeLog(registry);
-  const watch = watchRoutes(registry, changeLog);
+  const clock = options.clock ?? systemClock;
+  const watch = watchRoutes(registry, changeLog, { clock });
   const metrics = createRegistryMetrics(registry, { openStreams: () => watch.openStreams });
   app.addHook('onClose', async () => {
-    changeLog.close();
-    metrics.close();
+    await Promise.all([changeLog.close(), metrics.close()]);
   });
 
   // Per-request logs would drown the registry's own; routes log at warn and above.
   app.register(courseRoutes(registry), { logLevel: 'warn' });
   app.register(loginRoute({ authenticator, secureCookie: options.https !== undefined }), { logLevel: 'warn' });
   app.register(whoamiRoute({ authenticator }), { prefix: '/v1', logLevel: 'warn' });
-  app.register(v1Routes(registry, options.version ?? '0.0.0'), { prefix: '/v1', logLevel: 'warn' });
+  app.register(v1Routes(registry, options.version ?? '0.0.0', clock), { prefix: '/v1', logLevel: 'warn' });
   app.register(watch.plugin, { prefix: '/v1', logLevel: 'warn' });
   app.register(metricsRoutes(metrics), { logLevel: 'warn' });
   app.register(dashboardRoutes(), { logLevel: 'warn' });

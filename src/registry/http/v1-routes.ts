@@ -1,7 +1,7 @@
 // Roster's own JSON API under /v1 (docs/api.md).
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { RosterError } from '../../protocol/errors.js';
+import { forbidden, instanceNotFound, type RosterError } from '../../protocol/errors.js';
 import { instanceId } from '../../protocol/ids.js';
 import { httpUrl, parseOrThrow, parseRegisterRequest, serviceName } from '../../protocol/validation.js';
 import type { RegistryHealthResponse, ServicesResponse, StateResponse } from '../../protocol/v1.js';
@@ -9,6 +9,7 @@ import { toView } from '../catalog.js';
 import type { RegistryApi } from '../registry-api.js';
 import { mayRegisterService, type Principal } from '../auth/scopes.js';
 import { callerOf } from './access-guard.js';
+import { systemClock, type Clock } from '../../shared/clock.js';
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'is not an instance id') });
 const nameParams = z.object({ name: serviceName });
@@ -17,7 +18,8 @@ const byUrlQuery = z.object({ url: httpUrl });
 const READ = { config: { access: 'read' } } as const;
 const REGISTER = { config: { access: 'register' } } as const;
 
-export function v1Routes(registry: RegistryApi, version: string) {
+/** `clock` is the registry's: the uptime and the lookup cache's age are read on it. */
+export function v1Routes(registry: RegistryApi, version: string, clock: Clock = systemClock) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // /v1 speaks JSON only: any other body is refused with 415 before a handler runs.
     app.removeContentTypeParser('text/plain');
@@ -55,7 +57,7 @@ export function v1Routes(registry: RegistryApi, version: string) {
     app.delete('/instances/:id', REGISTER, async (request) => {
       const { id } = parseOrThrow(idParams, request.params, 'path');
       const removed = registry.deregister(id, callerOf(request));
-      if (!removed) throw new RosterError('INSTANCE_NOT_FOUND', `no instance with id "${id}" is registered`);
+      if (!removed) throw instanceNotFound(id);
       return { instance: toView(removed) };
     });
 
@@ -69,7 +71,7 @@ export function v1Routes(registry: RegistryApi, version: string) {
       services: registry.services(),
     }));
 
-    const lookups = new LookupCache();
+    const lookups = new LookupCache(clock);
     // Not async: the hottest route skips a promise per request. A name found in the cache was
     // validated when its answer was cached.
     app.get('/services/:name', READ, (request, reply) => {
@@ -93,7 +95,7 @@ export function v1Routes(registry: RegistryApi, version: string) {
         status: registry.closing ? 'stopping' : 'ok',
         revision: registry.revision,
         instances: registry.instances().length,
-        uptimeMs: Date.now() - registry.startedAt,
+        uptimeMs: clock.now() - registry.startedAt,
         version,
         ...registry.role(),
       };
@@ -103,7 +105,7 @@ export function v1Routes(registry: RegistryApi, version: string) {
 }
 
 function serviceNotAllowed(principal: Principal, service: string): RosterError {
-  return new RosterError('FORBIDDEN', `token "${principal.name}" may register only ${principal.services?.join(', ')}; not "${service}"`);
+  return forbidden(`token "${principal.name}" may register only ${principal.services?.join(', ')}; not "${service}"`);
 }
 
 /**
@@ -116,10 +118,15 @@ class LookupCache {
   #revision = -1;
   #since = 0;
   #answers = new Map<string, string>();
+  readonly #clock: Clock;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
 
   /** The cached answer for `name` at `revision`, if any; clears what is stale. */
   get(revision: number, name: string): string | undefined {
-    const now = Date.now();
+    const now = this.#clock.now();
     if (revision !== this.#revision || now - this.#since > LookupCache.MAX_AGE_MS || this.#answers.size >= LookupCache.MAX_ENTRIES) {
       this.#answers.clear();
       this.#revision = revision;

@@ -3,9 +3,9 @@
 // its successor's state.
 import { createHash } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
-import { RosterError } from '../../protocol/errors.js';
+import { notLeader } from '../../protocol/errors.js';
 import type { InstanceRecord } from '../catalog.js';
-import type { OutboxEntry, RegistryStore, StoreBatch, StoreSnapshot } from './store.js';
+import { closedStoreError, type OutboxEntry, type RegistryStore, type StoreBatch, type StoreSnapshot } from './store.js';
 
 /** etcd refuses transactions of more than 128 operations by default. */
 const OPS_PER_TXN = 100;
@@ -28,6 +28,7 @@ export class EtcdStore implements RegistryStore {
   readonly #guardKey: string | undefined;
   /** The highest revision read or written: the stored one never goes down. */
   #revision = 0;
+  #closed = false;
 
   constructor(client: Etcd3, options: { prefix?: string; guardKey?: string } = {}) {
     const prefix = options.prefix ?? '/roster/';
@@ -37,7 +38,12 @@ export class EtcdStore implements RegistryStore {
     this.#guardKey = options.guardKey;
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   async load(): Promise<StoreSnapshot> {
+    if (this.#closed) throw closedStoreError();
     const [revision, instances, outbox] = await Promise.all([
       this.#client.get(this.#keys.revision).number(),
       this.#client.getAll().prefix(this.#keys.instances).strings(),
@@ -54,6 +60,7 @@ export class EtcdStore implements RegistryStore {
   }
 
   async write(batch: StoreBatch): Promise<void> {
+    if (this.#closed) throw closedStoreError();
     this.#revision = Math.max(this.#revision, batch.revision);
     // etcd refuses a transaction that names a key twice: a patch queued and delivered within
     // this batch is left out altogether, and a key written twice keeps its last value.
@@ -76,7 +83,9 @@ export class EtcdStore implements RegistryStore {
   }
 
   async close(): Promise<void> {
-    // The etcd client belongs to the caller, who closes it.
+    // The etcd client belongs to the caller, who closes it: closing the store only refuses
+    // what comes after.
+    this.#closed = true;
   }
 
   async #commit(ops: Parameters<ReturnType<Etcd3['if']>['then']>): Promise<void> {
@@ -85,7 +94,7 @@ export class EtcdStore implements RegistryStore {
       : this.#client.if(this.#keys.revision, 'Mod', '>', -1); // always true: a plain transaction
     const result = await txn.then(...ops).commit();
     if (!result.succeeded) {
-      throw new RosterError('REGISTRY_STOPPING', 'this registry node is no longer the leader; its write was refused');
+      throw notLeader();
     }
   }
 

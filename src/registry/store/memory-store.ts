@@ -1,7 +1,7 @@
 // Keeps the registry's state in this process only: for tests, and for users who want no disk.
 // A new Registry opened on the same MemoryStore object resumes as after a restart.
 import type { InstanceRecord } from '../catalog.js';
-import type { OutboxEntry, RegistryStore, StoreBatch, StoreSnapshot } from './store.js';
+import { closedStoreError, type OutboxEntry, type RegistryStore, type StoreBatch, type StoreSnapshot } from './store.js';
 
 export class MemoryStore implements RegistryStore {
   readonly description = 'memory';
@@ -9,8 +9,14 @@ export class MemoryStore implements RegistryStore {
   #instances = new Map<string, InstanceRecord>();
   #outbox: Array<OutboxEntry & { seq: number }> = [];
   #seq = 0;
+  #closed = false;
+
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   async load(): Promise<StoreSnapshot> {
+    if (this.#closed) throw closedStoreError();
     return {
       revision: this.#revision,
       instances: [...this.#instances.values()].map((record) => structuredClone(record)),
@@ -19,6 +25,7 @@ export class MemoryStore implements RegistryStore {
   }
 
   async write(batch: StoreBatch): Promise<void> {
+    if (this.#closed) throw closedStoreError();
     this.#revision = Math.max(this.#revision, batch.revision);
     for (const record of batch.upserts) this.#instances.set(record.id, copyRecord(record));
     for (const entry of batch.enqueued) this.#outbox.push({ ...structuredClone(entry), seq: ++this.#seq });
@@ -27,7 +34,10 @@ export class MemoryStore implements RegistryStore {
     if (done.size > 0) this.#outbox = this.#outbox.filter((entry) => !done.has(`${entry.revision} ${entry.target}`));
   }
 
-  async close(): Promise<void> {}
+  /** The state stays in this object: a new store cannot reopen it, so nothing is lost by closing. */
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
 }
 
 // A copy, so that the catalog's later changes to its own record do not reach the store behind

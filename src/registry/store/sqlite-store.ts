@@ -4,9 +4,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { RosterError } from '../../protocol/errors.js';
+import { schemaTooNew } from '../../protocol/errors.js';
 import type { InstanceRecord } from '../catalog.js';
-import type { OutboxEntry, RegistryStore, StoreBatch, StoreSnapshot } from './store.js';
+import { closedStoreError, type OutboxEntry, type RegistryStore, type StoreBatch, type StoreSnapshot } from './store.js';
 
 const SCHEMA_VERSION = 1;
 
@@ -45,7 +45,12 @@ export class SqliteStore implements RegistryStore {
     this.#writeBatch = this.#prepareWrites();
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   async load(): Promise<StoreSnapshot> {
+    if (this.#closed) throw closedStoreError();
     const revision = (this.#db.prepare("SELECT value FROM meta WHERE key = 'revision'").get() as { value: number } | undefined)?.value ?? 0;
     const instances = (this.#db.prepare('SELECT record FROM instances').all() as Array<{ record: string }>).map(
       (row) => JSON.parse(row.record) as InstanceRecord,
@@ -55,7 +60,7 @@ export class SqliteStore implements RegistryStore {
   }
 
   async write(batch: StoreBatch): Promise<void> {
-    if (this.#closed) throw new RosterError('REGISTRY_STOPPING', 'the registry store is closed');
+    if (this.#closed) throw closedStoreError();
     this.#writeBatch(batch);
   }
 
@@ -87,7 +92,7 @@ function openDatabase(file: string): Database.Database {
   try {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new RosterError('INVALID_OPTION', `${file} was written by a newer Roster (schema ${version}); upgrade Roster or choose another --data-dir`);
+      throw schemaTooNew(file, version, 'upgrade Roster or choose another --data-dir');
     }
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

@@ -2,6 +2,7 @@
 // changes and hands them over in batches, one write at a time (see batch-writer.ts), so a
 // store pays one transaction for many registrations.
 import type { PatchEntry } from '../../protocol/course.js';
+import { storeClosed, type RosterError } from '../../protocol/errors.js';
 import type { InstanceRecord } from '../catalog.js';
 
 /** A patch accepted for delivery and not yet delivered. */
@@ -32,14 +33,26 @@ export interface StoreBatch {
   done: Array<{ target: string; revision: number }>;
 }
 
+/**
+ * A store copies what it is given and what it gives back: a record written and then changed
+ * by the catalog, or loaded and then changed by the caller, stays as it was in the store.
+ */
 export interface RegistryStore {
   /** A name for logs and errors: "memory", "sqlite:/path". */
   readonly description: string;
+  /** True once close() was called. */
+  readonly closed: boolean;
+  /** Refused with closedStoreError() after close(). */
   load(): Promise<StoreSnapshot>;
-  /** Resolves once the batch is durable (as durable as the store promises). */
+  /** Resolves once the batch is durable (as durable as the store promises); refused after close(). */
   write(batch: StoreBatch): Promise<void>;
-  /** Idempotent. */
+  /** Idempotent: every call resolves once the store has let go of what it holds. */
   close(): Promise<void>;
+}
+
+/** What every store refuses a load or a write with after close(): one error, whichever the store. */
+export function closedStoreError(): RosterError {
+  return storeClosed('the registry store');
 }
 
 export function emptyBatch(): StoreBatch {

@@ -1,7 +1,7 @@
 // The grading service's HTTP app (not listening): the course's routes and JSON, plus adding a student.
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { RosterError } from '../../protocol/index.js';
-import { toRosterError } from '../../shared/fastify-errors.js';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { emptyBody, methodNotAllowed, notFound } from '../../protocol/errors.js';
+import { renderErrors } from '../../shared/fastify-errors.js';
 import { parseGrade, parseNewStudent, type Grade, type Student } from './domain.js';
 import type { GradeStore } from './grade-store.js';
 
@@ -27,8 +27,7 @@ export function buildGradingApp(options: GradingAppOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
   });
   acceptJsonWhateverContentType(app);
-  app.setErrorHandler(sendError);
-  app.setNotFoundHandler((request, reply) => sendRosterError(reply, new RosterError('NOT_FOUND', `no route ${request.method} ${pathOf(request)}`)));
+  renderErrors(app, { server: 'the grading service', bodyLimitBytes: GRADING_BODY_LIMIT_BYTES, notFound: {} });
   studentRoutes(app, options.store);
   gradeRoutes(app, options.store);
   return app;
@@ -80,12 +79,12 @@ function parseStudentId(raw: string): number | undefined {
 
 /** The parsed body; a request without one gets the same answer as an empty JSON body. */
 function jsonBody(request: FastifyRequest): unknown {
-  if (request.body === undefined) throw new RosterError('INVALID_REQUEST', 'the body is empty; send a JSON object');
+  if (request.body === undefined) throw emptyBody();
   return request.body;
 }
 
 function throwUnknownStudent(rawId: string): never {
-  throw new RosterError('NOT_FOUND', `no student with ID ${JSON.stringify(rawId)}`);
+  throw notFound(`no student with ID ${JSON.stringify(rawId)}`);
 }
 
 function logAddedGrade(app: FastifyInstance, student: Student, grade: Grade): void {
@@ -99,27 +98,9 @@ function allowOnly(app: FastifyInstance, url: string, allowed: readonly Method[]
   app.route({
     method: METHODS.filter((method) => !allowed.includes(method)),
     url,
-    handler: async (_request, reply) => sendRosterError(reply.header('Allow', allowed.join(', ')), new RosterError('METHOD_NOT_ALLOWED', message)),
+    handler: async (_request, reply) => {
+      reply.header('Allow', allowed.join(', '));
+      throw methodNotAllowed(message);
+    },
   });
-}
-
-function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const { error: known, internal } = toRosterError(error);
-  if (!internal) return sendRosterError(reply, bodyTooLarge(error) ?? known);
-  request.log.error({ err: error }, 'request failed');
-  return sendRosterError(reply, new RosterError('INTERNAL', 'the grading service failed to handle this request; see its log'));
-}
-
-/** The shared mapping's message, plus the limit: a client can tell how much to cut. */
-function bodyTooLarge(error: unknown): RosterError | undefined {
-  if ((error as FastifyError)?.code !== 'FST_ERR_CTP_BODY_TOO_LARGE') return undefined;
-  return new RosterError('PAYLOAD_TOO_LARGE', `the body is larger than ${GRADING_BODY_LIMIT_BYTES} bytes`);
-}
-
-function sendRosterError(reply: FastifyReply, error: RosterError): FastifyReply {
-  return reply.code(error.status).send(error.toJSON());
-}
-
-function pathOf(request: FastifyRequest): string {
-  return request.url.split('?')[0] ?? request.url;
 }

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { RosterError } from '../../protocol/index.js';
+import { schemaTooNew, storeClosed } from '../../protocol/errors.js';
 import type { Grade, GradeType, NewStudent, Student } from './domain.js';
 
 /** What the grading app needs from a store. */
@@ -12,7 +12,10 @@ export interface GradeStore {
   /** Appends a grade; undefined when the student does not exist. */
   addGrade(studentId: number, grade: Grade): Grade | undefined;
   addStudent(student: NewStudent): Student;
-  close(): void;
+  /** True once close() was called; every read and write is refused from then on. */
+  readonly closed: boolean;
+  /** Idempotent: every call resolves once the database is closed. */
+  close(): Promise<void>;
 }
 
 export interface SqliteGradeStoreOptions {
@@ -94,12 +97,18 @@ export class SqliteGradeStore implements GradeStore {
     }
   }
 
+  get closed(): boolean {
+    return !this.#db.open;
+  }
+
   listStudents(): Student[] {
+    this.#refuseIfClosed();
     // One read transaction: another process's insert cannot land between the two queries.
     return this.#db.transaction(() => this.#readAllStudents())();
   }
 
   getStudent(id: number): Student | undefined {
+    this.#refuseIfClosed();
     return this.#db.transaction(() => this.#readStudent(id))();
   }
 
@@ -114,6 +123,7 @@ export class SqliteGradeStore implements GradeStore {
   }
 
   addGrade(studentId: number, grade: Grade): Grade | undefined {
+    this.#refuseIfClosed();
     // One transaction: the existence check and the next position cannot race another writer.
     return this.#db
       .transaction((): Grade | undefined => {
@@ -125,13 +135,18 @@ export class SqliteGradeStore implements GradeStore {
   }
 
   addStudent(student: NewStudent): Student {
+    this.#refuseIfClosed();
     const { lastInsertRowid } = this.#sql.insertStudent.run({ firstName: student.FirstName, lastName: student.LastName });
     return { ID: Number(lastInsertRowid), FirstName: student.FirstName, LastName: student.LastName, Grades: [] };
   }
 
-  /** Idempotent. */
-  close(): void {
+  async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+  }
+
+  // better-sqlite3 would throw a TypeError about its connection; say what was closed instead.
+  #refuseIfClosed(): void {
+    if (!this.#db.open) throw storeClosed('the grade store');
   }
 }
 
@@ -141,7 +156,7 @@ function migrate(db: Database.Database): void {
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new RosterError('INVALID_OPTION', `grading database ${db.name} has schema version ${version}; this Roster knows up to ${SCHEMA_VERSION}: upgrade Roster`);
+      throw schemaTooNew(`grading database ${db.name}`, version, `this Roster knows up to schema ${SCHEMA_VERSION}: upgrade Roster`);
     }
     if (version === 0) {
       db.exec(SCHEMA_V1);

@@ -5,5 +5,5 @@ export { averageScore, gradeSchema, newStudentSchema, parseGrade, parseNewStuden
 export type { Grade, GradeType, NewStudent, Student } from './domain.js';
 export { SqliteGradeStore, DEFAULT_GRADING_DB, SAMPLE_STUDENTS, SCHEMA_VERSION } from './grade-store.js';
 export type { GradeStore, SqliteGradeStoreOptions } from './grade-store.js';
-export { runGradingService, DEFAULT_GRADING_PORT, GRADING_SERVICE } from './main.js';
+export { runGradingService } from './main.js';
 export type { RunGradingServiceOptions, RunningGradingService } from './main.js';

@@ -1,17 +1,18 @@
 // The grading service as a process: store + app, served and registered by the service bootstrap,
 // its logs shipped to the LogService.
 import { join } from 'node:path';
-import type { Logger } from 'pino';
+import type { LevelWithSilent, Logger } from 'pino';
 import type { ClientProtocol } from '../../client/index.js';
 import { chooseLogger, serveApp } from '../shared.js';
 import { buildGradingApp } from './app.js';
 import { SqliteGradeStore } from './grade-store.js';
+import { DEMO_SERVICES } from '../names.js';
+import type { LogFormat } from '../log/service-logger.js';
 
-export const GRADING_SERVICE = 'GradingService';
-export const DEFAULT_GRADING_PORT = 6000;
+const SELF = DEMO_SERVICES.grading;
 
 export interface RunGradingServiceOptions {
-  /** Default 6000 (the course's); 0 picks a free port. */
+  /** Default: the course's (DEMO_SERVICES.grading.port); 0 picks a free port. */
   port?: number;
   /** Default ROSTER_HOST or localhost. */
   host?: string;
@@ -23,8 +24,12 @@ export interface RunGradingServiceOptions {
   token?: string;
   /** On SIGINT/SIGTERM: deregister, drain, close the database, exit 0. Default true. */
   handleSignals?: boolean;
-  /** Readable log lines on stdout besides shipping them to the LogService. Default true. */
+  /** Log lines on stdout besides shipping them to the LogService. Default true. */
   stdout?: boolean;
+  /** How the lines on stdout look: readable (the default) or JSON, as pino writes them. */
+  logFormat?: LogFormat;
+  /** Default info. */
+  logLevel?: LevelWithSilent;
   /** Replaces the LogService logger (tests): nothing is shipped then. */
   logger?: Logger;
 }
@@ -37,18 +42,18 @@ export interface RunningGradingService {
 }
 
 export async function runGradingService(options: RunGradingServiceOptions = {}): Promise<RunningGradingService> {
-  const { logger, shipped } = chooseLogger(GRADING_SERVICE, options);
+  const { logger, shipped } = chooseLogger(SELF.name, options);
   const store = new SqliteGradeStore({ file: join(options.dataDir ?? './data', 'grading.db') });
   const app = buildGradingApp({ store, logger });
   const service = await serveApp(app, options, {
-    name: GRADING_SERVICE,
-    requires: ['LogService'],
-    port: options.port ?? DEFAULT_GRADING_PORT,
+    name: SELF.name,
+    requires: [...SELF.requires],
+    port: options.port ?? SELF.port,
     logger,
     // After the service has drained: requests still in flight may write to the store. Logs last.
     onShutdown: async () => {
       await app.close();
-      store.close();
+      await store.close();
       await shipped?.close();
     },
   });

@@ -1,9 +1,9 @@
 // The log service's HTTP app, not listening: the course's POST /log and Roster's /v1/logs.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { z } from 'zod';
-import { RosterError, checkOption } from '../../protocol/errors.js';
+import { checkOption, forbidden, internal, invalidRequest, methodNotAllowed, notFound, payloadTooLarge, unauthorized } from '../../protocol/errors.js';
 import { parseOrThrow, serviceName } from '../../protocol/validation.js';
-import { toRosterError } from '../../shared/fastify-errors.js';
+import { renderErrors } from '../../shared/fastify-errors.js';
 import { DEFAULT_COURSE_SOURCES, sourceList, type SourceList } from './course-sources.js';
 import { LOG_LEVELS, LOG_LIMITS, type LogEntry, type LogStore } from './log-store.js';
 import { canRead, canWrite, writerName, type Writer, type WriterIdentity } from './writer-identity.js';
@@ -66,15 +66,7 @@ export function buildLogApp(options: LogAppOptions): FastifyInstance {
   const app = Fastify(options.logger ? { loggerInstance: options.logger } : { logger: false });
   const now = options.now ?? Date.now;
 
-  app.setErrorHandler((error, request, reply) => {
-    const { error: rosterError, internal } = toRosterError(error);
-    if (!internal) return reply.code(rosterError.status).send(rosterError.toJSON());
-    request.log.error({ err: error }, 'request failed');
-    return reply.code(500).send({ code: 'INTERNAL', message: 'the log service failed to handle this request; see its log' });
-  });
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
-  );
+  renderErrors(app, { server: 'the log service', notFound: {} });
 
   // Per-request logs would drown the service's own; routes log at warn and above.
   app.register(courseLogRoute(options.store, now, course), { logLevel: 'warn' });
@@ -101,12 +93,11 @@ function resolveCourse(course: CourseLogOptions | undefined): ResolvedCourse {
  * machine (or the allowed networks) sends: no browser (browsers send Origin), no other peer.
  */
 function courseGate(course: ResolvedCourse) {
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    if (!course.enabled) return sendText(reply, 404, 'the course API (POST /log) is switched off on this log service; send entries to POST /v1/logs with a token');
-    if (request.headers.origin !== undefined) return sendText(reply, 403, 'POST /log is refused from a web page (the request has an Origin header)');
+  return async (request: FastifyRequest): Promise<void> => {
+    if (!course.enabled) throw notFound('the course API (POST /log) is switched off on this log service; send entries to POST /v1/logs with a token');
+    if (request.headers.origin !== undefined) throw forbidden('POST /log is refused from a web page (the request has an Origin header)');
     const peer = request.socket.remoteAddress;
-    if (!course.sources.allows(peer)) return sendText(reply, 403, `POST /log is accepted only from ${course.described}; this request came from ${peer ?? 'an unknown address'}`);
-    return undefined;
+    if (!course.sources.allows(peer)) throw forbidden(`POST /log is accepted only from ${course.described}; this request came from ${peer ?? 'an unknown address'}`);
   };
 }
 
@@ -117,18 +108,14 @@ function courseLogRoute(store: LogStore, now: () => number, course: ResolvedCour
     // The course reads the body whatever its Content-Type (its client sends text/plain).
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-    app.setErrorHandler((error, request, reply) => {
-      const { error: rosterError, internal } = toRosterError(error);
-      if (internal) request.log.error({ err: error }, 'POST /log failed');
-      return sendText(reply, rosterError.status, internal ? 'internal error' : rosterError.message);
-    });
+    renderErrors(app, { format: 'text', server: 'the log service' });
 
     app.post('/log', async (request, reply) => {
       const text = typeof request.body === 'string' ? request.body : '';
       const entry = parseCourseLine(text, now());
-      if (entry.message === '') return sendText(reply, 400, 'send the log entry as the body');
+      if (entry.message === '') throw invalidRequest('send the log entry as the body');
       if (Buffer.byteLength(entry.message) > LOG_LIMITS.messageBytes) {
-        return sendText(reply, 413, `the message must be at most ${LOG_LIMITS.messageBytes} bytes`);
+        throw payloadTooLarge(LOG_LIMITS.messageBytes, 'the message');
       }
       await store.append(entry);
       return reply.code(200).send();
@@ -137,7 +124,10 @@ function courseLogRoute(store: LogStore, now: () => number, course: ResolvedCour
     app.route({
       method: ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
       url: '/log',
-      handler: async (_request, reply) => sendText(reply.header('Allow', 'POST'), 405, 'method not allowed: POST a log entry'),
+      handler: async (_request, reply) => {
+        reply.header('Allow', 'POST');
+        throw methodNotAllowed('method not allowed: POST a log entry');
+      },
     });
   };
 }
@@ -166,11 +156,11 @@ function v1Gate(identity: Pick<WriterIdentity, 'identify'>) {
     const writer = token === null && request.headers.authorization !== undefined ? null : await identity.identify(token);
     if (writer === null) {
       reply.header('WWW-Authenticate', 'Bearer');
-      throw new RosterError('UNAUTHORIZED', token === null ? 'send a token: Authorization: Bearer <token>' : 'the registry does not know this token');
+      throw unauthorized(token === null ? 'send a token: Authorization: Bearer <token>' : 'the registry does not know this token');
     }
     const reading = request.method === 'GET' || request.method === 'HEAD';
     if (!(reading ? canRead(writer) : canWrite(writer))) {
-      throw new RosterError('FORBIDDEN', `token "${writer.name}" lacks the scope this needs: ${reading ? 'read' : 'register'}`);
+      throw forbidden(`token "${writer.name}" lacks the scope this needs: ${reading ? 'read' : 'register'}`);
     }
     writers.set(request, writer);
   };
@@ -183,7 +173,7 @@ function bearerToken(header: string | undefined): string | null {
 
 function writerOf(request: FastifyRequest): Writer {
   const writer = writers.get(request);
-  if (!writer) throw new RosterError('INTERNAL', 'the request passed no authentication');
+  if (!writer) throw internal('the request passed no authentication');
   return writer;
 }
 
@@ -209,7 +199,7 @@ function v1LogRoutes(store: LogStore, now: () => number, identity: Pick<WriterId
       url: '/logs',
       handler: async (_request, reply) => {
         reply.header('Allow', 'GET, POST');
-        throw new RosterError('METHOD_NOT_ALLOWED', 'method not allowed: GET reads entries, POST adds them');
+        throw methodNotAllowed('method not allowed: GET reads entries, POST adds them');
       },
     });
   };
@@ -218,7 +208,7 @@ function v1LogRoutes(store: LogStore, now: () => number, identity: Pick<WriterId
 /** No way to check a token: /v1/logs is not offered, and a 404 sends the service logger to POST /log. */
 async function v1Unavailable(app: FastifyInstance): Promise<void> {
   app.all('/logs', async () => {
-    throw new RosterError('NOT_FOUND', 'no /v1/logs here: this log service is registered with a course registry, which cannot check tokens; POST /log instead');
+    throw notFound('no /v1/logs here: this log service is registered with a course registry, which cannot check tokens; POST /log instead');
   });
 }
 
@@ -231,10 +221,6 @@ function parseEntries(body: unknown, writer: Writer, now: number): LogEntry[] {
     if (claimed !== undefined) entry.clientTime = new Date(claimed).toISOString();
     return entry;
   });
-}
-
-function sendText(reply: FastifyReply, status: number, text: string): FastifyReply {
-  return reply.code(status).type('text/plain; charset=utf-8').send(`${text}\n`);
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

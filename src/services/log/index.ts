@@ -6,7 +6,7 @@ export type { LogAppOptions, CourseLogOptions } from './app.js';
 export { createWhoamiIdentity, writerName } from './writer-identity.js';
 export type { Writer, WriterIdentity, WhoamiIdentityOptions } from './writer-identity.js';
 export { DEFAULT_COURSE_SOURCES } from './course-sources.js';
-export { runLogService, LOG_SERVICE_NAME, DEFAULT_LOG_PORT } from './main.js';
+export { runLogService } from './main.js';
 export type { LogServiceOptions, RunningLogService } from './main.js';
 export { createServiceLogger, courseLine, escapeControls } from './service-logger.js';
 export type { ServiceLogger, ServiceLoggerOptions, LogProviderSource, ProviderChange, TextSink } from './service-logger.js';

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RosterError, checkOption } from '../../protocol/errors.js';
+import { checkOption, storeClosed } from '../../protocol/errors.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -131,7 +131,7 @@ export class FileLogStore implements LogStore {
   }
 
   append(entries: LogEntry | readonly LogEntry[]): Promise<void> {
-    if (this.#closing) return Promise.reject(new RosterError('INTERNAL', 'the log store is closed'));
+    if (this.#closing) return Promise.reject(storeClosed('the log store'));
     const list = isEntryList(entries) ? entries : [entries];
     if (list.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {

@@ -4,16 +4,16 @@ import { pino, type Logger } from 'pino';
 import type { ClientProtocol } from '../../client/index.js';
 import type { RunningService } from '../../service/index.js';
 import { serveApp } from '../shared.js';
-import { RosterError } from '../../protocol/errors.js';
+import { registryUnreachable } from '../../protocol/errors.js';
 import { buildLogApp, type CourseLogOptions } from './app.js';
 import { openLogStore, type LogStoreOptions } from './log-store.js';
 import { createWhoamiIdentity } from './writer-identity.js';
+import { DEMO_SERVICES } from '../names.js';
 
-export const LOG_SERVICE_NAME = 'LogService';
-export const DEFAULT_LOG_PORT = 4000;
+const SELF = DEMO_SERVICES.log;
 
 export interface LogServiceOptions {
-  /** Default 4000 (the course's), or ROSTER_PORT when set. */
+  /** Default ROSTER_PORT when set, else the course's (DEMO_SERVICES.log.port). */
   port?: number;
   /** Default ROSTER_HOST or "localhost". */
   host?: string;
@@ -55,10 +55,10 @@ export async function runLogService(options: LogServiceOptions = {}): Promise<Ru
     await Promise.all([store.close(), identity.close()]);
   });
   service = await serveApp(app, options, {
-    name: LOG_SERVICE_NAME,
-    requires: [],
-    // An explicit port wins; else ROSTER_PORT (read by startService); else the course's 4000.
-    port: options.port ?? (process.env.ROSTER_PORT ? undefined : DEFAULT_LOG_PORT),
+    name: SELF.name,
+    requires: [...SELF.requires],
+    // An explicit port wins; else ROSTER_PORT (read by startService); else the course's.
+    port: options.port ?? (process.env.ROSTER_PORT ? undefined : SELF.port),
     logger,
     // After the service has drained: requests still in flight append to the file.
     onShutdown: async () => {
@@ -66,7 +66,7 @@ export async function runLogService(options: LogServiceOptions = {}): Promise<Ru
       await Promise.all([store.close(), identity.close()]);
     },
   });
-  logger.info({ url: service.url, file: store.path }, `LogService log file: ${store.path}`);
+  logger.info({ url: service.url, file: store.path }, `${SELF.name} log file: ${store.path}`);
   return { ...service, file: store.path };
 }
 
@@ -81,5 +81,5 @@ async function buildOrRelease<T>(build: () => T, release: () => Promise<void>): 
 }
 
 function notRegistered(): never {
-  throw new RosterError('REGISTRY_UNREACHABLE', 'the log service has not registered yet, so it cannot check tokens; try again shortly');
+  throw registryUnreachable('the log service has not registered yet, so it cannot check tokens; try again shortly');
 }

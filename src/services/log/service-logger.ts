@@ -6,6 +6,7 @@ import { checkOption } from '../../protocol/errors.js';
 import { serviceName } from '../../protocol/validation.js';
 import { systemClock, withJitter, type Clock, type TimerHandle } from '../../shared/clock.js';
 import { LOG_LEVELS, LOG_LIMITS, type LogEntry, type LogLevel } from './log-store.js';
+import { LOG_SERVICE } from '../names.js';
 
 /** What the logger needs of a RegistryClient (a fake in tests). */
 export interface LogProviderSource {
@@ -22,6 +23,8 @@ export interface ProviderChange {
   added: string[];
   removed: string[];
 }
+
+export type LogFormat = 'readable' | 'json';
 
 /** Where text goes: process.stdout, process.stderr, or a test's collector. */
 export interface TextSink {
@@ -43,6 +46,8 @@ export interface ServiceLoggerOptions {
   bufferSize?: number;
   /** Readable lines on stdout (true, the default), nowhere (false), or on the given sink. */
   stdout?: boolean | TextSink;
+  /** How lines look there: readable (the default), or JSON lines as pino writes them, for a log collector. */
+  stdoutFormat?: LogFormat;
   /** Where entries that cannot be delivered go. Default process.stderr. */
   stderr?: TextSink;
   fetchImpl?: typeof fetch;
@@ -52,7 +57,7 @@ export interface ServiceLoggerOptions {
    */
   token?: string;
   clock?: Clock;
-  /** The registry name of the log service. Default "LogService". */
+  /** The registry name of the log service. Default LOG_SERVICE ("LogService"). */
   logService?: string;
   /** Timeout of one POST. Default 5000. */
   requestTimeoutMs?: number;
@@ -97,6 +102,7 @@ type ShipperOptions = Readonly<{
   service: string;
   bufferSize: number;
   stdout: TextSink | null;
+  stdoutFormat: LogFormat;
   stderr: TextSink;
   fetch: typeof fetch;
   token: string | null;
@@ -115,16 +121,18 @@ function resolveOptions(options: ServiceLoggerOptions): ShipperOptions {
     service: options.service,
     bufferSize: options.bufferSize ?? 1_000,
     stdout: stdout === true ? process.stdout : stdout === false ? null : stdout,
+    stdoutFormat: options.stdoutFormat ?? 'readable',
     stderr: options.stderr ?? process.stderr,
     fetch: options.fetchImpl ?? globalThis.fetch,
     token: options.token ?? null,
     clock: options.clock ?? systemClock,
-    logService: options.logService ?? 'LogService',
+    logService: options.logService ?? LOG_SERVICE,
     requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
     retryInitialMs: options.retryInitialMs ?? 500,
     retryMaxMs: options.retryMaxMs ?? 30_000,
   };
   checkOption(Number.isInteger(resolved.bufferSize) && resolved.bufferSize >= 1, 'bufferSize', 'a positive integer');
+  checkOption(resolved.stdoutFormat === 'readable' || resolved.stdoutFormat === 'json', 'stdoutFormat', '"readable" or "json"');
   checkOption(resolved.token === null || isToken(resolved.token), 'token', 'a non-empty token of printable characters without spaces');
   for (const name of ['requestTimeoutMs', 'retryInitialMs', 'retryMaxMs'] as const) {
     checkOption(Number.isInteger(resolved[name]) && resolved[name] > 0, name, 'a positive integer (milliseconds)');
@@ -189,7 +197,7 @@ class LogShipper {
 
   #printReadable(entry: LogEntry, extras: Record<string, unknown>): void {
     try {
-      this.#o.stdout?.write(readableLine(entry, extras));
+      this.#o.stdout?.write(this.#o.stdoutFormat === 'json' ? pinoLine(entry, extras) : readableLine(entry, extras));
     } catch {
       // A broken stdout must not keep the entry from the log service.
     }
@@ -377,6 +385,7 @@ class LogShipper {
 function parsePinoLine(line: string, service: string): { entry: LogEntry; extras: Record<string, unknown> } {
   const { level, time, msg, ...extras } = JSON.parse(line) as Record<string, unknown>;
   const entry: LogEntry = {
+    // A wall-clock stamp for an entry pino gave no time: it goes into a log file, not a timer.
     time: typeof time === 'string' ? time : new Date().toISOString(),
     service,
     level: LOG_LEVELS.includes(level as LogLevel) ? (level as LogLevel) : 'info',
@@ -397,6 +406,12 @@ function readableLine(entry: LogEntry, extras: Record<string, unknown>): string 
   const message = escapeControls(entry.message);
   const suffix = Object.keys(extras).length > 0 ? ` ${JSON.stringify(extras)}` : '';
   return `${entry.time} ${entry.level.toUpperCase().padEnd(5)} ${entry.service}: ${message}${suffix}\n`;
+}
+
+/** The entry as pino would have written it (numeric level, epoch time, `name`): tools that read our other logs read it too. */
+function pinoLine(entry: LogEntry, extras: Record<string, unknown>): string {
+  const level = (LOG_LEVELS.indexOf(entry.level) + 1) * 10;
+  return `${JSON.stringify({ ...extras, level, time: Date.parse(entry.time), name: entry.service, msg: entry.message })}\n`;
 }
 
 /**

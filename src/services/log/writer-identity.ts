@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
-import { RosterError, checkOption } from '../../protocol/errors.js';
+import { checkOption, registryUnreachable } from '../../protocol/errors.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 
 /** What the registry says of a token. `services` null: any service. */
@@ -122,7 +122,7 @@ async function askRegistry(agent: Dispatcher, urls: readonly string[], token: st
     if (typeof outcome !== 'string') return outcome.writer;
     failures.push(`${base}: ${outcome}`);
   }
-  throw new RosterError('REGISTRY_UNREACHABLE', `cannot check the writer's token with the registry (${failures.join('; ') || 'no registry known yet'}); try again shortly`);
+  throw registryUnreachable(`cannot check the writer's token with the registry (${failures.join('; ') || 'no registry known yet'}); try again shortly`);
 }
 
 /** `{ writer }` for an answer that settles it, else why this registry could not say. */

@@ -15,6 +15,7 @@ import { RosterError } from '../../protocol/index.js';
 import { GRADE_LIMITS, GRADE_TYPES, gradeSchema, newStudentSchema } from '../grading/domain.js';
 import type { GradeRecord, GradingGateway, StudentRecord } from './grading-gateway.js';
 import type { LogEntryRecord, SystemGateway } from './system-gateway.js';
+import { forbidden, invalidConfigFile, notFound } from '../../protocol/errors.js';
 
 export interface PortalAppOptions {
   grading: GradingGateway;
@@ -125,7 +126,7 @@ function formToken(body: unknown): string | undefined {
 }
 
 function csrfRefused(): RosterError {
-  return new RosterError('FORBIDDEN', 'the browser says this form post comes from another site');
+  return forbidden('the browser says this form post comes from another site');
 }
 
 /** The plugin's refusals (no secret cookie, a missing or wrong token) and the cross-site one above. */
@@ -136,7 +137,7 @@ function isFormRefusal(error: unknown): boolean {
 
 function createRenderer(): Render {
   if (!existsSync(join(PORTAL_VIEWS_DIR, 'layout.eta'))) {
-    throw new RosterError('INVALID_OPTION', `the portal's templates are missing from ${PORTAL_VIEWS_DIR}: copy src/services/portal/views/ there when building`);
+    throw invalidConfigFile(`the portal's templates are missing from ${PORTAL_VIEWS_DIR}: copy src/services/portal/views/ there when building`);
   }
   // autoEscape is Eta's default; stated here because the portal's safety depends on it.
   const eta = new Eta({ views: PORTAL_VIEWS_DIR, autoEscape: true, cache: true });
@@ -198,7 +199,7 @@ async function findStudent(grading: GradingGateway, id: number): Promise<Student
   try {
     return await grading.getStudent(id);
   } catch (error) {
-    if (hasCode(error, 'NOT_FOUND')) throw new RosterError('NOT_FOUND', `There is no student with ID ${id}.`);
+    if (hasCode(error, 'NOT_FOUND')) throw notFound(`There is no student with ID ${id}.`);
     throw error;
   }
 }
@@ -206,7 +207,7 @@ async function findStudent(grading: GradingGateway, id: number): Promise<Student
 /** Ids are what the grading service accepts: digits only. Anything else is a page that does not exist. */
 function studentId(raw: string): number {
   const id = /^\d{1,15}$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(id)) throw new RosterError('NOT_FOUND', `There is no student with ID "${raw}".`);
+  if (!Number.isSafeInteger(id)) throw notFound(`There is no student with ID "${raw}".`);
   return id;
 }
 

@@ -2,11 +2,11 @@
 // now, each request with a timeout, moving on to another instance when one fails.
 import { Agent, request } from 'undici';
 import { z } from 'zod';
-import { RosterError, checkOption } from '../../protocol/index.js';
+import { checkOption } from '../../protocol/index.js';
+import { errorFromAnswer, internal, invalidRequest, noProvider, notFound, type RosterError } from '../../protocol/errors.js';
 import type { Grade, NewStudent } from '../grading/domain.js';
+import { GRADING_SERVICE } from '../names.js';
 
-/** The registry name (the grading package's own constant lives beside its SQLite store). */
-const GRADING_SERVICE = 'GradingService';
 export const DEFAULT_GRADING_TIMEOUT_MS = 5_000;
 
 /** What the gateway needs of a RegistryClient. */
@@ -100,7 +100,7 @@ class GradingHttp {
       // A POST that may have reached the service is not sent again: the grade could be stored twice.
       if (method === 'POST' && attempt.failure.delivered) throw uncertainWrite(failures);
     }
-    throw new RosterError('NO_PROVIDER', `no instance of ${GRADING_SERVICE} could answer (${failures.join('; ')})`);
+    throw noProvider(`no instance of ${GRADING_SERVICE} could answer (${failures.join('; ')})`);
   }
 
   close(): Promise<void> {
@@ -134,10 +134,12 @@ class GradingHttp {
 /** 2xx: the body; 400 and 404 become errors the portal shows; other statuses are our bugs. */
 function answerBody(url: string, status: number, body: unknown): unknown {
   if (status >= 200 && status < 300) return body;
-  const message = messageOf(body);
-  if (status === 400) return fail('INVALID_REQUEST', message ?? 'the grading service refused the request');
-  if (status === 404) return fail('NOT_FOUND', message ?? 'the grading service has no such student');
-  return fail('INTERNAL', `${GRADING_SERVICE} at ${url} answered HTTP ${status}${message ? `: ${message}` : ''}`);
+  const error = errorFromAnswer({ status, body, from: `${GRADING_SERVICE} at ${url}` });
+  if (error.code === 'INVALID_REQUEST' || error.code === 'NOT_FOUND') throw error;
+  // The course's grading service answers with a bare status: its 400 and 404 mean the same.
+  if (status === 400) throw invalidRequest(messageOf(body) ?? 'the grading service refused the request');
+  if (status === 404) throw notFound(messageOf(body) ?? 'the grading service has no such student');
+  throw internal(error.code === 'REGISTRY_ERROR' ? error.message : `${GRADING_SERVICE} at ${url} answered HTTP ${status}: ${error.message}`, error);
 }
 
 /** A 503 comes from an instance that is starting or draining: it did not act on the request. */
@@ -158,8 +160,7 @@ function transportFailure(error: unknown, timeoutMs: number): Failure {
 }
 
 function uncertainWrite(failures: string[]): RosterError {
-  return new RosterError(
-    'INTERNAL',
+  return internal(
     `the grading service failed while saving (${failures.at(-1)}); it may or may not have been saved: check the page before sending it again`,
   );
 }
@@ -167,7 +168,7 @@ function uncertainWrite(failures: string[]): RosterError {
 function parseAnswer<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
-  return fail('INTERNAL', `${GRADING_SERVICE} answered with data of an unexpected shape: ${z.prettifyError(parsed.error)}`);
+  throw internal(`${GRADING_SERVICE} answered with data of an unexpected shape: ${z.prettifyError(parsed.error)}`);
 }
 
 function messageOf(body: unknown): string | undefined {
@@ -183,6 +184,3 @@ function parseJson(text: string): unknown {
   }
 }
 
-function fail(code: 'INVALID_REQUEST' | 'NOT_FOUND' | 'INTERNAL', message: string): never {
-  throw new RosterError(code, message);
-}

@@ -5,5 +5,5 @@ export { createGradingGateway, DEFAULT_GRADING_TIMEOUT_MS } from './grading-gate
 export type { GradeRecord, GradingGateway, GradingGatewayOptions, GradingProviders, HttpGradingGateway, StudentRecord } from './grading-gateway.js';
 export { createSystemGateway, DEFAULT_SYSTEM_TIMEOUT_MS } from './system-gateway.js';
 export type { HttpSystemGateway, LogEntryRecord, SystemGateway, SystemGatewayOptions, SystemSources } from './system-gateway.js';
-export { runPortalService, DEFAULT_PORTAL_PORT, PORTAL_SERVICE } from './main.js';
+export { runPortalService } from './main.js';
 export type { RunPortalServiceOptions, RunningPortalService } from './main.js';

@@ -1,19 +1,20 @@
 // The teacher portal as a process: the app over the grading and system gateways, served and
 // registered by the service bootstrap, its own logs shipped to the LogService.
-import type { Logger } from 'pino';
-import { RosterError } from '../../protocol/index.js';
+import type { LevelWithSilent, Logger } from 'pino';
 import type { ClientProtocol, RegistryClient } from '../../client/index.js';
 import type { RunningService } from '../../service/index.js';
 import { chooseLogger, serveApp } from '../shared.js';
 import { buildPortalApp } from './app.js';
 import { createGradingGateway, type GradingProviders } from './grading-gateway.js';
 import { createSystemGateway, type SystemSources } from './system-gateway.js';
+import { DEMO_SERVICES } from '../names.js';
+import type { LogFormat } from '../log/service-logger.js';
+import { noProvider } from '../../protocol/errors.js';
 
-export const PORTAL_SERVICE = 'Portal';
-export const DEFAULT_PORTAL_PORT = 5000;
+const SELF = DEMO_SERVICES.portal;
 
 export interface RunPortalServiceOptions {
-  /** Default 5000 (the course's); 0 picks a free port. */
+  /** Default: the course's (DEMO_SERVICES.portal.port); 0 picks a free port. */
   port?: number;
   /** Default ROSTER_HOST or localhost. */
   host?: string;
@@ -25,8 +26,12 @@ export interface RunPortalServiceOptions {
   gradingTimeoutMs?: number;
   /** On SIGINT/SIGTERM: deregister, drain, flush the logs, exit 0. Default true. */
   handleSignals?: boolean;
-  /** Readable log lines on stdout besides shipping them to the LogService. Default true. */
+  /** Log lines on stdout besides shipping them to the LogService. Default true. */
   stdout?: boolean;
+  /** How the lines on stdout look: readable (the default) or JSON, as pino writes them. */
+  logFormat?: LogFormat;
+  /** Default info. */
+  logLevel?: LevelWithSilent;
   /** Replaces the LogService logger (tests): nothing is shipped then. */
   logger?: Logger;
 }
@@ -40,16 +45,16 @@ export interface RunningPortalService {
 }
 
 export async function runPortalService(options: RunPortalServiceOptions = {}): Promise<RunningPortalService> {
-  const { logger, shipped } = chooseLogger(PORTAL_SERVICE, options);
+  const { logger, shipped } = chooseLogger(SELF.name, options);
   let service: RunningService | undefined;
   const client = registeredClient(() => service?.client);
   const grading = createGradingGateway({ client, timeoutMs: options.gradingTimeoutMs });
   const system = createSystemGateway({ client });
   const app = buildPortalApp({ grading, system, logger });
   service = await serveApp(app, options, {
-    name: PORTAL_SERVICE,
-    requires: ['LogService', 'GradingService'],
-    port: options.port ?? DEFAULT_PORTAL_PORT,
+    name: SELF.name,
+    requires: [...SELF.requires],
+    port: options.port ?? SELF.port,
     logger,
     // After the service has drained: requests still in flight use the gateways. Logs last.
     onShutdown: async () => {
@@ -83,5 +88,5 @@ function registeredClient(current: () => RegistryClient | undefined): GradingPro
 }
 
 function notRegistered(): never {
-  throw new RosterError('NO_PROVIDER', 'the portal has not registered yet: no provider is known');
+  throw noProvider('the portal has not registered yet: no provider is known');
 }

@@ -1,9 +1,10 @@
 // What the System page shows: the registry's services (GET /v1/services) and the latest entries
 // of the log service (GET /v1/logs). Failures are RosterErrors whose message the page can show.
 import { Agent, request } from 'undici';
-import { RosterError, checkOption, type ServiceView } from '../../protocol/index.js';
+import { checkOption, type ServiceView } from '../../protocol/index.js';
+import { errorFromAnswer, internal, noProvider, type RosterError } from '../../protocol/errors.js';
+import { LOG_SERVICE } from '../names.js';
 
-const LOG_SERVICE = 'LogService';
 export const DEFAULT_SYSTEM_TIMEOUT_MS = 3_000;
 
 /** What the gateway needs of a RegistryClient. */
@@ -72,22 +73,30 @@ async function fetchJson(agent: Agent, timeoutMs: number, what: string, url: str
     status = response.statusCode;
     text = await response.body.text();
   } catch (error) {
-    throw new RosterError('NO_PROVIDER', `${what} cannot be reached (${describe(error, timeoutMs)})`, { cause: error });
+    throw noProvider(`${what} cannot be reached (${describe(error, timeoutMs)})`, error);
   }
-  if (status === 401 || status === 403) throw new RosterError('INTERNAL', `${what} refused the portal's token (HTTP ${status} to GET ${new URL(url).pathname}); give the portal a token with read scope (ROSTER_TOKEN)`);
-  if (status !== 200) throw new RosterError('INTERNAL', `${what} answered HTTP ${status} to GET ${new URL(url).pathname}`);
+  if (status !== 200) throw refusal(what, url, status, text);
   try {
     return JSON.parse(text);
   } catch {
-    throw new RosterError('INTERNAL', `${what} answered something other than JSON`);
+    throw internal(`${what} answered something other than JSON`);
   }
 }
 
 /** `body[key]` when it is a list; the items are shown as they come, escaped by the templates. */
 function expectArray<T>(body: unknown, key: string, what: string): T[] {
   const list = (body as Record<string, unknown> | null)?.[key];
-  if (!Array.isArray(list)) throw new RosterError('INTERNAL', `${what} answered without a "${key}" list`);
+  if (!Array.isArray(list)) throw internal(`${what} answered without a "${key}" list`);
   return list as T[];
+}
+
+/** The error the registry or the log service answered with; a refused token is the portal's to fix. */
+function refusal(what: string, url: string, status: number, text: string): RosterError {
+  const request = `GET ${new URL(url).pathname}`;
+  const error = errorFromAnswer({ status, body: text, from: what, request });
+  const said = error.code === 'REGISTRY_ERROR' ? error.message : `${what} answered ${request} with ${error.code}: ${error.message}`;
+  if (status === 401 || status === 403) return internal(`${said}: it refused the portal's token; give the portal a token with read scope (ROSTER_TOKEN)`, error);
+  return internal(said, error);
 }
 
 function describe(error: unknown, timeoutMs: number): string {

@@ -70,6 +70,6 @@ test('the course API switched off refuses everything: 403 with a message', async
 });
 
 test('bad course options are refused at construction, naming the option', async (t) => {
-  await assert.rejects(startAuthServer(t, { course: { sources: ['localhost'] } }), /option "course\.sources" holds "localhost"/);
+  await assert.rejects(startAuthServer(t, { course: { sources: ['localhost'] } }), /option "course\.sources" must be a list of IP addresses or CIDRs .*"localhost"/);
   await assert.rejects(startAuthServer(t, { course: { sources: ['10.0.0.0/33'] } }), /course\.sources/);
 });

@@ -38,7 +38,7 @@ class FakeProber {
     return this.calls.filter((call) => call.url === url).map((call) => call.at - since);
   }
 
-  probe: Prober = (url, _timeoutMs, signal) => {
+  probe: Prober = (url, signal) => {
     this.calls.push({ url, at: this.clock.now(), signal });
     const answer = this.#next(url);
     if (answer === 'pass') return Promise.resolve();

@@ -9,6 +9,7 @@ import type { RegistryStore, StoreBatch } from '../../../src/registry/store/stor
 /** A store whose writes finish only when the test says so. */
 class SlowStore implements RegistryStore {
   readonly description = 'slow';
+  closed = false;
   readonly batches: StoreBatch[] = [];
   inFlight = 0;
   maxInFlight = 0;
@@ -42,7 +43,9 @@ class SlowStore implements RegistryStore {
     this.#finishers.shift()?.();
   }
 
-  async close() {}
+  async close() {
+    this.closed = true;
+  }
 }
 
 function record(id: string, revision: number): InstanceRecord {

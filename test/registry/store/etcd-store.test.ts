@@ -35,7 +35,7 @@ storeContract('etcd store', {
 test('etcd store: a write guarded by a campaign key that is gone is refused and changes nothing', async (t) => {
   const etcdClient3 = await etcdClient(t);
   const store = new EtcdStore(etcdClient3, { prefix: '/guarded/', guardKey: '/guarded/leader/gone' });
-  await assert.rejects(store.write({ revision: 1, upserts: [record('a', 1)], deletes: [], enqueued: [], done: [] }), { code: 'REGISTRY_STOPPING' });
+  await assert.rejects(store.write({ revision: 1, upserts: [record('a', 1)], deletes: [], enqueued: [], done: [] }), { code: 'NOT_LEADER' });
   assert.deepEqual(await new EtcdStore(etcdClient3, { prefix: '/guarded/' }).load(), { revision: 0, instances: [], outbox: [] });
 });
 

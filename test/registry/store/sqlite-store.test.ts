@@ -44,5 +44,5 @@ test('sqlite store: the file is in WAL mode and refuses a newer schema', async (
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   db.pragma('user_version = 99');
   db.close();
-  assert.throws(() => new SqliteStore(file), { code: 'INVALID_OPTION', message: /newer Roster/ });
+  assert.throws(() => new SqliteStore(file), { code: 'SCHEMA_TOO_NEW', message: /newer Roster/ });
 });

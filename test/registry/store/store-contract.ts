@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InstanceRecord } from '../../../src/registry/catalog.js';
-import { emptyBatch, type OutboxEntry, type RegistryStore, type StoreBatch } from '../../../src/registry/store/store.js';
+import { closedStoreError, emptyBatch, type OutboxEntry, type RegistryStore, type StoreBatch } from '../../../src/registry/store/store.js';
 
 export interface StoreFactory {
   /** A new, empty store. */
@@ -86,9 +86,45 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.deepEqual((await store.load()).outbox, []);
   });
 
-  test(`${name}: close is idempotent`, async (t) => {
+  test(`${name}: later changes to a written record or patch do not reach the store`, async (t) => {
     const store = await factory.create(t);
+    const written = record('a', 1);
+    const queued = patch('http://x/services', 1, 0);
+    await store.write(batch({ revision: 1, upserts: [written], enqueued: [queued] }));
+    written.health = 'critical';
+    written.requires.push('Portal');
+    (written.metadata.tags as string[]).push('b');
+    queued.added.push({ Name: 'Portal', URL: 'http://portal.test' });
+    queued.added[0]!.URL = 'http://elsewhere.test';
+    assert.deepEqual(await store.load(), { revision: 1, instances: [record('a', 1)], outbox: [patch('http://x/services', 1, 0)] });
+  });
+
+  test(`${name}: changes to a loaded record do not reach the store`, async (t) => {
+    const store = await factory.create(t);
+    await store.write(batch({ revision: 1, upserts: [record('a', 1)], enqueued: [patch('http://x/services', 1, 0)] }));
+    const loaded = await store.load();
+    loaded.instances[0]!.requires.push('Portal');
+    (loaded.instances[0]!.metadata.tags as string[]).push('b');
+    loaded.outbox[0]!.added.pop();
+    assert.deepEqual(await store.load(), { revision: 1, instances: [record('a', 1)], outbox: [patch('http://x/services', 1, 0)] });
+  });
+
+  test(`${name}: a write or a load after close is refused, with the same error for every store`, async (t) => {
+    const store = await factory.create(t);
+    await store.write(batch({ revision: 1, upserts: [record('a', 1)] }));
+    assert.equal(store.closed, false);
     await store.close();
+    assert.equal(store.closed, true);
+    const { code, message } = closedStoreError();
+    await assert.rejects(store.write(batch({ revision: 2, upserts: [record('b', 2)] })), { name: 'RosterError', code, message });
+    await assert.rejects(store.load(), { name: 'RosterError', code, message });
+  });
+
+  test(`${name}: close is idempotent: calls at once and later all resolve, and the store stays closed`, async (t) => {
+    const store = await factory.create(t);
+    await Promise.all([store.close(), store.close()]);
     await store.close();
+    assert.equal(store.closed, true);
+    await assert.rejects(store.write(batch({ revision: 1 })), { code: closedStoreError().code });
   });
 }

@@ -64,20 +64,20 @@ test('WAL, foreign keys and a schema version are set', (t) => {
   assert.equal((db.pragma('foreign_key_list(grades)') as { table: string }[])[0]?.table, 'students');
 });
 
-test('an added grade survives a restart, after the existing ones, and the sample is not seeded again', (t) => {
+test('an added grade survives a restart, after the existing ones, and the sample is not seeded again', async (t) => {
   const file = tempDbFile(t);
   const first = new SqliteGradeStore({ file });
   assert.deepEqual(first.addGrade(1, quiz3), quiz3);
-  first.close();
+  await first.close();
 
   const reopened = openStore(t, file);
   assert.deepEqual(reopened.getStudent(1)?.Grades, [...expectedSample[0]!.Grades, quiz3]);
   assert.equal(reopened.listStudents().length, 5);
 });
 
-test('seeds only a new database: deleted rows stay deleted after a restart', (t) => {
+test('seeds only a new database: deleted rows stay deleted after a restart', async (t) => {
   const file = tempDbFile(t);
-  new SqliteGradeStore({ file }).close();
+  await new SqliteGradeStore({ file }).close();
   const db = new Database(file);
   db.prepare("DELETE FROM grades WHERE student_id = 2 AND title = 'Quiz 1'").run();
   db.prepare('DELETE FROM students WHERE id = 5').run();
@@ -111,11 +111,11 @@ test('the database refuses what the domain refuses, even past the API', (t) => {
   assert.equal(store.getStudent(1)?.Grades.length, 3);
 });
 
-test('a new student gets the next ID, no grades, and survives a restart', (t) => {
+test('a new student gets the next ID, no grades, and survives a restart', async (t) => {
   const file = tempDbFile(t);
   const first = new SqliteGradeStore({ file });
   const ada = first.addStudent({ FirstName: 'Ada', LastName: 'Lovelace' });
-  first.close();
+  await first.close();
   assert.deepEqual(ada, { ID: 6, FirstName: 'Ada', LastName: 'Lovelace', Grades: [] });
 
   const reopened = openStore(t, file);
@@ -129,7 +129,7 @@ test('refuses a database written by a newer schema and leaves it untouched', (t)
   db.pragma('user_version = 99');
   db.close();
 
-  assert.throws(() => new SqliteGradeStore({ file }), (error: unknown) => error instanceof RosterError && /schema version 99/.test(error.message));
+  assert.throws(() => new SqliteGradeStore({ file }), (error: unknown) => error instanceof RosterError && error.code === 'SCHEMA_TOO_NEW' && /newer Roster \(schema 99\)/.test(error.message));
   const after = new Database(file, { readonly: true });
   t.after(() => after.close());
   assert.equal(after.pragma('user_version', { simple: true }), 99);
@@ -137,8 +137,20 @@ test('refuses a database written by a newer schema and leaves it untouched', (t)
   assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all(), []);
 });
 
-test('close() is idempotent', (t) => {
+test('close() is idempotent: calls at once and later all resolve, and the store stays closed', async (t) => {
   const store = new SqliteGradeStore({ file: tempDbFile(t) });
-  store.close();
-  assert.doesNotThrow(() => store.close());
+  assert.equal(store.closed, false);
+  await Promise.all([store.close(), store.close()]);
+  await store.close();
+  assert.equal(store.closed, true);
+});
+
+test('reads and writes after close are refused with STORE_CLOSED, not a driver error', async (t) => {
+  const store = new SqliteGradeStore({ file: tempDbFile(t) });
+  await store.close();
+  const refused = { name: 'RosterError', code: 'STORE_CLOSED', message: /the grade store is closed/ };
+  assert.throws(() => store.listStudents(), refused);
+  assert.throws(() => store.getStudent(1), refused);
+  assert.throws(() => store.addGrade(1, quiz3), refused);
+  assert.throws(() => store.addStudent({ FirstName: 'Ada', LastName: 'Lovelace' }), refused);
 });

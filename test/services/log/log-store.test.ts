@@ -149,7 +149,7 @@ test('close() is idempotent, finishes pending appends and refuses new ones', asy
 
   await pending;
   assert.equal(fileLines(logs.path).length, 1);
-  await assert.rejects(logs.append(entry('too late')), { code: 'INTERNAL' });
+  await assert.rejects(logs.append(entry('too late')), { code: 'STORE_CLOSED' });
 });
 
 test('bad options are refused with a message naming the option', async () => {
