@@ -134,10 +134,24 @@ export function etcdBinary(): string | null {
   return candidates.find((path): path is string => typeof path === 'string' && existsSync(path)) ?? null;
 }
 
-/** One etcd member on loopback with a temporary data dir, killed when the scope ends. */
+/**
+ * One etcd member on loopback with a temporary data dir, killed when the scope ends. A port
+ * found free can be taken by another process before etcd binds it: then etcd exits at once,
+ * and another pair of ports is tried.
+ */
 export async function startEtcd(scope: Scope): Promise<EtcdProcess> {
   const binary = etcdBinary();
   if (!binary) throw new Error('etcd is not installed (Debian: apt-get install etcd-server)');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(scope, binary);
+    } catch (error) {
+      if (attempt >= 3 || !/process exited/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startEtcdOnce(scope: Scope, binary: string): Promise<EtcdProcess> {
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   const client = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;

@@ -201,7 +201,7 @@ test('roster up started again reuses its tokens', { timeout: 120_000 }, async (t
 
   const again = await startUp(t, p, dataDir);
   assert.deepEqual(files.map((name) => readFileSync(join(dataDir, name), 'utf8')), before);
-  assert.match(await gradeBook(`http://127.0.0.1:${p.portal}`), /Carter, Nick/);
+  assert.match(await gradeBook(`http://127.0.0.1:${p.portal}`), /Carter, Nick/, `the portal does not show the grade book; roster up printed:\n${again.output}`);
   const admin = readAdminToken(dataDir);
   assert.ok(again.lines.some((line) => line.includes(`/login?token=${encodeURIComponent(admin)}`)));
   assert.deepEqual(await passingUrls(`http://127.0.0.1:${p.registry}`, admin, 'Portal'), [`http://127.0.0.1:${p.portal}`]);
