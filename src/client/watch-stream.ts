@@ -3,20 +3,12 @@
 // clock, resuming from the revision its owner last saw.
 import { Agent, request } from 'undici';
 import { RosterError, errorFromAnswer, registryError, registryUnreachable } from '../protocol/errors.js';
-import type { InstanceView } from '../protocol/index.js';
+import { parseWatchEvent, type WatchChange, type WatchSnapshot } from '../protocol/watch.js';
 import { sleep, withJitter, type Clock } from '../shared/clock.js';
 import { trustingCa } from '../shared/exchange.js';
 
-export interface WatchSnapshot {
-  revision: number;
-  instances: InstanceView[];
-}
-
-export interface WatchChange {
-  revision: number;
-  type: 'registered' | 'deregistered' | 'passing' | 'critical';
-  instance: InstanceView;
-}
+// The event types belong to the protocol; re-exported for the client's users.
+export type { WatchChange, WatchSnapshot } from '../protocol/watch.js';
 
 export interface WatchStreamHandlers {
   /** The whole (filtered) catalog: rebuild the view from it. */
@@ -24,7 +16,10 @@ export interface WatchStreamHandlers {
   change(change: WatchChange): void;
   /** The registry accepted the stream. */
   connected?(): void;
-  /** The stream failed or ended; the next attempt comes after `retryInMs`. */
+  /**
+   * The stream failed or ended; the next attempt comes after `retryInMs`. A malformed event
+   * ends the stream too, reported here as REGISTRY_ERROR naming the event and the bad field.
+   */
   disconnected?(error: RosterError, retryInMs: number): void;
 }
 
@@ -133,11 +128,14 @@ export class WatchStream {
   }
 
   #dispatch(event: SseEvent): void {
-    // Something arrived: the registry is back, so the next drop starts the backoff afresh.
-    this.#failures = 0;
-    if (event.event === 'snapshot') this.#init.handlers.snapshot(parseData(event, isSnapshot));
-    else if (event.event === 'change') this.#init.handlers.change(parseData(event, isChange));
+    // Throws on a malformed event: #follow reports it through disconnected() and reconnects.
+    const parsed = parseWatchEvent(event.event, event.data);
     // Other event types are for newer clients: ignore them.
+    if (parsed === null) return;
+    // A good event arrived: the registry is back, so the next drop starts the backoff afresh.
+    this.#failures = 0;
+    if (parsed.event === 'snapshot') this.#init.handlers.snapshot(parsed.data);
+    else this.#init.handlers.change(parsed.data);
   }
 
   #url(base: string): string {
@@ -210,32 +208,6 @@ export class SseParser {
     this.#data = [];
     if (hasData) this.#onEvent(event);
   }
-}
-
-function parseData<T>(event: SseEvent, isValid: (value: unknown) => value is T): T {
-  let value: unknown;
-  try {
-    value = JSON.parse(event.data);
-  } catch {
-    value = undefined;
-  }
-  if (isValid(value)) return value;
-  throw registryError(`the watch stream sent a malformed "${event.event}" event: is this a Roster registry?`);
-}
-
-function isSnapshot(value: unknown): value is WatchSnapshot {
-  const snapshot = value as WatchSnapshot | undefined;
-  return typeof snapshot?.revision === 'number' && Array.isArray(snapshot.instances) && snapshot.instances.every(isInstance);
-}
-
-function isChange(value: unknown): value is WatchChange {
-  const change = value as WatchChange | undefined;
-  return typeof change?.revision === 'number' && typeof change.type === 'string' && isInstance(change.instance);
-}
-
-function isInstance(value: unknown): value is InstanceView {
-  const instance = value as InstanceView | undefined;
-  return typeof instance?.service === 'string' && typeof instance.url === 'string' && typeof instance.health === 'string';
 }
 
 /** The registry's own error when it sent one (400 for a bad service name), else its status. */

@@ -30,6 +30,7 @@ export const ErrorCodes = {
   ADDRESS_IN_USE: { status: 500, retryable: false },
   ADDRESS_NOT_AVAILABLE: { status: 500, retryable: false },
   SCHEMA_TOO_NEW: { status: 500, retryable: false },
+  STORE_DAMAGED: { status: 500, retryable: false },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -235,6 +236,11 @@ export function hostNotAvailable(host: string, option: string, cause?: unknown):
 /** Data written by a newer Roster; `advice` says what to do. */
 export function schemaTooNew(file: string, version: number, advice: string): RosterError {
   return new RosterError('SCHEMA_TOO_NEW', `${file} was written by a newer Roster (schema ${version}); ${advice}`);
+}
+
+/** A persisted row that does not read back as what was written: refused, never skipped. */
+export function storeDamaged(store: string, key: string, problem: string): RosterError {
+  return new RosterError('STORE_DAMAGED', `${store} holds a damaged row at ${key}: ${problem}; repair or remove it, or choose another data directory`);
 }
 
 /** Throws INVALID_OPTION naming the option when `ok` is false. */

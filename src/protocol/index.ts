@@ -5,3 +5,5 @@ export { ErrorCodes, RosterError, checkOption, errorFromAnswer, isErrorCode, typ
 export * from './ids.js';
 export * from './validation.js';
 export * from './signature.js';
+// Watch events: their types and the one parse function; the schemas stay inside Roster.
+export { WATCH_CHANGE_TYPES, parseWatchEvent, type WatchChange, type WatchChangeType, type WatchEvent, type WatchSnapshot } from './watch.js';

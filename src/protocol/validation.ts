@@ -107,7 +107,8 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, wha
   throw invalidRequest(describeIssue(what, result.error.issues[0]));
 }
 
-function describeIssue(what: string, issue: z.core.$ZodIssue | undefined): string {
+/** "invalid <what>: \"<field>\" <problem>", from the first problem zod found. */
+export function describeIssue(what: string, issue: z.core.$ZodIssue | undefined): string {
   if (!issue) return `invalid ${what}`;
   const field = issue.path.join('.');
   if (issue.code === 'unrecognized_keys') return `invalid ${what}: unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;

@@ -1,29 +1,21 @@
 // The catalog: every registered instance and the registry revision.
 // It only records; deciding who must hear of a change is the registry's job.
 import { instanceId } from '../protocol/ids.js';
-import type { Health, InstanceMetadata, InstanceView, ServiceView } from '../protocol/v1.js';
+import type { Health, InstanceView, ServiceView } from '../protocol/v1.js';
 
-export interface InstanceRecord {
-  id: string;
-  service: string;
-  url: string;
-  requires: string[];
-  updateUrl: string | null;
-  heartbeatUrl: string | null;
-  ttlMs: number | null;
-  metadata: InstanceMetadata;
-  health: Health;
-  protocol: 'course' | 'v1';
-  /** The credential that registered it: only it (or an admin) may change or remove it. */
-  owner: string | null;
+/** The view's fields that a record holds differently: as epoch milliseconds, not ISO text. */
+type ViewTimestamps = 'registeredAt' | 'lastCheckAt' | 'criticalSince';
+
+/**
+ * An instance as the catalog holds it: the view's fields (so that a field added to the view
+ * cannot be forgotten here), its timestamps as numbers, and what the view never shows.
+ */
+export interface InstanceRecord extends Omit<InstanceView, ViewTimestamps> {
+  registeredAt: number;
+  lastCheckAt: number | null;
+  criticalSince: number | null;
   /** Signs what the registry sends this instance; null for course instances, which cannot check. */
   signingKey: string | null;
-  registeredAt: number;
-  revision: number;
-  lastCheckAt: number | null;
-  lastCheckMs: number | null;
-  lastError: string | null;
-  criticalSince: number | null;
 }
 
 /** What a registration says, whichever API it came through. */

@@ -2,6 +2,7 @@
 // the revision it last saw gets what it missed instead of the whole catalog again.
 import { checkOption, registryStopping } from '../protocol/errors.js';
 import type { InstanceView } from '../protocol/v1.js';
+import type { WatchChange, WatchChangeType } from '../protocol/watch.js';
 import { type InstanceRecord, toView } from './catalog.js';
 import type { RegistryChange } from './registry.js';
 
@@ -13,9 +14,9 @@ export interface ChangeSource {
 }
 
 /** One change as watchers see it: the instance as it was right after the change. */
-export class LoggedChange {
+export class LoggedChange implements WatchChange {
   readonly revision: number;
-  readonly type: RegistryChange['type'];
+  readonly type: WatchChangeType;
   /** A copy: the catalog's record changes again later (health, probe times) in place. */
   readonly #record: InstanceRecord;
   #view: InstanceView | undefined;
@@ -33,7 +34,7 @@ export class LoggedChange {
   }
 
   /** What the watch stream sends as a change event's data. */
-  toJSON(): { revision: number; type: RegistryChange['type']; instance: InstanceView } {
+  toJSON(): WatchChange {
     return { revision: this.revision, type: this.type, instance: this.instance };
   }
 }

@@ -2,17 +2,10 @@
 // disappear on the page without a reload, and the graph shows who is cut off.
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createHttpProber } from '../../src/registry/health/prober.js';
-import { dashboardRoutes } from '../../src/registry/http/dashboard-routes.js';
-import { metricsRoutes } from '../../src/registry/http/metrics-routes.js';
-import { courseRoutes } from '../../src/registry/http/course-routes.js';
-import { toRosterError } from '../../src/shared/fastify-errors.js';
-import { v1Routes } from '../../src/registry/http/v1-routes.js';
 import { buildRegistryServer } from '../../src/registry/http/server.js';
-import { loginRoute } from '../../src/registry/http/auth-routes.js';
-import { createRegistryMetrics } from '../../src/registry/metrics.js';
 import { HttpChannel } from '../../src/registry/notify/http-channel.js';
 import { Registry } from '../../src/registry/registry.js';
 import { RecordingService } from '../helpers/recording-service.js';
@@ -34,14 +27,16 @@ before(async () => {
 after(() => browser?.close());
 
 /**
- * A registry on 127.0.0.1:0 as `roster registry` builds it; with `watch: false`, one without the
- * watch stream (an older registry), to show the page falls back to polling.
+ * A registry on 127.0.0.1:0 as `roster registry` builds it; with `watch: false`, one that answers
+ * /v1/watch 404 as an older registry without the watch stream does, to show the page falls back
+ * to polling.
  */
 async function startRegistry(t: TestContext, { watch = true } = {}): Promise<{ url: string }> {
   const channel = new HttpChannel();
   const prober = createHttpProber();
   const registry = new Registry({ channel, probe: prober.probe, options: { health: HEALTH } });
-  const app = watch ? buildRegistryServer(registry, { auth: { adminToken: ADMIN_TOKEN } }) : registryWithoutWatch(registry);
+  const app = buildRegistryServer(registry, { auth: { adminToken: ADMIN_TOKEN } });
+  if (!watch) withoutWatchStream(app);
   t.after(async () => {
     await Promise.all([app.close(), registry.close()]);
     await Promise.all([channel.close(), prober.close()]);
@@ -50,21 +45,13 @@ async function startRegistry(t: TestContext, { watch = true } = {}): Promise<{ u
   return { url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}` };
 }
 
-/** The registry's routes, metrics and dashboard, but no /v1/watch (nor authentication: an older registry). */
-function registryWithoutWatch(registry: Registry): FastifyInstance {
-  const app = Fastify({ logger: false });
-  app.setErrorHandler((error, _request, reply) => {
-    const { error: rosterError } = toRosterError(error);
-    return reply.code(rosterError.status).send(rosterError.toJSON());
+/** Answers GET /v1/watch with the registry's own 404, as a registry without the route does. */
+function withoutWatchStream(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
+    if (new URL(request.url, 'http://registry').pathname !== '/v1/watch') return;
+    reply.callNotFound();
+    return reply;
   });
-  const metrics = createRegistryMetrics(registry, { openStreams: () => 0 });
-  app.addHook('onClose', async () => metrics.close());
-  app.register(courseRoutes(registry));
-  app.register(v1Routes(registry, '0.0.0'), { prefix: '/v1' });
-  app.register(metricsRoutes(metrics));
-  app.register(dashboardRoutes());
-  app.register(loginRoute({ authenticator: null, secureCookie: false }));
-  return app;
 }
 
 async function openDashboard(t: TestContext, url: string): Promise<Page> {

@@ -3,6 +3,8 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { instanceId } from '../../src/protocol/ids.js';
+import { RosterError } from '../../src/protocol/errors.js';
+import { parseRegisterRequest } from '../../src/protocol/validation.js';
 import { SIGNATURE_HEADER, newSigningKey, probePayload, signPayload } from '../../src/protocol/signature.js';
 import type { Logger } from '../../src/client/index.js';
 import type { Health, InstanceView, Patch, PatchEntry, ProviderView, RegisterRequest } from '../../src/protocol/index.js';
@@ -127,6 +129,8 @@ export class FakeRegistry {
     try {
       await this.#route(record, res);
     } catch (error) {
+      // Bad input is refused as the registry refuses it: its status, { code, message }.
+      if (error instanceof RosterError) return json(res, error.status, error.toJSON());
       json(res, 500, { code: 'INTERNAL', message: String(error) });
     }
   }
@@ -146,7 +150,7 @@ export class FakeRegistry {
 
   async #route(r: RecordedRequest, res: ServerResponse): Promise<void> {
     const id = /^\/v1\/instances\/([^/]+)/.exec(r.path)?.[1];
-    if (r.method === 'POST' && r.path === '/v1/instances') return this.#register(JSON.parse(r.body) as RegisterRequest, res);
+    if (r.method === 'POST' && r.path === '/v1/instances') return this.#register(parseRegisterRequest(JSON.parse(r.body)), res);
     if (r.method === 'GET' && r.path === '/v1/state') return json(res, 200, { revision: this.revision, instances: [...this.instances.values()].map(view) });
     if (r.method === 'POST' && r.path === '/services') return this.#registerCourse(JSON.parse(r.body), res);
     if (r.method === 'DELETE' && r.path === '/services') return this.#remove(instanceId(r.body), res, () => res.end());

@@ -45,6 +45,7 @@ const FACTORIES: Array<[string, () => RosterError, ErrorCode, RegExp]> = [
   ['portNotAllowed', () => errors.portNotAllowed({ port: 80, host: '::' }, 'choose another with --port'), 'ADDRESS_NOT_AVAILABLE', /not allowed to listen on port 80/],
   ['hostNotAvailable', () => errors.hostNotAvailable('10.9.9.9', '--host'), 'ADDRESS_NOT_AVAILABLE', /host "10\.9\.9\.9".*--host/],
   ['schemaTooNew', () => errors.schemaTooNew('registry.db', 9, 'upgrade Roster'), 'SCHEMA_TOO_NEW', /registry\.db was written by a newer Roster \(schema 9\); upgrade Roster/],
+  ['storeDamaged', () => errors.storeDamaged('sqlite:/r.db', 'instances/abc', '"url" is missing'), 'STORE_DAMAGED', /^sqlite:\/r\.db holds a damaged row at instances\/abc: "url" is missing/],
 ];
 
 test('each factory builds a RosterError with its code, the status of that code and a message that says what happened', () => {

@@ -3,7 +3,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { get, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Registration } from '../../src/registry/catalog.js';
-import type { Registry } from '../../src/registry/registry.js';
+import { buildRegistryServer, type RegistryServerOptions } from '../../src/registry/http/server.js';
+import { Registry } from '../../src/registry/registry.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { startWatchRegistry } from '../helpers/watch-registry.js';
 
@@ -183,7 +184,7 @@ test('bad input is answered 400 with { code, message } before any stream starts'
 
 test('a keep-alive comment every keepAliveMs, on the injected clock', BOUNDED, async (t) => {
   const clock = new FakeClock();
-  const { url } = await startWatchRegistry(t, { watch: { keepAliveMs: 15_000, clock } });
+  const { url } = await startWatchRegistry(t, { watch: { keepAliveMs: 15_000 }, clock });
   const reader = await SseReader.open(t, `${url}/v1/watch`);
   await reader.waitForEvents(1);
 
@@ -198,7 +199,7 @@ test('a keep-alive comment every keepAliveMs, on the injected clock', BOUNDED, a
 
 test('a client that disconnects is cleaned up: stream count, subscription and timer', BOUNDED, async (t) => {
   const clock = new FakeClock();
-  const { url, registry, watch } = await startWatchRegistry(t, { watch: { clock } });
+  const { url, registry, watch } = await startWatchRegistry(t, { clock });
   const first = await SseReader.open(t, `${url}/v1/watch`);
   const second = await SseReader.open(t, `${url}/v1/watch`);
   await Promise.all([first.waitForEvents(1), second.waitForEvents(1)]);
@@ -261,5 +262,18 @@ test('guarded as the registry guards it: no token 401, a token (or the dashboard
     assert.equal(reader.response.statusCode, 200);
     await reader.waitForEvents(1);
     assert.equal(reader.events[0]?.event, 'snapshot');
+  }
+});
+
+test('buildRegistryServer refuses bad watch and change-log settings, naming the option', async (t) => {
+  const registry = new Registry({ channel: { send: async () => undefined, close: async () => undefined }, probe: async () => undefined });
+  t.after(() => registry.close(0));
+  const cases: Array<[RegistryServerOptions, RegExp]> = [
+    [{ watch: { keepAliveMs: 0 } }, /"watch\.keepAliveMs"/],
+    [{ watch: { maxBufferedEvents: 1.5 } }, /"watch\.maxBufferedEvents"/],
+    [{ changeLog: { capacity: 0 } }, /"changeLog\.capacity"/],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(() => buildRegistryServer(registry, { auth: { insecure: true }, ...options }), { code: 'INVALID_OPTION', message });
   }
 });

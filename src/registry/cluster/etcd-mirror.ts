@@ -5,6 +5,7 @@ import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { Catalog, type InstanceRecord } from '../catalog.js';
 import type { RegistryChange } from '../registry.js';
 import { etcdKeys, type EtcdKeys } from '../store/etcd-store.js';
+import { parseInstanceRow, parseRowJson } from '../store/rows.js';
 
 export class EtcdMirror extends EventEmitter {
   readonly catalog = new Catalog();
@@ -27,7 +28,7 @@ export class EtcdMirror extends EventEmitter {
       this.#client.getAll().prefix(this.#keys.instances).exec(),
       this.#client.get(this.#keys.revision).number(),
     ]);
-    const records = instances.kvs.map((kv) => JSON.parse(kv.value.toString()) as InstanceRecord);
+    const records = instances.kvs.map((kv) => this.#parseRecord(kv));
     this.catalog.restore(revision ?? 0, records);
     const next = (BigInt(instances.header.revision) + 1n).toString();
     const watcher = await this.#client.watch().prefix(this.#prefix).startRevision(next).create();
@@ -60,6 +61,12 @@ export class EtcdMirror extends EventEmitter {
     const previous = this.catalog.put(record);
     const type = previous && previous.health !== record.health ? record.health : 'registered';
     this.emit('change', { type, revision: record.revision, instance: record } satisfies RegistryChange);
+  }
+
+  /** A damaged row refuses the start, as it refuses the store's load. */
+  #parseRecord(kv: IKeyValue): InstanceRecord {
+    const source = { store: `etcd:${this.#prefix}`, key: kv.key.toString() };
+    return parseInstanceRow(parseRowJson(kv.value.toString(), source), source);
   }
 
   #onDelete(kv: IKeyValue): void {

@@ -1,7 +1,7 @@
 // Builds the registry's HTTP app without listening: `main` listens, tests inject or use port 0.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { LIMITS } from '../../protocol/validation.js';
-import { ChangeLog } from '../change-log.js';
+import { ChangeLog, type ChangeLogOptions } from '../change-log.js';
 import { createRegistryMetrics } from '../metrics.js';
 import type { RegistryApi } from '../registry-api.js';
 import { courseRoutes } from './course-routes.js';
@@ -9,7 +9,7 @@ import { SIGN_IN_HEADERS, SIGN_IN_PAGE, dashboardRoutes, wantsPage } from './das
 import { renderErrors } from '../../shared/fastify-errors.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { v1Routes } from './v1-routes.js';
-import { watchRoutes } from './watch-routes.js';
+import { watchRoutes, type WatchRoutesOptions } from './watch-routes.js';
 import { checkOption } from '../../protocol/errors.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { DEFAULT_COURSE_SOURCES, SourceList } from '../auth/source-list.js';
@@ -53,9 +53,21 @@ export interface RegistryServerOptions {
   clusterSecret?: () => string | undefined;
   /** The registry's clock (default the system's): uptime, caches and keep-alives read it. */
   clock?: Clock;
+  /** The watch stream (GET /v1/watch): its keep-alive and how much a slow reader may hold. */
+  watch?: RegistryWatchOptions;
+  /** The recent changes kept for watchers that reconnect with the revision they last saw. */
+  changeLog?: ChangeLogOptions;
 }
 
-export function buildRegistryServer(registry: RegistryApi, options: RegistryServerOptions = {}): FastifyInstance {
+/** The watch stream's settings; its clock is the server's (`clock`). */
+export type RegistryWatchOptions = Omit<WatchRoutesOptions, 'clock'>;
+
+/** The registry's app; it also tells how many watch streams are open (as /metrics reports them). */
+export type RegistryServer = FastifyInstance & { readonly openWatchStreams: number };
+
+export function buildRegistryServer(registry: RegistryApi, options: RegistryServerOptions = {}): RegistryServer {
+  const watchSettings = watchOptionsOf(options.watch ?? {});
+  const changeLogSettings = changeLogOptionsOf(options.changeLog ?? {});
   const authenticator = authenticatorOf(options.auth ?? {});
   const course = courseOptionsOf(options.course ?? {});
   const app = Fastify({
@@ -87,10 +99,11 @@ export function buildRegistryServer(registry: RegistryApi, options: RegistryServ
     }));
   });
 
-  const changeLog = new ChangeLog(registry);
+  const changeLog = new ChangeLog(registry, changeLogSettings);
   const clock = options.clock ?? systemClock;
-  const watch = watchRoutes(registry, changeLog, { clock });
+  const watch = watchRoutes(registry, changeLog, { ...watchSettings, clock });
   const metrics = createRegistryMetrics(registry, { openStreams: () => watch.openStreams });
+  app.decorate('openWatchStreams', { getter: () => watch.openStreams });
   app.addHook('onClose', async () => {
     await Promise.all([changeLog.close(), metrics.close()]);
   });
@@ -103,7 +116,21 @@ export function buildRegistryServer(registry: RegistryApi, options: RegistryServ
   app.register(watch.plugin, { prefix: '/v1', logLevel: 'warn' });
   app.register(metricsRoutes(metrics), { logLevel: 'warn' });
   app.register(dashboardRoutes(), { logLevel: 'warn' });
-  return app;
+  return app as RegistryServer;
+}
+
+/** Checks the watch options here, so that messages name them as the caller gave them. */
+function watchOptionsOf(watch: RegistryWatchOptions): RegistryWatchOptions {
+  const { keepAliveMs, maxBufferedEvents } = watch;
+  checkOption(keepAliveMs === undefined || (Number.isInteger(keepAliveMs) && keepAliveMs >= 1), 'watch.keepAliveMs', 'a whole number of milliseconds ≥ 1');
+  checkOption(maxBufferedEvents === undefined || (Number.isInteger(maxBufferedEvents) && maxBufferedEvents >= 1), 'watch.maxBufferedEvents', 'a whole number ≥ 1');
+  return { keepAliveMs, maxBufferedEvents };
+}
+
+function changeLogOptionsOf(changeLog: ChangeLogOptions): ChangeLogOptions {
+  const { capacity } = changeLog;
+  checkOption(capacity === undefined || (Number.isInteger(capacity) && capacity >= 1), 'changeLog.capacity', 'a whole number ≥ 1');
+  return { capacity };
 }
 
 /** The tokens a server accepts; null when authentication is off. Options are checked here. */

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import { z } from 'zod';
 import { parseOrThrow, serviceName } from '../../protocol/validation.js';
 import type { InstanceView } from '../../protocol/v1.js';
+import type { WatchEvent } from '../../protocol/watch.js';
 import { toView, type InstanceRecord } from '../catalog.js';
 import type { ChangeLog, LoggedChange } from '../change-log.js';
 import { systemClock, type Clock, type TimerHandle } from '../../shared/clock.js';
@@ -136,7 +137,7 @@ class WatchStream {
   #sendSnapshot(registry: SnapshotSource): void {
     const instances: InstanceView[] = registry.instances().filter((i) => this.#wants(i.service)).map(toView);
     this.#lastSent = registry.revision;
-    this.#write(frame('snapshot', registry.revision, { revision: registry.revision, instances }));
+    this.#write(frame(registry.revision, { event: 'snapshot', data: { revision: registry.revision, instances } }));
   }
 
   #sendChange(change: LoggedChange): void {
@@ -178,7 +179,7 @@ class WatchStream {
   }
 }
 
-function frame(event: string, id: number, data: object): string {
+function frame(id: number, { event, data }: WatchEvent): string {
   return `event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
@@ -188,7 +189,7 @@ const changeFrames = new WeakMap<LoggedChange, string>();
 function changeFrame(change: LoggedChange): string {
   let text = changeFrames.get(change);
   if (text === undefined) {
-    text = frame('change', change.revision, change);
+    text = frame(change.revision, { event: 'change', data: change });
     changeFrames.set(change, text);
   }
   return text;

@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import { notLeader } from '../../protocol/errors.js';
-import type { InstanceRecord } from '../catalog.js';
-import { closedStoreError, type OutboxEntry, type RegistryStore, type StoreBatch, type StoreSnapshot } from './store.js';
+import { parseInstanceRow, parseOutboxRow, parseRowJson, type RowSource } from './rows.js';
+import { closedStoreError, type RegistryStore, type StoreBatch, type StoreSnapshot } from './store.js';
 
 /** etcd refuses transactions of more than 128 operations by default. */
 const OPS_PER_TXN = 100;
@@ -52,10 +52,10 @@ export class EtcdStore implements RegistryStore {
     this.#revision = Math.max(this.#revision, revision ?? 0);
     return {
       revision: this.#revision,
-      instances: Object.values(instances).map((json) => JSON.parse(json) as InstanceRecord),
+      instances: Object.entries(instances).map(([key, json]) => parseInstanceRow(this.#parseJson(key, json), this.#source(key))),
       outbox: Object.keys(outbox)
         .sort()
-        .map((key) => JSON.parse(outbox[key] as string) as OutboxEntry),
+        .map((key) => parseOutboxRow(this.#parseJson(key, outbox[key] as string), this.#source(key))),
     };
   }
 
@@ -96,6 +96,14 @@ export class EtcdStore implements RegistryStore {
     if (!result.succeeded) {
       throw notLeader();
     }
+  }
+
+  #parseJson(key: string, json: string): unknown {
+    return parseRowJson(json, this.#source(key));
+  }
+
+  #source(key: string): RowSource {
+    return { store: this.description, key };
   }
 
   #instanceKey(id: string): string {

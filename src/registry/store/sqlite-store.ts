@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { schemaTooNew } from '../../protocol/errors.js';
 import type { InstanceRecord } from '../catalog.js';
+import { parseInstanceRow, parseOutboxRow, parseRowJson, type RowSource } from './rows.js';
 import { closedStoreError, type OutboxEntry, type RegistryStore, type StoreBatch, type StoreSnapshot } from './store.js';
 
 const SCHEMA_VERSION = 1;
@@ -24,7 +25,13 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS outbox_by_target ON outbox (target, revision);
 `;
 
+interface InstanceRow {
+  id: string;
+  record: string;
+}
+
 interface OutboxRow {
+  seq: number;
   target: string;
   revision: number;
   prev_revision: number;
@@ -52,10 +59,10 @@ export class SqliteStore implements RegistryStore {
   async load(): Promise<StoreSnapshot> {
     if (this.#closed) throw closedStoreError();
     const revision = (this.#db.prepare("SELECT value FROM meta WHERE key = 'revision'").get() as { value: number } | undefined)?.value ?? 0;
-    const instances = (this.#db.prepare('SELECT record FROM instances').all() as Array<{ record: string }>).map(
-      (row) => JSON.parse(row.record) as InstanceRecord,
+    const instances = (this.#db.prepare('SELECT id, record FROM instances').all() as InstanceRow[]).map((row) => this.#toRecord(row));
+    const outbox = (this.#db.prepare('SELECT seq, target, revision, prev_revision, added, removed FROM outbox ORDER BY seq').all() as OutboxRow[]).map(
+      (row) => this.#toEntry(row),
     );
-    const outbox = (this.#db.prepare('SELECT target, revision, prev_revision, added, removed FROM outbox ORDER BY seq').all() as OutboxRow[]).map(toEntry);
     return { revision, instances, outbox };
   }
 
@@ -68,6 +75,17 @@ export class SqliteStore implements RegistryStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#db.close();
+  }
+
+  #toRecord(row: InstanceRow): InstanceRecord {
+    const source: RowSource = { store: this.description, key: `instances/${row.id}` };
+    return parseInstanceRow(parseRowJson(row.record, source), source);
+  }
+
+  #toEntry(row: OutboxRow): OutboxEntry {
+    const source: RowSource = { store: this.description, key: `outbox/${row.seq}` };
+    const entry = { target: row.target, revision: row.revision, prevRevision: row.prev_revision };
+    return parseOutboxRow({ ...entry, added: parseRowJson(row.added, source), removed: parseRowJson(row.removed, source) }, source);
   }
 
   #prepareWrites(): (batch: StoreBatch) => void {
@@ -103,14 +121,4 @@ function openDatabase(file: string): Database.Database {
     db.close();
     throw error;
   }
-}
-
-function toEntry(row: OutboxRow): OutboxEntry {
-  return {
-    target: row.target,
-    revision: row.revision,
-    prevRevision: row.prev_revision,
-    added: JSON.parse(row.added) as OutboxEntry['added'],
-    removed: JSON.parse(row.removed) as OutboxEntry['removed'],
-  };
 }

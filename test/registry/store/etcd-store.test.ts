@@ -30,6 +30,22 @@ storeContract('etcd store', {
     prefixes.set(reopened, prefix);
     return reopened;
   },
+  damage: {
+    instance: async (store, id, text) => {
+      const key = `${prefixes.get(store)!}instances/${id}`;
+      await client.put(key).value(text);
+      return key;
+    },
+    outboxAdded: async (store, target, revision, text) => {
+      const entries = await client.getAll().prefix(`${prefixes.get(store)!}outbox/`).strings();
+      const [key, json] = Object.entries(entries).find(([, value]) => {
+        const entry = JSON.parse(value) as { target: string; revision: number };
+        return entry.target === target && entry.revision === revision;
+      })!;
+      await client.put(key).value(json.replace(/"added":\[.*?\],"removed"/, `"added":${text},"removed"`));
+      return key;
+    },
+  },
 });
 
 test('etcd store: a write guarded by a campaign key that is gone is refused and changes nothing', async (t) => {

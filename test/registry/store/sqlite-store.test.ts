@@ -33,7 +33,27 @@ storeContract('sqlite store', {
     await store.close();
     return open(current, files.get(store)!);
   },
+  damage: {
+    instance: async (store, id, text) => {
+      withDatabase(store, (db) => db.prepare('UPDATE instances SET record = ? WHERE id = ?').run(text, id));
+      return `instances/${id}`;
+    },
+    outboxAdded: async (store, target, revision, text) => {
+      const row = withDatabase(store, (db) => db.prepare('UPDATE outbox SET added = ? WHERE target = ? AND revision = ? RETURNING seq').get(text, target, revision)) as { seq: number };
+      return `outbox/${row.seq}`;
+    },
+  },
 });
+
+/** Opens the store's file beside it, as another process would, for what the store would never write. */
+function withDatabase<T>(store: RegistryStore, change: (db: Database.Database) => T): T {
+  const db = new Database(files.get(store)!);
+  try {
+    return change(db);
+  } finally {
+    db.close();
+  }
+}
 
 test('sqlite store: the file is in WAL mode and refuses a newer schema', async (t) => {
   const file = tempFile(t);

@@ -1,6 +1,7 @@
 // One contract for every registry store: each store's test file runs it with its own factory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { RosterError } from '../../../src/protocol/errors.js';
 import type { InstanceRecord } from '../../../src/registry/catalog.js';
 import { closedStoreError, emptyBatch, type OutboxEntry, type RegistryStore, type StoreBatch } from '../../../src/registry/store/store.js';
 
@@ -9,6 +10,15 @@ export interface StoreFactory {
   create(t: import('node:test').TestContext): Promise<RegistryStore>;
   /** The same state as `store`, opened afresh (a restart); may close `store`. */
   reopen(store: RegistryStore): Promise<RegistryStore>;
+  /** Stores that can hold a damaged row (the memory store cannot): damages rows behind the store's back. */
+  damage?: RowDamage;
+}
+
+/** Each overwrites one persisted row of `store` with `text` and returns the row's key as errors name it. */
+export interface RowDamage {
+  instance(store: RegistryStore, id: string, text: string): Promise<string>;
+  /** `text` replaces the patch's list of added entries. */
+  outboxAdded(store: RegistryStore, target: string, revision: number, text: string): Promise<string>;
 }
 
 export function record(name: string, revision: number, extra: Partial<InstanceRecord> = {}): InstanceRecord {
@@ -127,4 +137,29 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.equal(store.closed, true);
     await assert.rejects(store.write(batch({ revision: 1 })), { code: closedStoreError().code });
   });
+
+  if (factory.damage) damagedRowContract(name, factory, factory.damage);
+}
+
+function damagedRowContract(name: string, factory: StoreFactory, damage: RowDamage): void {
+  const cases: Array<[string, (store: RegistryStore) => Promise<string>, RegExp]> = [
+    ['an instance with a field of the wrong type', (store) => damage.instance(store, 'id-a', JSON.stringify({ ...record('a', 1), url: 5 })), /"url"/],
+    ['an instance with a field missing', (store) => damage.instance(store, 'id-a', JSON.stringify({ ...record('a', 1), health: undefined })), /"health"/],
+    ['an instance that is not JSON', (store) => damage.instance(store, 'id-a', '{"id": "id-a", "serv'), /not JSON/],
+    ['a queued patch', (store) => damage.outboxAdded(store, 'http://x/services', 1, '[{"Name": "LogService"}]'), /"added\.0\.URL"/],
+  ];
+  for (const [what, damageRow, problem] of cases) {
+    test(`${name}: a damaged row is refused at load, naming it: ${what}`, async (t) => {
+      const store = await factory.create(t);
+      await store.write(batch({ revision: 2, upserts: [record('a', 1), record('b', 2)], enqueued: [patch('http://x/services', 1, 0)] }));
+      const key = await damageRow(store);
+      const reopened = await factory.reopen(store);
+      await assert.rejects(reopened.load(), (error: RosterError) => {
+        assert.equal(error.code, 'STORE_DAMAGED');
+        for (const part of [reopened.description, key]) assert.ok(error.message.includes(part), `${error.message} names ${part}`);
+        assert.match(error.message, problem);
+        return true;
+      });
+    });
+  }
 }

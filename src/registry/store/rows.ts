@@ -1,0 +1,63 @@
+// What the stores persist, as schemas: a row is parsed when it is loaded, and one that does not
+// read back as what was written refuses the load with a message naming the store, the row's key
+// and what is wrong. Skipping it would lose an instance, or a patch, without a word.
+import { z } from 'zod';
+import { storeDamaged } from '../../protocol/errors.js';
+import { describeIssue } from '../../protocol/validation.js';
+import { instanceViewSchema } from '../../protocol/watch.js';
+import type { InstanceRecord } from '../catalog.js';
+import type { OutboxEntry } from './store.js';
+
+const epochMs = z.number().finite();
+const revision = z.int().min(0);
+
+/** Derived from the view's schema, as InstanceRecord is from InstanceView. */
+const instanceRecordSchema = instanceViewSchema
+  .omit({ registeredAt: true, lastCheckAt: true, criticalSince: true, owner: true })
+  .extend({
+    registeredAt: epochMs,
+    lastCheckAt: epochMs.nullable(),
+    criticalSince: epochMs.nullable(),
+    // Records written before ownership and signing existed have neither.
+    owner: z.string().nullable().default(null),
+    signingKey: z.string().nullable().default(null),
+  }) satisfies z.ZodType<InstanceRecord>;
+
+const patchEntries = z.array(z.object({ Name: z.string(), URL: z.string() }));
+
+const outboxEntrySchema = z.object({
+  target: z.string(),
+  revision,
+  prevRevision: revision,
+  added: patchEntries,
+  removed: patchEntries,
+}) satisfies z.ZodType<OutboxEntry>;
+
+/** Where a row was read: the store's description and the row's key in it. */
+export interface RowSource {
+  store: string;
+  key: string;
+}
+
+export function parseInstanceRow(value: unknown, source: RowSource): InstanceRecord {
+  return parseRow(instanceRecordSchema, value, source, 'instance record');
+}
+
+export function parseOutboxRow(value: unknown, source: RowSource): OutboxEntry {
+  return parseRow(outboxEntrySchema, value, source, 'queued patch');
+}
+
+/** JSON.parse, refusing text that is not JSON as a damaged row. */
+export function parseRowJson(text: string, source: RowSource): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw storeDamaged(source.store, source.key, `not JSON (${(error as Error).message})`);
+  }
+}
+
+function parseRow<T extends z.ZodType>(schema: T, value: unknown, source: RowSource, what: string): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw storeDamaged(source.store, source.key, describeIssue(what, result.error.issues[0]));
+}
