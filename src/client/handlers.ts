@@ -12,8 +12,11 @@ export interface ReceivedPatch {
   signature: string | undefined;
 }
 
-/** The verdict on a patch or a probe: accepted, or refused with a reason for the 401. */
-export type Verdict = { ok: true } | { ok: false; reason: string };
+/**
+ * The verdict on a patch or a probe: accepted, refused with a reason for the 401, or not taken
+ * yet (`later`: answered 503, so that the registry sends it again).
+ */
+export type Verdict = { ok: true } | { ok: false; reason: string; later?: boolean };
 
 export interface HandlerOptions {
   /** Path of the update URL, or null when the client takes no callbacks. */
@@ -64,6 +67,7 @@ async function handleUpdate(req: IncomingMessage, res: ServerResponse, options: 
     if (!(error instanceof RosterError)) throw error;
     return send(res, 400, `${error.message}\n`);
   }
+  if (!verdict.ok && verdict.later) return send(res, 503, `${verdict.reason}\n`, { 'retry-after': '1' });
   if (!verdict.ok) return sendError(res, badSignature(verdict.reason));
   send(res, 200, '');
 }

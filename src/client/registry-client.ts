@@ -273,11 +273,13 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     return { ok: true };
   }
 
-  /** Accepted now, judged once the registration's answer says which key signs (or that none does). */
+  /**
+   * Accepted now, judged once the registration's answer says which key signs (or that none does).
+   * When the hold is full the patch is not acknowledged: the registry keeps it and sends it again.
+   */
   #hold(patch: ReceivedPatch): Verdict {
-    if (this.#held.length < HELD_PATCHES) this.#held.push(patch);
-    // One dropped is not lost: the answer's providers and the next patch's PrevRevision cover it.
-    else this.options.logger.debug('dropped a patch that arrived during registration: too many held');
+    if (this.#held.length >= HELD_PATCHES) return { ok: false, later: true, reason: 'registering: too many patches wait for the registration answer; send this one again' };
+    this.#held.push(patch);
     return { ok: true };
   }
 

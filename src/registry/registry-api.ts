@@ -31,6 +31,8 @@ export interface RegistryApi extends EventEmitter {
   deregister(id: string, caller?: Caller): InstanceRecord | undefined;
   deregisterByUrl(url: string, caller?: Caller): InstanceRecord | undefined;
   renew(id: string, caller?: Caller): InstanceRecord;
+  /** Resolves once every change made so far is stored: a route answers a change only after it. */
+  persisted(): Promise<void>;
   instance(id: string): InstanceRecord;
   instances(): InstanceRecord[];
   services(): ServiceView[];

@@ -145,7 +145,7 @@ export class Registry extends EventEmitter implements RegistryApi {
     this.emit('change', { type: 'registered', revision: record.revision, instance: record } satisfies RegistryChange);
 
     const providers = Object.fromEntries(record.requires.map((name) => [name, this.#catalog.passing(name)]));
-    const [delivered] = await Promise.all([this.#sendInitialPatch(record, Object.values(providers).flat()), this.#persisted()]);
+    const [delivered] = await Promise.all([this.#sendInitialPatch(record, Object.values(providers).flat()), this.persisted()]);
     return {
       created: previous === undefined,
       instance: toView(record),
@@ -250,7 +250,7 @@ export class Registry extends EventEmitter implements RegistryApi {
     this.#closing ??= (async () => {
       await this.#health.close();
       await this.#notifier.close(graceMs);
-      await this.#persisted().catch((error: Error) => this.#logger.error({ err: error }, 'could not write the last changes to the store'));
+      await this.persisted().catch((error: Error) => this.#logger.error({ err: error }, 'could not write the last changes to the store'));
     })();
     return this.#closing;
   }
@@ -270,7 +270,7 @@ export class Registry extends EventEmitter implements RegistryApi {
   }
 
   /** Resolves once every change so far is in the store. */
-  #persisted(): Promise<void> {
+  persisted(): Promise<void> {
     return this.#writer?.flush() ?? Promise.resolve();
   }
 

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { addressInUse, etcdUnreachable, hostNotAvailable } from '../protocol/errors.js';
 import { VERSION } from '../version.js';
-import { createHttpProber, readCaFile } from './health/prober.js';
+import { createHttpProber } from './health/prober.js';
 import { buildRegistryServer } from './http/server.js';
 import { HttpChannel } from './notify/http-channel.js';
 import { Registry, type Logger } from './registry.js';
@@ -18,7 +18,7 @@ import type { RegistryStore } from './store/store.js';
 import { prepareSecurity, type RegistryAuthOptions, type RegistryTlsOptions } from './auth/registry-security.js';
 import type { RegistryCourseOptions } from './http/server.js';
 import { etcdClientSecurity, type EtcdAuthOptions, type EtcdTlsOptions } from './cluster/etcd-credentials.js';
-import { readCaFile as readTrustedCa, trustingCa } from '../shared/exchange.js';
+import { readCaFile } from '../shared/exchange.js';
 
 export interface StartRegistryOptions extends RegistryOptionsInput {
   host?: string;
@@ -74,8 +74,9 @@ export async function startRegistry(input: StartRegistryOptions = {}): Promise<R
   const port = options.port ?? 3000;
   const security = await prepareSecurity(securityInput(options), options.logger ?? silentLogger);
   const store = openStore(options);
-  const channel = new HttpChannel({ sign: (target, body): string | null => registry.signatureFor(target, body), ca: readCaFile(options.tls?.ca) });
-  const prober = createHttpProber({ sign: (url): string | null => registry.probeSignatureFor(url), ca: readCaFile(options.tls?.ca) });
+  const ca = readCaFile(options.tls?.ca);
+  const channel = new HttpChannel({ sign: (target, body): string | null => registry.signatureFor(target, body), ca });
+  const prober = createHttpProber({ sign: (url): string | null => registry.probeSignatureFor(url), ca });
   const registry = new Registry({
     channel,
     probe: prober.probe,
@@ -104,13 +105,14 @@ async function startClusterNode(options: StartRegistryOptions): Promise<RunningR
   const { Etcd3 } = await import('etcd3');
   const security = await prepareSecurity(securityInput(options), options.logger ?? silentLogger);
   const client = new Etcd3({ hosts, dialTimeout: 3000, ...(await etcdClientSecurity(options.etcdTls, options.etcdAuth, process.env)) });
-  const channel = new HttpChannel({ sign: (target, body): string | null => cluster.signatureFor(target, body), ca: readCaFile(options.tls?.ca) });
-  const prober = createHttpProber({ sign: (url): string | null => cluster.probeSignatureFor(url), ca: readCaFile(options.tls?.ca) });
+  const ca = readCaFile(options.tls?.ca);
+  const channel = new HttpChannel({ sign: (target, body): string | null => cluster.signatureFor(target, body), ca });
+  const prober = createHttpProber({ sign: (url): string | null => cluster.probeSignatureFor(url), ca });
   const logger = options.logger ?? silentLogger;
   const cluster = new ClusterRegistry({ client, prefix: options.etcdPrefix, channel, probe: prober.probe, clock: options.clock, logger, options });
   const app = buildRegistryServer(cluster, { logger: options.logger, version: VERSION, clock: options.clock, ...security.server, clusterSecret: () => cluster.clusterSecret });
   // After the access guard (added by buildRegistryServer): the caller is checked here first.
-  const closeForwarding = forwardWritesToLeader(app, cluster, { ca: trustingCa(readTrustedCa(options.tls?.ca))?.ca });
+  const closeForwarding = forwardWritesToLeader(app, cluster, { ca });
   const close = once(async () => {
     security.credentials?.close();
     await Promise.all([app.close(), cluster.close()]);

@@ -149,6 +149,27 @@ test('a forged patch that comes during registration is held, checked against the
   assert.match(logger.messages('warn').join('\n'), /refused a patch .*\(missing\)/);
 });
 
+test('patches beyond what a registration can hold are answered 503, so that the registry sends them again', async (t) => {
+  const registry = await FakeRegistry.start();
+  t.after(() => registry.stop());
+  const server = await listenLate();
+  t.after(() => server.close());
+  const client = new RegistryClient({ service: 'Portal', url: server.url, requires: ['LogService'], registryUrl: registry.url, logger: recordingLogger() });
+  t.after(() => client.close());
+  server.use(client.requestListener());
+  const statuses: number[] = [];
+  registry.beforeRegisterAnswer = async () => {
+    for (let n = 1; n <= 17; n++) statuses.push((await post(`${server.url}/services`, JSON.stringify(patchTo(EVIL, n)))).status);
+  };
+
+  await client.register();
+
+  // The registry's own initial patch may take one of the sixteen places.
+  const held = statuses.indexOf(503);
+  assert.ok(held === 15 || held === 16, `held ${held} before refusing`);
+  assert.deepEqual(statuses.slice(held), Array(17 - held).fill(503), 'once full, nothing more is acknowledged');
+});
+
 test('SignatureGuard: the replay memory is bounded; what it had to forget is refused, not taken twice', () => {
   const clock = new FakeClock();
   const key = newSigningKey();

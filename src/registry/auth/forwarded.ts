@@ -7,8 +7,6 @@ import { SCOPES, isAdmin, type Principal } from './scopes.js';
 
 export const FORWARDED_HEADER = 'x-roster-forwarded';
 export const CALLER_HEADER = 'x-roster-caller';
-/** The address the follower saw the request come from (course writes: already checked). */
-export const SOURCE_HEADER = 'x-roster-source';
 
 const forwardedCaller = z.object({
   name: z.string().min(1).max(64),

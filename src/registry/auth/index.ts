@@ -3,4 +3,4 @@ export { TokenSet, sha256Hex, type Authenticator, type TokenEntry } from './toke
 export { parseTokensFile, readTokensFile, toTokenEntries, RESERVED_TOKEN_NAMES, type TokenSpec } from './tokens-file.js';
 export { ensureAdminTokenFile, newSecret, ADMIN_TOKEN_FILE } from './admin-token.js';
 export { Credentials, type CredentialsOptions } from './credentials.js';
-export { SourceList, DEFAULT_COURSE_SOURCES } from './source-list.js';
+export { SourceList, DEFAULT_COURSE_SOURCES } from '../../shared/source-list.js';

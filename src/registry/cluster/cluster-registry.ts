@@ -181,6 +181,10 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
     return this.#leading().deregisterByUrl(url, caller);
   }
 
+  persisted(): Promise<void> {
+    return this.#leading().persisted();
+  }
+
   renew(id: string, caller?: Caller): InstanceRecord {
     return this.#leading().renew(id, caller);
   }

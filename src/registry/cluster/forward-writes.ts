@@ -5,7 +5,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, request } from 'undici';
 import { noLeader, type RosterError } from '../../protocol/errors.js';
-import { CALLER_HEADER, FORWARDED_HEADER, SOURCE_HEADER, encodeCaller } from '../auth/forwarded.js';
+import { CALLER_HEADER, FORWARDED_HEADER, encodeCaller } from '../auth/forwarded.js';
+import { trustingCa } from '../../shared/exchange.js';
 import type { ClusterRegistry } from './cluster-registry.js';
 
 const FORWARD_TIMEOUT_MS = 30_000;
@@ -18,8 +19,8 @@ export function isWrite(method: string, path: string): boolean {
 }
 
 export interface ForwardOptions {
-  /** PEM CAs to trust when the leader serves HTTPS. */
-  ca?: string | Buffer | Array<string | Buffer>;
+  /** PEM of a CA trusted besides the public ones, as the channel and the prober take it. */
+  ca?: string;
 }
 
 /**
@@ -27,7 +28,7 @@ export interface ForwardOptions {
  * after the access guard, which must have checked the caller first.
  */
 export function forwardWritesToLeader(app: FastifyInstance, cluster: ClusterRegistry, options: ForwardOptions = {}): () => Promise<void> {
-  const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16, ...(options.ca ? { connect: { ca: options.ca } } : {}) });
+  const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16, connect: trustingCa(options.ca) });
   app.addHook('onRequest', async (req, reply) => {
     if (cluster.isLeader || !isWrite(req.method, req.url.split('?')[0] ?? '')) return;
     await forward(req, reply, cluster, agent);
@@ -44,7 +45,7 @@ async function forward(req: FastifyRequest, reply: FastifyReply, cluster: Cluste
   if (leader === cluster.leaderUrl && cluster.isLeader) return; // elected here meanwhile: serve it locally
   const secret = cluster.clusterSecret;
   if (!secret) throw leaderUnavailable();
-  const headers: Record<string, string> = { [FORWARDED_HEADER]: secret, [SOURCE_HEADER]: req.ip };
+  const headers: Record<string, string> = { [FORWARDED_HEADER]: secret };
   if (req.principal) headers[CALLER_HEADER] = encodeCaller(req.principal);
   for (const name of ['content-type', 'content-length'] as const) {
     const value = req.headers[name];

@@ -3,9 +3,8 @@
 
 import { Agent } from 'undici';
 import { SIGNATURE_HEADER } from '../../protocol/signature.js';
-import { errorCode, exchange, ExchangeError, readCaFile, trustingCa } from '../../shared/exchange.js';
+import { errorCode, exchange, ExchangeError, trustingCa } from '../../shared/exchange.js';
 
-export { readCaFile };
 
 /**
  * Resolves when `url` answered HTTP 200; rejects with a short reason. `signal` is the probe's

@@ -6,7 +6,7 @@ import { forbidden, unauthorized, unsupportedMediaType, type RosterError } from 
 import { CALLER_HEADER, FORWARDED_HEADER, decodeCaller, sameSecret } from '../auth/forwarded.js';
 import { ACCESS_LEVELS, COURSE_PRINCIPAL, hasScope, toCaller, type Access, type Principal, type Scope } from '../auth/scopes.js';
 import type { Caller } from '../registry-api.js';
-import type { SourceList } from '../auth/source-list.js';
+import type { SourceList } from '../../shared/source-list.js';
 import type { Authenticator } from '../auth/token-set.js';
 
 declare module 'fastify' {

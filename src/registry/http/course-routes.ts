@@ -41,6 +41,7 @@ export function courseRoutes(registry: RegistryApi) {
       if (!url) throw invalidRequest('send the ServiceURL of the instance to remove as the body');
       const removed = registry.deregisterByUrl(url, callerOf(request));
       if (!removed) throw instanceNotFoundAt(url);
+      await registry.persisted();
       return reply.code(200).send();
     });
 

@@ -12,7 +12,7 @@ import { v1Routes } from './v1-routes.js';
 import { watchRoutes, type WatchRoutesOptions } from './watch-routes.js';
 import { checkOption } from '../../protocol/errors.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
-import { DEFAULT_COURSE_SOURCES, SourceList } from '../auth/source-list.js';
+import { DEFAULT_COURSE_SOURCES, SourceList } from '../../shared/source-list.js';
 import { TokenSet, sha256Hex, type Authenticator } from '../auth/token-set.js';
 import { MIN_SECRET_LENGTH, toTokenEntries, type TokenSpec } from '../auth/tokens-file.js';
 import type { Principal } from '../auth/scopes.js';
@@ -142,9 +142,12 @@ function authenticatorOf(auth: RegistryServerAuthOptions): Authenticator | null 
   checkOption(auth.tokens === undefined || Array.isArray(auth.tokens), 'auth.tokens', 'a list of tokens as a tokens file states them');
   const entries = toTokenEntries(auth.tokens ?? [], 'in option "auth.tokens"');
   if (adminToken) entries.unshift({ name: 'admin', sha256: sha256Hex(adminToken), scopes: ['admin'], services: null });
-  const own = new TokenSet(entries);
   const given = auth.authenticator;
-  return { authenticate: (secret: string): Principal | undefined => given?.authenticate(secret) ?? own.authenticate(secret) };
+  // Each set hashes the secret it is shown: ask only the sets that hold tokens.
+  if (given && entries.length === 0) return given;
+  const own = new TokenSet(entries);
+  if (!given) return own;
+  return { authenticate: (secret: string): Principal | undefined => given.authenticate(secret) ?? own.authenticate(secret) };
 }
 
 /** Checks the course options (messages name the option) and resolves their defaults. */

@@ -58,6 +58,8 @@ export function v1Routes(registry: RegistryApi, version: string, clock: Clock = 
       const { id } = parseOrThrow(idParams, request.params, 'path');
       const removed = registry.deregister(id, callerOf(request));
       if (!removed) throw instanceNotFound(id);
+      // Acknowledged only once stored: a registry killed after the answer still knows it is gone.
+      await registry.persisted();
       return { instance: toView(removed) };
     });
 

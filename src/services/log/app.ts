@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { checkOption, forbidden, internal, invalidRequest, methodNotAllowed, notFound, payloadTooLarge, unauthorized } from '../../protocol/errors.js';
 import { parseOrThrow, serviceName } from '../../protocol/validation.js';
 import { renderErrors } from '../../shared/fastify-errors.js';
-import { DEFAULT_COURSE_SOURCES, sourceList, type SourceList } from './course-sources.js';
+import { DEFAULT_COURSE_SOURCES, SourceList } from '../../shared/source-list.js';
 import { LOG_LEVELS, LOG_LIMITS, type LogEntry, type LogStore } from './log-store.js';
 import { canRead, canWrite, writerName, type Writer, type WriterIdentity } from './writer-identity.js';
 
@@ -85,7 +85,7 @@ function resolveCourse(course: CourseLogOptions | undefined): ResolvedCourse {
   const enabled = course?.enabled ?? true;
   checkOption(typeof enabled === 'boolean', 'course.enabled', 'true or false');
   const cidrs = course?.sources ?? DEFAULT_COURSE_SOURCES;
-  return { enabled, sources: sourceList(cidrs, 'course.sources'), described: cidrs.join(', ') };
+  return { enabled, sources: new SourceList(cidrs, 'course.sources'), described: cidrs.join(', ') };
 }
 
 /**

@@ -5,7 +5,7 @@ export { buildLogApp, parseCourseLine } from './app.js';
 export type { LogAppOptions, CourseLogOptions } from './app.js';
 export { createWhoamiIdentity, writerName } from './writer-identity.js';
 export type { Writer, WriterIdentity, WhoamiIdentityOptions } from './writer-identity.js';
-export { DEFAULT_COURSE_SOURCES } from './course-sources.js';
+export { DEFAULT_COURSE_SOURCES } from '../../shared/source-list.js';
 export { runLogService } from './main.js';
 export type { LogServiceOptions, RunningLogService } from './main.js';
 export { createServiceLogger, courseLine, escapeControls } from './service-logger.js';

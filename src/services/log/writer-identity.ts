@@ -7,6 +7,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { checkOption, registryUnreachable } from '../../protocol/errors.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
+import { trustingCa } from '../../shared/exchange.js';
 
 /** What the registry says of a token. `services` null: any service. */
 export interface Writer {
@@ -60,7 +61,8 @@ export function createWhoamiIdentity(options: WhoamiIdentityOptions): WriterIden
   let agent: Agent | null = null;
   const dispatcher = (): Agent => {
     const ca = options.ca?.() ?? null;
-    agent ??= new Agent({ connect: { timeout: o.timeoutMs, ...(ca ? { ca } : {}) } });
+    // The CA is added to the public ones, as everywhere else, not put in their place.
+    agent ??= new Agent({ connect: { timeout: o.timeoutMs, ...trustingCa(ca ?? undefined) } });
     return agent;
   };
   // Keyed by the token's hash: the secrets themselves are not kept in memory longer than a request.

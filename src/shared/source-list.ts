@@ -1,6 +1,7 @@
-// Source addresses allowed to use the course API: CIDRs or single addresses, IPv4 and IPv6.
+// Source addresses allowed to use an API that carries no credential (the course's /services and
+// POST /log): CIDRs or single addresses, IPv4 and IPv6.
 import { BlockList, isIP } from 'node:net';
-import { invalidOption } from '../../protocol/errors.js';
+import { invalidOption } from '../protocol/errors.js';
 
 /** Loopback only: the course's Go services run on the registry's machine. */
 export const DEFAULT_COURSE_SOURCES: readonly string[] = Object.freeze(['127.0.0.0/8', '::1/128']);
