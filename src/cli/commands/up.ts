@@ -89,6 +89,8 @@ async function runUp(flags: UpFlags): Promise<void> {
   let started = false;
   for (const part of all) {
     const secret = part.token === null ? undefined : tokens.secrets.get(part.token);
+    // An instance restored from an earlier run may still look passing: only a newer change counts.
+    const since = part.service ? await registryRevision(registryUrl) : 0;
     const child = startPart(part, secret, (code) => {
       if (stopping) return;
       if (!started) {
@@ -101,7 +103,7 @@ async function runUp(flags: UpFlags): Promise<void> {
     });
     running.push(child);
     try {
-      await waitUntilReady(part, registryUrl, secret);
+      await waitUntilReady(part, registryUrl, secret, since);
     } catch (error) {
       say(`${part.label} did not become ready: ${(error as Error).message}`);
       await stopAll(1);
@@ -176,27 +178,38 @@ function startPart(part: Part, secret: string | undefined, onUnexpectedExit: (co
 }
 
 /** The registry is ready when it answers its health check; a service when its instance is passing. */
-async function waitUntilReady(part: Part, registryUrl: string, secret: string | undefined): Promise<void> {
+async function waitUntilReady(part: Part, registryUrl: string, secret: string | undefined, sinceRevision: number): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (await isReady(part, registryUrl, secret)) return;
+    if (await isReady(part, registryUrl, secret, sinceRevision)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`not ready after ${READY_TIMEOUT_MS / 1000} s`);
 }
 
 /** Asked with the part's own token: it may read what it registered. */
-async function isReady(part: Part, registryUrl: string, secret: string | undefined): Promise<boolean> {
+async function isReady(part: Part, registryUrl: string, secret: string | undefined, sinceRevision: number): Promise<boolean> {
   const path = part.service ? `/v1/services/${part.service}` : '/v1/health';
   const headers: Record<string, string> = secret === undefined ? {} : { authorization: `Bearer ${secret}` };
   try {
     const response = await fetch(`${registryUrl}${path}`, { headers, signal: AbortSignal.timeout(1000) });
     if (!response.ok) return false;
     if (!part.service) return true;
-    const body = (await response.json()) as { service: { instances: Array<{ url: string; health: string }> } };
-    return body.service.instances.some((i) => i.health === 'passing' && new URL(i.url).port === String(part.port));
+    const body = (await response.json()) as { service: { instances: Array<{ url: string; health: string; revision: number }> } };
+    return body.service.instances.some((i) => i.health === 'passing' && i.revision > sinceRevision && new URL(i.url).port === String(part.port));
   } catch {
     return false;
+  }
+}
+
+/** The registry's revision now (its health check is public); 0 when it does not answer. */
+async function registryRevision(registryUrl: string): Promise<number> {
+  try {
+    const response = await fetch(`${registryUrl}/v1/health`, { signal: AbortSignal.timeout(1000) });
+    const body = (await response.json()) as { revision?: unknown };
+    return typeof body.revision === 'number' ? body.revision : 0;
+  } catch {
+    return 0;
   }
 }
 
