@@ -11,6 +11,8 @@ export const ErrorCodes = {
   URL_NOT_ALLOWED: { status: 422, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
+  LIMIT_REACHED: { status: 429, retryable: true },
+  RATE_LIMITED: { status: 429, retryable: true },
   NOT_FOUND: { status: 404, retryable: false },
   INSTANCE_NOT_FOUND: { status: 404, retryable: false },
   SERVICE_NOT_FOUND: { status: 404, retryable: false },
@@ -75,6 +77,19 @@ export function emptyBody(): RosterError {
 /** `limitBytes` tells the client how much to cut; `what` is too large: the body, a log message. */
 export function payloadTooLarge(limitBytes?: number, what = 'the body'): RosterError {
   return new RosterError('PAYLOAD_TOO_LARGE', limitBytes === undefined ? `${what} is too large` : `${what} is larger than ${limitBytes} bytes`);
+}
+
+/**
+ * A bound on a resource was reached; nothing changed. `limit` is the option's name under
+ * `limits` (docs/operations.md), `what` says what is full.
+ */
+export function limitReached(limit: string, value: number, what: string): RosterError {
+  return new RosterError('LIMIT_REACHED', `${what}: the limit "${limit}" (${value}) is reached; nothing was changed. An operator can raise it (option limits.${limit}, see docs/operations.md)`);
+}
+
+/** Too many writes from one caller in a window; `retryAfterSeconds` is also sent as Retry-After. */
+export function rateLimited(limit: number, windowMs: number, retryAfterSeconds: number): RosterError {
+  return new RosterError('RATE_LIMITED', `too many writes: at most ${limit} per ${windowMs} ms for one credential (limits.writesPerWindow); retry in ${retryAfterSeconds} s`);
 }
 
 export function unsupportedMediaType(message = 'unsupported Content-Type; send application/json'): RosterError {

@@ -3,6 +3,7 @@ import { checkOption } from '../protocol/errors.js';
 import { DEFAULT_HEALTH_OPTIONS, type HealthOptions } from './health/health-checker.js';
 import { DEFAULT_NOTIFIER_OPTIONS, type NotifierOptions } from './notify/notifier.js';
 import { isOutboundRule } from './outbound-policy.js';
+import { resolveLimits, type RegistryLimits } from './limits.js';
 
 /** Where the registry may send probes and patches besides an instance's own host. */
 export interface OutboundOptions {
@@ -18,6 +19,8 @@ export interface RegistryOptions {
   /** On shutdown, how long in-flight deliveries may take to finish. */
   shutdownGraceMs: number;
   outbound: OutboundOptions;
+  /** Bounds on every resource a caller can make the registry hold (docs/operations.md). */
+  limits: RegistryLimits;
 }
 
 export interface RegistryOptionsInput {
@@ -26,6 +29,7 @@ export interface RegistryOptionsInput {
   initialDeliveryWaitMs?: number;
   shutdownGraceMs?: number;
   outbound?: Partial<OutboundOptions>;
+  limits?: Partial<RegistryLimits>;
 }
 
 export function resolveRegistryOptions(input: RegistryOptionsInput = {}): RegistryOptions {
@@ -36,6 +40,7 @@ export function resolveRegistryOptions(input: RegistryOptionsInput = {}): Regist
     initialDeliveryWaitMs: input.initialDeliveryWaitMs ?? notify.timeoutMs,
     shutdownGraceMs: input.shutdownGraceMs ?? 3000,
     outbound: resolveOutbound(input.outbound),
+    limits: resolveLimits(input.limits),
   };
   checkOption(isDuration(options.initialDeliveryWaitMs), 'initialDeliveryWaitMs', 'a whole number of milliseconds ≥ 0');
   checkOption(isDuration(options.shutdownGraceMs), 'shutdownGraceMs', 'a whole number of milliseconds ≥ 0');

@@ -1,0 +1,84 @@
+// Every resource a caller can make the registry hold has a bound here, with its default.
+// docs/operations.md lists them; a refusal names the limit and the option that raises it, and
+// `roster_limit_rejections_total{limit}` counts it.
+import { z } from 'zod';
+import { checkOption } from '../protocol/errors.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const DEFAULT_LIMITS = Object.freeze({
+  /** Instances in the whole catalog. */
+  maxInstances: 100_000,
+  /** Instances of one service. */
+  maxInstancesPerService: 10_000,
+  /** Instances registered by one credential (course callers share the credential "course"). */
+  maxInstancesPerCredential: 10_000,
+  /** A request body. */
+  maxBodyBytes: 256 * KiB,
+  /** A request's headers (Node's `maxHeaderSize`). */
+  maxHeaderBytes: 16 * KiB,
+  /** Open watch streams (GET /v1/watch) in total. */
+  maxWatchStreams: 2_000,
+  /** Open watch streams of one credential. */
+  maxWatchStreamsPerCredential: 200,
+  /** Bytes a watch stream may have written but its reader not taken; beyond it the reader is cut. */
+  watchBacklogBytes: 8 * MiB,
+  /** Queued patch bytes for one subscriber (an update URL); beyond it its queue is dropped. */
+  outboxBytesPerSubscriber: 1 * MiB,
+  /** Queued patch bytes for all subscribers together. */
+  outboxBytesTotal: 64 * MiB,
+  /** A subscriber failing for longer than this is not retried until it is heard from again. */
+  subscriberGiveUpMs: 10 * 60_000,
+  /** Probes and patches in flight towards one origin (scheme://host:port). */
+  outboundConcurrencyPerOrigin: 16,
+  /** Label values one metric may carry (e.g. update URLs); the rest are counted as "other". */
+  maxMetricSeries: 500,
+  /** Writes (register, renew, deregister) one credential — or one source address without one — may make per window. */
+  writesPerWindow: 1_000,
+  /** The window of `writesPerWindow`. */
+  writeWindowMs: 10_000,
+  /** Open connections to the registry's HTTP server. */
+  maxConnections: 10_000,
+  /** How long a client may take to send a request's headers. */
+  headersTimeoutMs: 10_000,
+  /** How long a client may take to send a whole request (registrations wait for their first patch). */
+  requestTimeoutMs: 30_000,
+});
+
+export type RegistryLimits = { readonly [K in keyof typeof DEFAULT_LIMITS]: number };
+export type LimitName = keyof RegistryLimits;
+
+const count = z.number().int().min(1);
+const limitsSchema = z
+  .object(Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, count.optional()])) as Record<LimitName, z.ZodOptional<typeof count>>)
+  .strict();
+
+/** The limits with defaults filled in; refuses unknown names and values that are no whole number ≥ 1. */
+export function resolveLimits(input: Partial<RegistryLimits> = {}): RegistryLimits {
+  const parsed = limitsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const unknown = issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : undefined;
+    checkOption(false, unknown ? `limits.${unknown}` : `limits.${issue?.path.join('.')}`, unknown ? `one of the known limits (${Object.keys(DEFAULT_LIMITS).join(', ')})` : 'a whole number ≥ 1');
+  }
+  const given = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
+  return Object.freeze({ ...DEFAULT_LIMITS, ...given });
+}
+
+/**
+ * Counts refusals by limit, for /metrics. One per registry, shared by the core (instances, outbox)
+ * and the HTTP layer (bodies, streams, rates).
+ */
+export class LimitRejections {
+  readonly #counts = new Map<LimitName, number>();
+
+  count(limit: LimitName): void {
+    this.#counts.set(limit, (this.#counts.get(limit) ?? 0) + 1);
+  }
+
+  /** Refusals so far, by limit. */
+  entries(): IterableIterator<[LimitName, number]> {
+    return this.#counts.entries();
+  }
+}
