@@ -15,6 +15,10 @@ import { CALLBACK_P99_TARGET_MS, callbackRows, runCallbackPropagation } from './
 import { runWatchPropagation, WATCH_UNAVAILABLE, watchP99TargetMs, watchRows, type WatchResult } from './scenarios/propagation-watch.js';
 import { registrationRows, runRegistration, type StoreKind } from './scenarios/registration.js';
 import { runScale, scaleRows, type ScaleResult } from './scenarios/scale.js';
+import { fairnessRows, runFairness, type FairnessResult } from './scenarios/fairness.js';
+import { runStuckWatchers, stuckWatchersRows, type StuckWatchersResult } from './scenarios/stuck-watchers.js';
+import { largeCatalogRows, runLargeCatalog, type LargeCatalogPoint } from './scenarios/large-catalog.js';
+import { outboxFloodRows, runOutboxFlood, type OutboxFloodResult } from './scenarios/outbox-flood.js';
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown } | { ok: false; skipped: true };
 
@@ -30,6 +34,8 @@ const NOTES = [
   'Failure detection: each trial is its own provider process, probed through its heartbeat URL, struck at a random point of its probe cycle (SIGKILL: connections refused; SIGSTOP: the kernel still accepts connections, nothing answers). The time runs from the signal until the last of its dependents received the patch with Removed. The bound is the documented one (docs/api.md, "Health checks"); jitter (±10 % of the interval) can add up to 0.3 s.',
   "Scale: instances registered with heartbeat URLs served by 4 listeners in the bench process (Node's default keep-alive timeout), probed at the default 3 s interval (each shortened by up to 10 % at random). CPU = utime + stime from /proc/<pid>/stat over the window (the progress log gives the kernel's part); RSS = VmRSS from /proc/<pid>/status sampled every second; fds = entries of /proc/<pid>/fd. Floor: the same probe schedule from a bare loop of undici dispatch() calls (16 sockets per origin, one timer per probe) in its own process.",
   'Lookups: wrk (one thread; autocannon when wrk is not installed) with keep-alive connections on GET /v1/services/{name}; the plain node:http server answering the same body to the same load is the ceiling of this machine. etcd: prefix range reads over one etcd3 client (the grpc-js client, not etcd, is the limit there).',
+  "Fairness, memory under stuck watchers, large catalog: the registry runs as `startRegistry()` from dist/ in its own process (memory store), so that the scenario can give it options and each client a token of its own (a tokens file); it measures its own event loop with `perf_hooks.monitorEventLoopDelay` (5 ms resolution), read over IPC. The quiet client registers a new TTL instance every 100 ms on one keep-alive connection and times each POST /v1/instances. Fairness runs with the registry's default limits: the flooding token registers back to back (a 429 counts as an answer), then opens watch streams that read their status line and never more. Memory under stuck watchers and large catalog raise only the write rate and the instances per credential, for the bulk load; RSS is VmRSS sampled every 250 ms.",
+  'Outbox flood: the registry as `roster registry --store sqlite` with its default limits; the dependents are TTL instances whose update URLs are on one loopback port nothing listens on (connections refused), the changes alternate a new Provider instance and the removal of the one before. Queued bytes = `roster_notification_queue_bytes`, scraped every 10 changes and at the end; database growth = registry.db plus its WAL, from after the dependents registered to the end of the changes.',
 ];
 
 async function attempt<T>(options: BenchOptions, scenario: ScenarioName, run: () => Promise<T>): Promise<Outcome<T>> {
@@ -78,6 +84,10 @@ async function main(): Promise<number> {
   const failure = await attempt<DetectionResult[]>(options, 'failure', async () => [...(await eachOf(options.sizes.failure.background, (n) => runFailureDetection(options, n))).values()].flat());
   const scale = await attempt<ScaleResult>(options, 'scale', () => runScale(options));
   const etcd = await attempt<EtcdResult>(options, 'etcd', () => runEtcdPeer(options));
+  const fairness = await attempt<FairnessResult>(options, 'fairness', () => runFairness(options));
+  const stuckWatchers = await attempt<StuckWatchersResult>(options, 'stuck-watchers', () => runStuckWatchers(options));
+  const largeCatalog = await attempt<LargeCatalogPoint[]>(options, 'large-catalog', () => runLargeCatalog(options));
+  const outboxFlood = await attempt<OutboxFloodResult>(options, 'outbox-flood', () => runOutboxFlood(options));
 
   const peer = <T>(pick: (result: EtcdResult) => T): T | string => {
     if (etcd.ok) return pick(etcd.value);
@@ -90,6 +100,10 @@ async function main(): Promise<number> {
     ...rowsOf(failure, 'failure detection', (results) => failureRows(options, results)),
     ...rowsOf(scale, 'scale', scaleRows),
     ...rowsOf(lookups, 'lookups', (result) => lookupRows(options, result, peer((e) => e.lookups))),
+    ...rowsOf(fairness, 'fairness', fairnessRows),
+    ...rowsOf(stuckWatchers, 'memory under stuck watchers', stuckWatchersRows),
+    ...rowsOf(largeCatalog, 'large catalog', largeCatalogRows),
+    ...rowsOf(outboxFlood, 'outbox flood', outboxFloodRows),
   ];
 
   const series: ChartSeries[] = [
@@ -114,7 +128,7 @@ async function main(): Promise<number> {
   writeFileSync(join(options.outDir, 'RESULTS.md'), resultsMarkdown({ command: options.command, profile: options.profile, machine, startedAt, durationS, rows, chartFile: CHART_FILE, findingsFile, notes: NOTES }));
   console.log(table);
   progress(`wrote ${join(options.outDir, 'RESULTS.md')} and ${join(options.outDir, CHART_FILE)}`);
-  const failed = [registration, callback, watch, lookups, failure, scale, etcd].some((o) => !o.ok && !('skipped' in o));
+  const failed = [registration, callback, watch, lookups, failure, scale, etcd, fairness, stuckWatchers, largeCatalog, outboxFlood].some((o) => !o.ok && !('skipped' in o));
   return failed ? 1 : 0;
 }
 

@@ -21,6 +21,9 @@ const SCENARIOS = [
   'failure detection (hang (SIGSTOP))',
   'scale',
   'lookups',
+  'fairness',
+  'memory under stuck watchers',
+  'large catalog',
 ];
 /** Scenarios whose rows carry etcd's figure for the same work. */
 const WITH_ETCD = ['registration (memory store)', 'registration (SQLite store)', 'registration (etcd store)', 'propagation by callback', 'propagation by watch stream', 'lookups'];

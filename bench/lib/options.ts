@@ -21,6 +21,13 @@ export interface Sizes {
   lookups: { durationMs: number; baselineMs: number; maxCount: number; connections: number; instances: number };
   /** etcd watchers per client (each client its own HTTP/2 connection). */
   etcd: { watchersPerClient: number };
+  /** Each phase's length, the quiet client's pace, the flood's connections and its unread streams. */
+  fairness: { phaseMs: number; everyMs: number; floodConnections: number; floodStreams: number };
+  stuckWatchers: { instances: number; watchers: number; metadataBytes: number; windowMs: number };
+  /** Catalog sizes, measured in turn; readers of GET /v1/state in a loop for windowMs. */
+  largeCatalog: { instances: number[]; metadataBytes: number; readers: number; windowMs: number };
+  /** Dependents whose update URLs refuse connections, and changes of the service they require. */
+  outboxFlood: { dependents: number; changes: number };
 }
 
 const DEFAULT_HEALTH: HealthTimings = { intervalMs: 3000, timeoutMs: 1000, attempts: 3, retryDelayMs: 1000 };
@@ -33,6 +40,10 @@ export const SIZES: Record<Profile, Sizes> = {
     scale: { instances: 10_000, listeners: 4, settleMs: 5000, windowMs: 60_000, floorWindowMs: 20_000 },
     lookups: { durationMs: 10_000, baselineMs: 5000, maxCount: 5_000_000, connections: 64, instances: 5 },
     etcd: { watchersPerClient: 100 },
+    fairness: { phaseMs: 10_000, everyMs: 100, floodConnections: 32, floodStreams: 1000 },
+    stuckWatchers: { instances: 10_000, watchers: 200, metadataBytes: 4000, windowMs: 15_000 },
+    largeCatalog: { instances: [10_000, 50_000], metadataBytes: 1000, readers: 4, windowMs: 5000 },
+    outboxFlood: { dependents: 2000, changes: 270 },
   },
   quick: {
     registration: { durationMs: 2000, warmupMs: 500, maxCount: 500_000, concurrency: 64 },
@@ -41,6 +52,10 @@ export const SIZES: Record<Profile, Sizes> = {
     scale: { instances: 2000, listeners: 2, settleMs: 4000, windowMs: 10_000, floorWindowMs: 5000 },
     lookups: { durationMs: 3000, baselineMs: 2000, maxCount: 1_000_000, connections: 64, instances: 5 },
     etcd: { watchersPerClient: 100 },
+    fairness: { phaseMs: 5000, everyMs: 100, floodConnections: 32, floodStreams: 500 },
+    stuckWatchers: { instances: 5000, watchers: 200, metadataBytes: 4000, windowMs: 5000 },
+    largeCatalog: { instances: [10_000, 20_000], metadataBytes: 1000, readers: 4, windowMs: 3000 },
+    outboxFlood: { dependents: 1000, changes: 100 },
   },
   tiny: {
     registration: { durationMs: 500, warmupMs: 100, maxCount: 20_000, concurrency: 8 },
@@ -49,10 +64,14 @@ export const SIZES: Record<Profile, Sizes> = {
     scale: { instances: 200, listeners: 2, settleMs: 500, windowMs: 1500, floorWindowMs: 1000 },
     lookups: { durationMs: 500, baselineMs: 300, maxCount: 50_000, connections: 8, instances: 5 },
     etcd: { watchersPerClient: 100 },
+    fairness: { phaseMs: 1000, everyMs: 100, floodConnections: 4, floodStreams: 20 },
+    stuckWatchers: { instances: 300, watchers: 10, metadataBytes: 1000, windowMs: 1000 },
+    largeCatalog: { instances: [300, 1000], metadataBytes: 200, readers: 2, windowMs: 500 },
+    outboxFlood: { dependents: 50, changes: 20 },
   },
 };
 
-export const SCENARIOS = ['registration', 'propagation', 'watch', 'failure', 'scale', 'lookups', 'etcd'] as const;
+export const SCENARIOS = ['registration', 'propagation', 'watch', 'failure', 'scale', 'lookups', 'etcd', 'fairness', 'stuck-watchers', 'large-catalog', 'outbox-flood'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {

@@ -87,7 +87,10 @@ export interface RegistryEndpoint {
   readonly token: string | null;
 }
 
-export interface RegistryProcess extends ChildHandle, RegistryEndpoint {}
+export interface RegistryProcess extends ChildHandle, RegistryEndpoint {
+  /** Its --data-dir (registry.db, admin.token). */
+  readonly dataDir: string;
+}
 
 export interface RegistryLaunch {
   store: 'memory' | 'sqlite' | 'etcd';
@@ -95,6 +98,28 @@ export interface RegistryLaunch {
   flags?: string[];
   /** Write a V8 CPU profile of the registry here when it stops (`node --cpu-prof`). */
   cpuProfileDir?: string | null;
+  /** Keep the registry's default limits; otherwise those its load would hit are raised (RAISED_LIMITS). */
+  defaultLimits?: boolean;
+}
+
+/**
+ * The scenarios register thousands of instances a second with one token and open many streams
+ * and connections: limits raised far above that load keep their figures comparable with runs
+ * made before the limits existed. A scenario's own `--limit` flags come after, and win.
+ */
+export const RAISED_LIMITS: Readonly<Record<string, number>> = {
+  maxInstances: 10_000_000,
+  maxInstancesPerService: 10_000_000,
+  maxInstancesPerCredential: 10_000_000,
+  writesPerWindow: 1_000_000_000,
+  maxWatchStreams: 1_000_000,
+  maxWatchStreamsPerCredential: 1_000_000,
+  maxConnections: 1_000_000,
+};
+
+function limitFlags(launch: RegistryLaunch): string[] {
+  if (launch.defaultLimits) return [];
+  return Object.entries(RAISED_LIMITS).flatMap(([name, value]) => ['--limit', `${name}=${value}`]);
 }
 
 /**
@@ -107,11 +132,11 @@ export async function startRegistry(scope: Scope, launch: RegistryLaunch): Promi
   const port = await freePort();
   const dataDir = scope.tempDir(`registry-${launch.store}`);
   const profile = launch.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', launch.cpuProfileDir] : [];
-  const args = [...profile, ROSTER_CLI, 'registry', '--host', '127.0.0.1', '--port', String(port), '--store', launch.store, '--data-dir', dataDir, ...(launch.flags ?? [])];
+  const args = [...profile, ROSTER_CLI, 'registry', '--host', '127.0.0.1', '--port', String(port), '--store', launch.store, '--data-dir', dataDir, ...limitFlags(launch), ...(launch.flags ?? [])];
   const handle = spawnChild(scope, process.execPath, args, { ROSTER_LOG_LEVEL: 'warn' });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/v1/health`, handle);
-  return { ...handle, url, token: readAdminToken(dataDir) };
+  return { ...handle, url, token: readAdminToken(dataDir), dataDir };
 }
 
 /** The admin token a registry wrote into its data dir; null when it wrote none (auth off). */

@@ -1,4 +1,8 @@
-// Makes a pino JSON line readable on a terminal: "02:10:45 INFO  message key=value".
+// Makes a pino JSON line readable on a terminal: "02:10:45 INFO  message key=value". The message
+// and the values may quote what was registered (a URL): their control characters are shown as
+// escapes, as JSON had them, never sent to the terminal.
+import { terminalSafe } from './terminal-text.js';
+
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name', 'v']);
 
@@ -15,6 +19,6 @@ export function formatLogLine(line: string): string {
   const level = (LEVELS[entry.level] ?? String(entry.level)).padEnd(5);
   const extras = Object.entries(entry)
     .filter(([key]) => !HIDDEN.has(key))
-    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
-  return [time, level, String(entry.msg ?? ''), ...extras].join(' ').trimEnd();
+    .map(([key, value]) => `${terminalSafe(key)}=${terminalSafe(typeof value === 'string' ? value : JSON.stringify(value))}`);
+  return [time, level, terminalSafe(String(entry.msg ?? '')), ...extras].join(' ').trimEnd();
 }

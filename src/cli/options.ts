@@ -1,30 +1,32 @@
 // Parsers for command-line values that fail with a message naming the option.
 import { InvalidArgumentError } from 'commander';
+import { z } from 'zod';
+import { durationMs, wholeNumber } from '../shared/options.js';
+import { ignoreOutputErrorsAfterHangup } from '../shared/hangup.js';
 
-export function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('must be a port number from 0 to 65535');
-  return port;
+/**
+ * A parser for a numeric flag that checks it with the schema of the option it sets: the same
+ * rule and the same words as the option itself ("must be a whole number of milliseconds ≥ 1").
+ */
+export function parseNumberAs(schema: z.ZodType<unknown, number | undefined>): (value: string) => number {
+  return (value) => {
+    const checked = schema.safeParse(value.trim() === '' ? Number.NaN : Number(value));
+    if (!checked.success || typeof checked.data !== 'number') throw new InvalidArgumentError(`must be ${checked.error?.issues[0]?.message ?? 'a number'}`);
+    return checked.data;
+  };
 }
 
-export function parseMs(value: string): number {
-  const ms = Number(value);
-  if (!Number.isInteger(ms) || ms < 0) throw new InvalidArgumentError('must be a whole number of milliseconds');
-  return ms;
-}
+export const parsePort = parseNumberAs(z.number({ error: 'a port number from 0 to 65535' }).int().min(0).max(65535));
+export const parseMs = parseNumberAs(durationMs(0));
+export const parseCount = parseNumberAs(wholeNumber(1));
 
-export function parseCount(value: string): number {
-  const count = Number(value);
-  if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError('must be a whole number ≥ 1');
-  return count;
-}
-
-/** Runs `stop` once on SIGINT or SIGTERM, then exits 0 (1 if stopping failed). */
+/** Runs `stop` once on SIGINT, SIGTERM or SIGHUP (its terminal closed), then exits 0 (1 if stopping failed). */
 export function onShutdownSignal(stop: () => Promise<void>, log: (message: string) => void): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
+    ignoreOutputErrorsAfterHangup(signal);
     log(`${signal} received: shutting down`);
     stop().then(
       () => process.exit(0),
@@ -36,4 +38,5 @@ export function onShutdownSignal(stop: () => Promise<void>, log: (message: strin
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  process.on('SIGHUP', handler);
 }

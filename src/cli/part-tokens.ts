@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { invalidConfigFile, unreadableFile } from '../protocol/errors.js';
 
 export interface PartIdentity {
   /** Token name, and the name of its secret's file (`<name>.token`). */
@@ -72,17 +73,17 @@ async function readTokensFile(file: string): Promise<TokensFile | undefined> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read the tokens file ${file}: ${(error as Error).message}`);
+    throw unreadableFile('--data-dir', file, error, 'a tokens file');
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new Error(`the tokens file ${file} is not valid JSON (${(error as Error).message}): fix it, or move it away to have a new one made`);
+    throw invalidConfigFile(`the tokens file ${file} is not valid JSON (${(error as Error).message}): fix it, or move it away to have a new one made`, error);
   }
   const tokens = (parsed as { tokens?: unknown } | null)?.tokens;
   if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'object' && t !== null && typeof (t as TokenEntry).name === 'string')) {
-    throw new Error(`the tokens file ${file} must hold { "tokens": [ { "name": …, "sha256": …, "scopes": […] }, … ] }: fix it, or move it away to have a new one made`);
+    throw invalidConfigFile(`the tokens file ${file} must hold { "tokens": [ { "name": …, "sha256": …, "scopes": […] }, … ] }: fix it, or move it away to have a new one made`);
   }
   await keepPrivate(file);
   return parsed as TokensFile;

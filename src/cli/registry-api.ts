@@ -7,7 +7,11 @@ import { Command } from 'commander';
 import { Agent, request } from 'undici';
 import { RosterError, errorFromAnswer, invalidArgument, registryError, registryUnreachable, withAdvice, type ErrorCode } from '../protocol/errors.js';
 import { httpUrl } from '../protocol/validation.js';
+import { DEFAULT_REGISTRY_URL } from '../client/options.js';
+import { DEFAULT_START_OPTIONS } from '../registry/options.js';
 import { readCaFile, trustingCa } from '../shared/exchange.js';
+import { terminalSafe, terminalSafeDeep, terminalSafeJson } from './terminal-text.js';
+import { ignoreOutputErrorsAfterHangup } from '../shared/hangup.js';
 
 /** Exit codes a script can rely on. */
 export const EXIT = {
@@ -20,7 +24,7 @@ export const EXIT = {
   unreachable: 3,
 } as const;
 
-export const DEFAULT_REGISTRY_URL = 'http://localhost:3000';
+export { DEFAULT_REGISTRY_URL } from '../client/options.js';
 const REQUEST_TIMEOUT_MS = 5_000;
 
 /** The process as a command sees it; tests hand in their own. */
@@ -32,7 +36,7 @@ export interface CliIo {
   setExitCode(code: number): void;
   /** Ends at once; for commander's usage errors, which come before any work. */
   exit(code: number): never;
-  /** Aborted by Ctrl-C or SIGTERM: a long-running command stops and exits 0. */
+  /** Aborted by Ctrl-C, SIGTERM or SIGHUP: a long-running command stops and exits 0. */
   readonly interrupted: AbortSignal;
 }
 
@@ -49,7 +53,7 @@ export interface Credential {
   source: string;
 }
 
-export const DEFAULT_DATA_DIR = './data';
+export const DEFAULT_DATA_DIR = DEFAULT_START_OPTIONS.dataDir;
 
 /** The exit code each error ends a command with; any other code is EXIT.registryError. */
 const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = { INVALID_OPTION: EXIT.usage, REGISTRY_UNREACHABLE: EXIT.unreachable };
@@ -82,9 +86,14 @@ export function processIo(): CliIo {
 
 function abortOnSignals(): AbortSignal {
   const controller = new AbortController();
-  const stop = (): void => controller.abort();
+  const stop = (signal: NodeJS.Signals): void => {
+    ignoreOutputErrorsAfterHangup(signal);
+    controller.abort();
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // The terminal was closed: stop as cleanly as on Ctrl-C.
+  process.once('SIGHUP', stop);
   return controller.signal;
 }
 
@@ -105,7 +114,8 @@ export async function runCommand(io: CliIo, work: () => Promise<void>): Promise<
     await work();
   } catch (error) {
     const known = error instanceof RosterError;
-    io.stderr.write(`roster: ${known ? describeError(error) : String((error as Error)?.stack ?? error)}\n`);
+    // A registry's error may quote what was registered (a URL): shown inert.
+    io.stderr.write(`roster: ${known ? terminalSafe(describeError(error)) : String((error as Error)?.stack ?? error)}\n`);
     io.setExitCode(known ? exitCodeOf(error) : EXIT.registryError);
   }
 }
@@ -155,19 +165,23 @@ export function trustedCa(env: CliIo['env']): string | undefined {
   return readCaFile(env.ROSTER_TLS_CA?.trim() || undefined, 'ROSTER_TLS_CA');
 }
 
-/** Opens the registry API for `work`, and frees its sockets after. */
-export async function withRegistry<T>(flags: ApiFlags, io: CliIo, work: (api: RegistryApi) => Promise<T>): Promise<T> {
+/**
+ * Opens the registry API for `work`, and frees its sockets after. For text output every string of
+ * the answer is made terminal-safe here (--json output is escaped by printJson instead).
+ */
+export async function withRegistry<T>(flags: ApiFlags, io: CliIo, work: (api: RegistryCalls) => Promise<T>): Promise<T> {
   const url = registryUrl(flags, io.env);
-  const api = new RegistryApi(url, credential(flags, io.env, url), trustedCa(io.env));
+  const api = new RegistryCalls(url, credential(flags, io.env, url), trustedCa(io.env));
   try {
-    return await work(api);
+    const answer = await work(api);
+    return flags.json ? answer : terminalSafeDeep(answer);
   } finally {
     await api.close();
   }
 }
 
 /** The registry's /v1 API, with its answers mapped to exit codes. */
-export class RegistryApi {
+export class RegistryCalls {
   readonly url: string;
   // Our own agent, closed after the command: idle sockets would keep the process alive.
   readonly #agent: Agent;
@@ -250,7 +264,7 @@ function parseJson(text: string): unknown {
 }
 
 export function printJson(io: CliIo, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  io.stdout.write(`${terminalSafeJson(JSON.stringify(value, null, 2))}\n`);
 }
 
 // ---- text layout ----

@@ -53,6 +53,7 @@ export class RegistryHttp {
   /** Sends to the current registry, failing over on transport errors; HTTP errors are answers. */
   async send(method: string, path: string, options: SendOptions = {}): Promise<Answer> {
     const failures: string[] = [];
+    const errors: unknown[] = [];
     for (let i = 0; i < this.#urls.length; i++) {
       const index = (this.#current + i) % this.#urls.length;
       const base = this.#urls[index] as string;
@@ -62,9 +63,10 @@ export class RegistryHttp {
         return answer;
       } catch (error) {
         failures.push(`${base}: ${describeTransportError(error, this.#timeoutMs)}`);
+        errors.push(error);
       }
     }
-    throw unreachable(failures);
+    throw unreachable(failures, errors);
   }
 
   /** Frees idle sockets; a later request opens new ones. */
@@ -123,10 +125,12 @@ function describeTransportError(error: unknown, timeoutMs: number): string {
   return err.code ?? err.cause?.code ?? err.message ?? String(error);
 }
 
-function unreachable(failures: string[]): RosterError {
+/** The transport errors, one per URL, are its cause: whoever retries can tell a registry that is down from one it cannot trust. */
+function unreachable(failures: string[], errors: unknown[]): RosterError {
   const where = failures.length === 1 ? `at ${failures[0]}` : `at any of its URLs (${failures.join('; ')})`;
   return registryUnreachable(
     `cannot reach the Roster registry ${where}: start it (\`roster registry\`) or set ROSTER_REGISTRY_URL to its address`,
+    new AggregateError(errors, 'no registry URL answered'),
   );
 }
 

@@ -1,7 +1,8 @@
 // Public API of roster/client.
 export { RegistryClient, DEFAULT_WAIT_MS } from './registry-client.js';
-export type { ChangeEvent, ClientEvents, WaitForOptions } from './registry-client.js';
-export { DEFAULT_REGISTRY_URL, DEFAULT_TTL_MS, defaultLogger } from './options.js';
+export type { ChangeEvent, ClientEvents, WaitForOptions, WaitingEvent } from './registry-client.js';
+export { DEFAULT_REGISTRY_URL, DEFAULT_TTL_MS, DEFAULT_FORGOTTEN_AFTER_MS, defaultLogger } from './options.js';
+export { DEFAULT_REGISTER_RETRY, type RetryPolicy } from './register-retry.js';
 export type { RegistryClientOptions, ResolvedClientOptions, ClientTlsOptions, Logger, Strategy, ClientProtocol, Notifications } from './options.js';
 export { BODY_LIMIT_BYTES } from './handlers.js';
 export type { RequestHandler } from './handlers.js';

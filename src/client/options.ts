@@ -1,55 +1,21 @@
-// The client's options: one defaults object, validated at construction, then frozen.
-import { checkOption, httpUrl, serviceName, LIMITS } from '../protocol/index.js';
+// The client's options: one schema with its defaults, validated at construction, then frozen.
+import { z } from 'zod';
+import { checkOption, LIMITS } from '../protocol/index.js';
+import { httpUrl, serviceName } from '../protocol/validation.js';
 import type { InstanceMetadata } from '../protocol/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { readCaFile } from '../shared/exchange.js';
+import type { Logger } from '../shared/logger.js';
+import { durationMs, oneOf, resolveOptions, text, wholeNumber, withMethods } from '../shared/options.js';
+import { DEFAULT_REGISTER_RETRY, type RetryPolicy } from './register-retry.js';
 
 export type Strategy = 'round-robin' | 'random';
 export type ClientProtocol = 'roster' | 'course';
 /** How the view of required services is kept current: patches POSTed to us, or GET /v1/watch. */
 export type Notifications = 'callback' | 'watch';
 
-/** Anything with these four methods: console, pino, or a test double. */
-export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-  debug(message: string): void;
-}
-
-export interface RegistryClientOptions {
-  /** This instance's service name. */
-  service: string;
-  /** This instance's advertised base URL. */
-  url: string;
-  /** One URL, or several to fail over between. Default: ROSTER_REGISTRY_URL or http://localhost:3000. */
-  registryUrl?: string | string[];
-  protocol?: ClientProtocol;
-  requires?: string[];
-  /** Where the registry POSTs patches. Default `url + '/services'`; null: no callbacks (the client polls). */
-  updateUrl?: string | null;
-  /** 'watch': no update URL; the view follows the registry's watch stream. Default 'callback'. */
-  notifications?: Notifications;
-  /** Probed by the registry. Default `url + '/heartbeat'`; null: TTL mode (the client renews). */
-  heartbeatUrl?: string | null;
-  /** TTL mode only (heartbeatUrl null). Default 15000. */
-  ttlMs?: number;
-  metadata?: InstanceMetadata;
-  strategy?: Strategy;
-  requestTimeoutMs?: number;
-  /** How often the client confirms the registry still knows it. */
-  checkIntervalMs?: number;
-  clock?: Clock;
-  logger?: Logger;
-  /** Sent as `Authorization: Bearer <token>` on every call to the registry. Default: ROSTER_TOKEN. */
-  token?: string;
-  /** `ca`: path of a PEM CA bundle to trust for an https:// registry, besides the public CAs. Default: ROSTER_TLS_CA. */
-  tls?: ClientTlsOptions;
-}
-
-export interface ClientTlsOptions {
-  ca?: string;
-}
+/** Roster's one logger type: console, pino, or a test double. */
+export type { Logger } from '../shared/logger.js';
 
 export interface ResolvedClientOptions {
   readonly service: string;
@@ -65,6 +31,10 @@ export interface ResolvedClientOptions {
   readonly strategy: Strategy;
   readonly requestTimeoutMs: number;
   readonly checkIntervalMs: number;
+  /** How register() waits for a registry that is not there yet; null: it fails at once (REGISTRY_UNREACHABLE). */
+  readonly registerRetry: RetryPolicy | null;
+  /** Course protocol: no heartbeat probe for this long means the registry has forgotten us. */
+  readonly forgottenAfterMs: number;
   readonly clock: Clock;
   readonly logger: Logger;
   /** The bearer token, or null to send none. */
@@ -75,60 +45,144 @@ export interface ResolvedClientOptions {
 
 export const DEFAULT_REGISTRY_URL = 'http://localhost:3000';
 export const DEFAULT_TTL_MS = 15_000;
+/**
+ * The course's registry probes one instance every 3 s in turn, so each of N instances every 3·N s
+ * (9 s with the three demo services): 30 s is more than three of those rounds.
+ */
+export const DEFAULT_FORGOTTEN_AFTER_MS = 30_000;
 
 /** Warnings and errors only: a library should not chat on stdout. */
 export const defaultLogger: Logger = {
   info: () => {},
   debug: () => {},
-  warn: (message) => console.warn(`roster: ${message}`),
-  error: (message) => console.warn(`roster: ${message}`),
+  warn: (obj, msg) => console.warn(`roster: ${lineOf(obj, msg)}`),
+  error: (obj, msg) => console.warn(`roster: ${lineOf(obj, msg)}`),
 };
+
+/** The message of a log call, with its fields (if any) after it as JSON. */
+function lineOf(obj: object | string, msg?: string): string {
+  if (typeof obj === 'string') return obj;
+  return msg === undefined ? JSON.stringify(obj) : `${msg} ${JSON.stringify(obj)}`;
+}
+
+
+const anHttpUrl = 'an absolute http:// or https:// URL';
+const aServiceName = 'a service name (a letter, then letters, digits, ".", "_" or "-")';
+const aToken = 'a non-empty token of printable characters without spaces';
+const TOKEN = /^[\x21-\x7e]{1,4096}$/;
+
+const url = (expected = anHttpUrl): z.ZodType<string, string> => z.custom<string>((value) => httpUrl.safeParse(value).success, { error: expected });
+const name = z.custom<string>((value) => serviceName.safeParse(value).success, { error: aServiceName });
+
+/** The client's options as a user writes them, with their defaults; startService takes them too. */
+export const clientOptionsObject = z.strictObject({
+  /** This instance's service name. */
+  service: name,
+  /** This instance's advertised base URL. */
+  url: url(),
+  /** One URL, or several to fail over between. Default: ROSTER_REGISTRY_URL or http://localhost:3000. */
+  registryUrl: z.union([url(), z.array(url()).min(1)], { error: 'an http(s) URL or a non-empty list of them (ROSTER_REGISTRY_URL may list several, comma-separated)' }).optional(),
+  protocol: oneOf(['roster', 'course']).default('roster'),
+  requires: z
+    .array(name, { error: `a list of at most ${LIMITS.requires} service names` })
+    .max(LIMITS.requires)
+    .refine((names) => new Set(names).size === names.length, { error: 'a list without duplicates' })
+    .default([]),
+  /** Where the registry POSTs patches. Default `url + '/services'`; null: no callbacks (the client polls). */
+  updateUrl: url('an absolute http(s) URL or null').nullable().optional(),
+  /** 'watch': no update URL; the view follows the registry's watch stream. Default 'callback'. */
+  notifications: oneOf(['callback', 'watch']).default('callback'),
+  /** Probed by the registry. Default `url + '/heartbeat'`; null: TTL mode (the client renews). */
+  heartbeatUrl: url('an absolute http(s) URL or null').nullable().optional(),
+  /** TTL mode only (heartbeatUrl null). Default DEFAULT_TTL_MS. */
+  ttlMs: wholeNumber(LIMITS.minTtlMs, LIMITS.maxTtlMs, 'milliseconds').optional(),
+  metadata: z.custom<InstanceMetadata>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), { error: 'a plain object' }).optional(),
+  strategy: oneOf(['round-robin', 'random']).default('round-robin'),
+  requestTimeoutMs: durationMs(1).default(2_000),
+  /** How often the client confirms the registry still knows it. */
+  checkIntervalMs: durationMs(1).default(5_000),
+  /**
+   * While the registry cannot be reached, register() tries again after `initialDelayMs`, doubling
+   * up to `maxDelayMs` (jittered). false: it rejects at once with REGISTRY_UNREACHABLE, as before.
+   */
+  registerRetry: z
+    .union([z.boolean(), z.strictObject({ initialDelayMs: durationMs(1).optional(), maxDelayMs: durationMs(1).optional() })], {
+      error: 'true, false or { initialDelayMs?, maxDelayMs? } (milliseconds)',
+    })
+    .default(true),
+  /** Course protocol: with no heartbeat probe for this long, register again (the registry forgot us). */
+  forgottenAfterMs: durationMs(1).default(DEFAULT_FORGOTTEN_AFTER_MS),
+  clock: withMethods<Clock>(['now', 'setTimeout', 'clearTimeout'], 'an object with now(), setTimeout() and clearTimeout()').default(systemClock),
+  logger: withMethods<Logger>(['info', 'warn', 'error', 'debug'], 'an object with info(), warn(), error() and debug()').default(defaultLogger),
+  /** Sent as `Authorization: Bearer <token>` on every call to the registry. Default: ROSTER_TOKEN. */
+  token: z.string({ error: aToken }).regex(TOKEN).optional(),
+  /** `ca`: path of a PEM CA bundle to trust for an https:// registry, besides the public CAs. Default: ROSTER_TLS_CA. */
+  tls: z.strictObject({ ca: text('the path of a PEM CA bundle').optional() }, { error: 'an object: { ca?: path of a PEM CA bundle }' }).optional(),
+});
+
+export type RegistryClientOptions = z.input<typeof clientOptionsObject>;
+export type ClientTlsOptions = NonNullable<RegistryClientOptions['tls']>;
+type CheckedOptions = z.output<typeof clientOptionsObject>;
+
+const clientOptionsSchema = clientOptionsObject.transform(settle);
 
 export function resolveClientOptions(options: RegistryClientOptions): ResolvedClientOptions {
   checkOption(typeof options === 'object' && options !== null, 'options', 'an object');
-  checkOption(serviceName.safeParse(options.service).success, 'service', 'a service name (a letter, then letters, digits, ".", "_" or "-")');
-  checkOption(httpUrl.safeParse(options.url).success, 'url', 'an absolute http:// or https:// URL');
+  return resolveOptions(clientOptionsSchema, options, { owner: 'RegistryClient' });
+}
+
+/** What depends on the environment or on other options, once each option alone is known good. */
+function settle(options: CheckedOptions): ResolvedClientOptions {
+  const { service, protocol, requires, strategy, requestTimeoutMs, checkIntervalMs, forgottenAfterMs, clock, logger } = options;
   const url = trimSlash(options.url);
-  const protocol = options.protocol ?? 'roster';
-  checkOption(protocol === 'roster' || protocol === 'course', 'protocol', '"roster" or "course"');
-  const heartbeatUrl = optionalUrl(options.heartbeatUrl, 'heartbeatUrl', `${url}/heartbeat`);
-  const notifications = resolveNotifications(options.notifications, options.updateUrl, protocol);
-  return Object.freeze({
-    service: options.service,
+  const heartbeatUrl = options.heartbeatUrl === undefined ? `${url}/heartbeat` : options.heartbeatUrl;
+  const notifications = checkNotifications(options);
+  return {
+    service,
     url,
-    registryUrls: Object.freeze(resolveRegistryUrls(options.registryUrl)),
+    registryUrls: resolveRegistryUrls(options.registryUrl),
     protocol,
-    requires: Object.freeze(resolveRequires(options.requires)),
-    updateUrl: notifications === 'watch' ? null : optionalUrl(options.updateUrl, 'updateUrl', `${url}/services`),
+    requires,
+    updateUrl: notifications === 'watch' ? null : options.updateUrl === undefined ? `${url}/services` : options.updateUrl,
     notifications,
     heartbeatUrl,
     ttlMs: resolveTtl(options.ttlMs, heartbeatUrl, protocol),
-    metadata: resolveMetadata(options.metadata),
-    strategy: resolveStrategy(options.strategy),
-    requestTimeoutMs: positiveMs(options.requestTimeoutMs, 'requestTimeoutMs', 2_000),
-    checkIntervalMs: positiveMs(options.checkIntervalMs, 'checkIntervalMs', 5_000),
-    clock: resolveClock(options.clock),
-    logger: resolveLogger(options.logger),
+    metadata: options.metadata === undefined ? undefined : { ...options.metadata },
+    strategy,
+    requestTimeoutMs,
+    checkIntervalMs,
+    registerRetry: resolveRegisterRetry(options.registerRetry),
+    forgottenAfterMs,
+    clock,
+    logger,
     token: resolveToken(options.token),
-    tlsCa: resolveTlsCa(options.tls),
-  });
+    tlsCa: resolveTlsCa(options.tls?.ca),
+  };
+}
+
+/** true: the defaults; an object: the defaults with its values on top; false: no retry. */
+function resolveRegisterRetry(value: CheckedOptions['registerRetry']): RetryPolicy | null {
+  if (value === false) return null;
+  const policy = { ...DEFAULT_REGISTER_RETRY, ...(value === true ? {} : definedOnly(value)) };
+  checkOption(policy.maxDelayMs >= policy.initialDelayMs, 'registerRetry.maxDelayMs', `at least registerRetry.initialDelayMs (${policy.initialDelayMs})`);
+  return policy;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as Partial<T>;
 }
 
 /** Explicit option, else ROSTER_TOKEN; it must fit in a header line. */
 function resolveToken(value: string | undefined): string | null {
+  if (value !== undefined) return value;
   const fromEnv = process.env.ROSTER_TOKEN?.trim();
-  const token = value ?? (fromEnv || null);
-  if (token === null) return null;
-  const name = value === undefined ? 'ROSTER_TOKEN' : 'token';
-  checkOption(typeof token === 'string' && /^[\x21-\x7e]{1,4096}$/.test(token), name, 'a non-empty token of printable characters without spaces');
-  return token;
+  if (!fromEnv) return null;
+  checkOption(TOKEN.test(fromEnv), 'ROSTER_TOKEN', aToken);
+  return fromEnv;
 }
 
 /** Reads the CA bundle named by `tls.ca` or ROSTER_TLS_CA: a bad path fails at construction, not at the first call. */
-function resolveTlsCa(value: ClientTlsOptions | undefined): string | null {
-  checkOption(value === undefined || (typeof value === 'object' && value !== null), 'tls', 'an object: { ca?: path of a PEM CA bundle }');
-  const explicit = value?.ca;
-  checkOption(explicit === undefined || (typeof explicit === 'string' && explicit.length > 0), 'tls.ca', 'the path of a PEM CA bundle');
+function resolveTlsCa(explicit: string | undefined): string | null {
   const fromEnv = process.env.ROSTER_TLS_CA?.trim() || undefined;
   const option = explicit === undefined && fromEnv !== undefined ? 'ROSTER_TLS_CA' : 'tls.ca';
   const pem = readCaFile(explicit ?? fromEnv, option);
@@ -143,32 +197,14 @@ function trimSlash(url: string): string {
 
 /** Explicit option first, then the environment (comma-separated), then the course's address. */
 function resolveRegistryUrls(value: string | string[] | undefined): string[] {
+  if (value !== undefined) return (Array.isArray(value) ? value : [value]).map((url) => trimSlash(url.trim()));
   const fromEnv = process.env.ROSTER_REGISTRY_URL?.trim();
-  const raw = value ?? (fromEnv ? fromEnv.split(',') : [DEFAULT_REGISTRY_URL]);
-  const urls = (Array.isArray(raw) ? raw : [raw]).map((url) => (typeof url === 'string' ? url.trim() : url));
-  const valid = urls.length > 0 && urls.every((url) => httpUrl.safeParse(url).success);
-  checkOption(valid, 'registryUrl', 'an http(s) URL or a non-empty list of them (ROSTER_REGISTRY_URL may list several, comma-separated)');
+  const urls = fromEnv ? fromEnv.split(',').map((url) => url.trim()) : [DEFAULT_REGISTRY_URL];
+  checkOption(urls.every((url) => httpUrl.safeParse(url).success), 'ROSTER_REGISTRY_URL', 'an http(s) URL or several, comma-separated');
   return urls.map(trimSlash);
 }
 
-function resolveRequires(value: string[] | undefined): string[] {
-  const names = value ?? [];
-  const valid = Array.isArray(names) && names.every((name) => serviceName.safeParse(name).success);
-  checkOption(valid && names.length <= LIMITS.requires, 'requires', `a list of at most ${LIMITS.requires} service names`);
-  checkOption(new Set(names).size === names.length, 'requires', 'a list without duplicates');
-  return [...names];
-}
-
-function optionalUrl(value: string | null | undefined, name: string, fallback: string): string | null {
-  if (value === null) return null;
-  if (value === undefined) return fallback;
-  checkOption(httpUrl.safeParse(value).success, name, 'an absolute http(s) URL or null');
-  return value;
-}
-
-function resolveNotifications(value: Notifications | undefined, updateUrl: string | null | undefined, protocol: ClientProtocol): Notifications {
-  const notifications = value ?? 'callback';
-  checkOption(notifications === 'callback' || notifications === 'watch', 'notifications', '"callback" or "watch"');
+function checkNotifications({ notifications, updateUrl, protocol }: CheckedOptions): Notifications {
   if (notifications === 'callback') return notifications;
   // The course's registry has no watch stream; a watcher takes no callbacks.
   checkOption(protocol === 'roster', 'notifications', '"callback" with protocol "course" (its registry has no watch stream)');
@@ -183,42 +219,5 @@ function resolveTtl(value: number | undefined, heartbeatUrl: string | null, prot
     checkOption(value === undefined, 'ttlMs', 'left out unless heartbeatUrl is null (TTL mode)');
     return null;
   }
-  const ttl = value ?? DEFAULT_TTL_MS;
-  const valid = Number.isInteger(ttl) && ttl >= LIMITS.minTtlMs && ttl <= LIMITS.maxTtlMs;
-  checkOption(valid, 'ttlMs', `an integer from ${LIMITS.minTtlMs} to ${LIMITS.maxTtlMs} (milliseconds)`);
-  return ttl;
-}
-
-function resolveMetadata(value: InstanceMetadata | undefined): InstanceMetadata | undefined {
-  checkOption(value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value)), 'metadata', 'a plain object');
-  return value === undefined ? undefined : Object.freeze({ ...value });
-}
-
-function resolveStrategy(value: Strategy | undefined): Strategy {
-  const strategy = value ?? 'round-robin';
-  checkOption(strategy === 'round-robin' || strategy === 'random', 'strategy', '"round-robin" or "random"');
-  return strategy;
-}
-
-function positiveMs(value: number | undefined, name: string, fallback: number): number {
-  const ms = value ?? fallback;
-  checkOption(Number.isInteger(ms) && ms > 0, name, 'a positive integer (milliseconds)');
-  return ms;
-}
-
-function resolveClock(value: Clock | undefined): Clock {
-  const clock = value ?? systemClock;
-  checkOption(hasMethods(clock, ['now', 'setTimeout', 'clearTimeout']), 'clock', 'an object with now(), setTimeout() and clearTimeout()');
-  return clock;
-}
-
-function resolveLogger(value: Logger | undefined): Logger {
-  const logger = value ?? defaultLogger;
-  checkOption(hasMethods(logger, ['info', 'warn', 'error', 'debug']), 'logger', 'an object with info(), warn(), error() and debug()');
-  return logger;
-}
-
-function hasMethods(value: unknown, names: string[]): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  return names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
+  return value ?? DEFAULT_TTL_MS;
 }

@@ -1,7 +1,7 @@
 // What a patch must be before it touches the view, signed or not: provider names that are
 // service names, provider URLs that are http(s), bounded lists, a Revision that is a number.
 import { z } from 'zod';
-import { LIMITS, httpUrl, parseOrThrow, serviceName } from '../protocol/index.js';
+import { LIMITS, httpUrl, parseOrThrow, serviceName } from '../protocol/validation.js';
 import type { Patch } from '../protocol/index.js';
 import { invalidJson } from '../protocol/errors.js';
 

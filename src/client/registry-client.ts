@@ -10,17 +10,24 @@ import { resolveClientOptions, type RegistryClientOptions, type ResolvedClientOp
 import { MAX_REVISION_JUMP, parseJsonBody, parseProviderPatch } from './patch-rules.js';
 import { ProviderCache, type ServiceChange } from './provider-cache.js';
 import { SignatureGuard, describeGuardCheck, type GuardCheck } from './signature-guard.js';
+import { keepTrying, type Waiting } from './register-retry.js';
 import { Ticker } from './ticker.js';
 import { WatchStream, type WatchChange, type WatchSnapshot } from './watch-stream.js';
-import { clientClosed, internal, invalidRequest, noProvider, registryError, routeNotFound } from '../protocol/errors.js';
+import { clientClosed, internal, invalidRequest, noProvider, registrationCancelled, registryError, routeNotFound } from '../protocol/errors.js';
 
 export interface ChangeEvent extends ServiceChange {
   /** Registry revision of the change; null for the course's registry, which has none. */
   revision: number | null;
 }
 
+/** register() could not reach the registry (or it was not ready) and tries again in `retryInMs`. */
+export interface WaitingEvent extends Waiting {
+  registryUrls: readonly string[];
+}
+
 export type ClientEvents = {
   change: [ChangeEvent];
+  waiting: [WaitingEvent];
   /** Trouble the client recovers from by itself. There is never an 'error' event. */
   warning: [Error];
 };
@@ -35,6 +42,8 @@ const REPAIR_ATTEMPTS = 3;
 const HELD_PATCHES = 16;
 /** Longest wait between attempts to take a registration back from another owner. */
 const MAX_RETAKE_DELAY_MS = 5 * 60_000;
+/** The course's registry keeps one entry per registration, even of one URL: at most this many are taken out before registering again. */
+const MAX_COURSE_DUPLICATES = 10;
 
 /** What this instance registered as: the keep-alive notices when the registry says otherwise. */
 interface Identity {
@@ -71,6 +80,13 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   #repair: Promise<void> | null = null;
   #wantedRevision = 0;
   #closing: Promise<void> | null = null;
+  /** A register() under way (waiting for the registry, perhaps), and how to stop it. */
+  #registration: Promise<void> | null = null;
+  #stopRegistering: AbortController | null = null;
+  /** register() failed to reach the registry and tries again: it waits for the registry. */
+  #waiting = false;
+  /** When the registry last probed our heartbeat (or we registered): the course's registry shows it still knows us only so. */
+  #lastProbeAt = 0;
 
   constructor(options: RegistryClientOptions) {
     super();
@@ -87,7 +103,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
       checkProbe: (signature, payload) => this.#checkProbe(signature, payload),
       isDraining: () => this.#draining,
     });
-    this.#ticker = new Ticker(this.options.clock, this.#checkIntervalMs(), () => this.#check());
+    this.#ticker = new Ticker(this.options.clock, this.#checkIntervalMs(), () => this.#check(), (error) => this.options.logger.error(`the keep-alive round failed: ${(error as Error)?.message ?? error}`));
     this.#watch = this.options.notifications === 'watch' && this.options.requires.length > 0 ? this.#createWatch() : null;
     // Bound, so that `server.on('request', ...)`-style code can pass it around unattached.
     this.handleRequest = this.handleRequest.bind(this);
@@ -112,20 +128,68 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     return this.#guard.active;
   }
 
-  async register(): Promise<void> {
-    if (this.#closing) throw clientClosed('register()');
-    if (this.options.protocol === 'course') await this.#registerCourse();
-    else await this.#registerRoster();
+  /**
+   * Registers, and resolves once registered. While the registry cannot be reached (or says it is
+   * not ready) it keeps trying, with backoff, unless `registerRetry` is false; a refusal (a bad
+   * token, an invalid registration) rejects at once. deregister() or close() stops the waiting.
+   */
+  register(): Promise<void> {
+    if (this.#closing) return Promise.reject(clientClosed('register()'));
+    this.#registration ??= this.#registerUntilDone().finally(() => {
+      this.#registration = null;
+      this.#stopRegistering = null;
+      this.#waiting = false;
+    });
+    return this.#registration;
+  }
+
+  /** Whether register() is waiting for the registry to come up. */
+  get waitingForRegistry(): boolean {
+    return this.#waiting;
+  }
+
+  async #registerUntilDone(): Promise<void> {
+    const stop = (this.#stopRegistering = new AbortController());
+    await keepTrying(() => (this.options.protocol === 'course' ? this.#registerCourse() : this.#registerRoster()), {
+      clock: this.options.clock,
+      policy: this.options.registerRetry,
+      signal: stop.signal,
+      onWait: (waiting) => this.#onWaiting(waiting),
+      stopped: () => registrationCancelled(String(stop.signal.reason)),
+    });
     this.#registered = true;
     this.#registryDown = false;
+    this.#lastProbeAt = this.options.clock.now();
     this.options.logger.info(`registered ${this.options.service} at ${this.options.url} with the registry at ${this.registryUrl}`);
-    // The course's registry probes our heartbeat and has no renew: nothing to keep alive.
-    if (this.options.protocol === 'roster') this.#ticker.start();
+    // Roster: renew or look ourselves up. Course: notice when the registry stops probing us.
+    this.#ticker.start();
     this.#watch?.start();
+  }
+
+  /** The first wait is a warning; the later ones, while the registry stays away, are info. */
+  #onWaiting(waiting: Waiting): void {
+    const { service, url, registryUrls } = this.options;
+    this.#waiting = true;
+    const message = `${service} at ${url} is not registered yet: ${waiting.error.message}; waiting for the registry (${registryUrls.join(', ')}): attempt ${waiting.attempt + 1} in ${waiting.retryInMs} ms`;
+    if (waiting.attempt === 1) this.options.logger.warn(message);
+    else this.options.logger.info(message);
+    try {
+      this.emit('waiting', { ...waiting, registryUrls });
+    } catch (error) {
+      this.#warn(new Error(`a 'waiting' listener threw: ${(error as Error)?.message ?? error}`, { cause: error }));
+    }
+  }
+
+  /** Stops a register() that waits for the registry, and lets an attempt under way finish. */
+  async #cancelRegistration(by: string): Promise<void> {
+    this.#stopRegistering?.abort(by);
+    await this.#registration?.catch(() => {});
   }
 
   /** Stops the keep-alive loop and removes this instance from the registry. Idempotent. */
   async deregister(): Promise<void> {
+    // An attempt under way may still register us: wait for it, so that what it registered goes too.
+    await this.#cancelRegistration('deregister()');
     if (!this.#registered) return;
     this.#registered = false;
     await Promise.all([this.#ticker.stop(), this.#watch?.stop()]);
@@ -193,7 +257,10 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
       };
       const timer = this.options.clock.setTimeout(() => {
         done();
-        reject(noProvider(`gave up after ${timeoutMs} ms waiting for ${quoteAll(missing())}: no passing instance is registered; start it or check the registry`));
+        const why = this.#waiting
+          ? `this client is still waiting for the registry (${this.options.registryUrls.join(', ')}) to register it`
+          : 'no passing instance is registered; start it or check the registry';
+        reject(noProvider(`gave up after ${timeoutMs} ms waiting for ${quoteAll(missing())}: ${why}`));
       }, timeoutMs);
       const done = (): void => {
         this.options.clock.clearTimeout(timer);
@@ -233,6 +300,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   }
 
   async #close(): Promise<void> {
+    await this.#cancelRegistration('close()');
     await Promise.all([this.#ticker.stop(), this.#watch?.close()]);
     await this.#repair;
     await this.#http.close();
@@ -304,7 +372,10 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
 
   #checkProbe(signature: string | undefined, payload: string): Verdict {
     const check = this.#guard.checkProbe(signature, payload);
-    if (check === 'valid') return { ok: true };
+    if (check === 'valid') {
+      this.#lastProbeAt = this.options.clock.now();
+      return { ok: true };
+    }
     // Probes carry nothing to apply: a refused one is worth a debug line, not a warning each time.
     this.options.logger.debug(`refused a heartbeat probe (${check})`);
     return { ok: false, reason: describeGuardCheck(check) };
@@ -433,6 +504,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
 
   /** One keep-alive round: renew or look ourselves up; register again when forgotten or changed behind our back. */
   async #check(): Promise<void> {
+    if (this.options.protocol === 'course') return this.#checkProbed();
     try {
       const answer = this.options.ttlMs !== null
         ? await this.#http.send('POST', `/v1/instances/${encodeURIComponent(this.id)}/renew`)
@@ -485,6 +557,39 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     this.options.logger.info(`registered ${this.options.service} at ${this.options.url} again`);
   }
 
+  /**
+   * The course's registry has no look-up and no renewal; it probes every instance it knows. When
+   * no probe came for `forgottenAfterMs`, it has forgotten us (restarted, or dropped us after a
+   * failed probe): register again.
+   */
+  async #checkProbed(): Promise<void> {
+    const { clock, forgottenAfterMs, service, url } = this.options;
+    if (clock.now() - this.#lastProbeAt < forgottenAfterMs) return;
+    try {
+      this.#report(`the registry at ${this.registryUrl} has not probed ${this.options.heartbeatUrl} for ${forgottenAfterMs} ms (forgottenAfterMs): it no longer knows ${url}; registering again`);
+      await this.#registerCourseAgain();
+    } catch (error) {
+      return this.#onCheckError(error);
+    }
+    this.#markUp();
+    this.#lastProbeAt = clock.now();
+    this.#lastTrouble = null;
+    this.options.logger.info(`registered ${service} at ${url} again`);
+  }
+
+  /**
+   * The course's registry keeps every registration it is sent, several of one URL too, and each
+   * DELETE takes out one: ours go first (an unknown URL answers 500, or 404 from Roster's), so that
+   * no duplicate is left behind when the registry did know us after all.
+   */
+  async #registerCourseAgain(): Promise<void> {
+    for (let i = 0; i < MAX_COURSE_DUPLICATES; i++) {
+      const answer = await this.#http.send('DELETE', '/services', { text: this.options.url, contentType: 'text/plain' });
+      if (answer.status !== 200) break;
+    }
+    await this.#registerCourse();
+  }
+
   #onCheckError(error: unknown): void {
     const unreachable = error instanceof RosterError && error.code === 'REGISTRY_UNREACHABLE';
     if (unreachable) return this.#onRegistryError(error);
@@ -522,6 +627,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
 
   #whyNone(service: string): string {
     if (!this.#cache.requires(service)) return `it is not in this client's requires: [${this.options.requires.join(', ')}]`;
+    if (this.waitingForRegistry) return `this client is waiting for the registry (${this.options.registryUrls.join(', ')}) to register it`;
     if (!this.#registered) return 'this client has not registered yet; call register() first';
     return 'the registry lists no passing instance; is it running?';
   }

@@ -8,14 +8,17 @@ export class Ticker {
   readonly #clock: Clock;
   readonly #intervalMs: number;
   readonly #task: () => Promise<void>;
+  readonly #onError: (error: unknown) => void;
   #timer: TimerHandle | null = null;
   #running: Promise<void> | null = null;
   #stopped = true;
 
-  constructor(clock: Clock, intervalMs: number, task: () => Promise<void>) {
+  /** `onError` hears what the task let through (it handles its own errors): a bug, reported, and the loop goes on. */
+  constructor(clock: Clock, intervalMs: number, task: () => Promise<void>, onError: (error: unknown) => void) {
     this.#clock = clock;
     this.#intervalMs = intervalMs;
     this.#task = task;
+    this.#onError = onError;
   }
 
   start(): void {
@@ -38,8 +41,8 @@ export class Ticker {
 
   async #run(): Promise<void> {
     this.#timer = null;
-    // The task handles its own errors; this catch only keeps the loop alive.
-    this.#running = this.#task().catch(() => {});
+    // The task handles its own errors; what escapes it is reported, and the loop stays alive.
+    this.#running = this.#task().catch(this.#onError);
     await this.#running;
     this.#running = null;
     if (!this.#stopped) this.#schedule();

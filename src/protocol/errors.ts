@@ -33,6 +33,7 @@ export const ErrorCodes = {
   ADDRESS_NOT_AVAILABLE: { status: 500, retryable: false },
   SCHEMA_TOO_NEW: { status: 500, retryable: false },
   STORE_DAMAGED: { status: 500, retryable: false },
+  PART_NOT_READY: { status: 503, retryable: true },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -74,9 +75,13 @@ export function emptyBody(): RosterError {
   return new RosterError('INVALID_REQUEST', 'the body is empty; send a JSON object');
 }
 
-/** `limitBytes` tells the client how much to cut; `what` is too large: the body, a log message. */
-export function payloadTooLarge(limitBytes?: number, what = 'the body'): RosterError {
-  return new RosterError('PAYLOAD_TOO_LARGE', limitBytes === undefined ? `${what} is too large` : `${what} is larger than ${limitBytes} bytes`);
+/**
+ * `limitBytes` tells the client how much to cut; `what` is too large: the body, a log message;
+ * `limit` names the option under `limits` that sets the bound, when an operator can raise it.
+ */
+export function payloadTooLarge(limitBytes?: number, what = 'the body', limit?: string): RosterError {
+  const message = limitBytes === undefined ? `${what} is too large` : `${what} is larger than ${limitBytes} bytes`;
+  return new RosterError('PAYLOAD_TOO_LARGE', limit === undefined ? message : `${message} (the limit "${limit}"; option limits.${limit}, see docs/operations.md)`);
 }
 
 /**
@@ -198,6 +203,11 @@ export function clientClosed(what: string): RosterError {
   return new RosterError('CLIENT_CLOSED', `${what}: this client is closed; create a new one`);
 }
 
+/** register() was still waiting for the registry when `by` ("deregister()", "close()") stopped it. */
+export function registrationCancelled(by: string): RosterError {
+  return new RosterError('CLIENT_CLOSED', `register(): ${by} was called while waiting for the registry; nothing is registered`);
+}
+
 /** Our own bug or a dependency's; the message says where to look. */
 export function internal(message: string, cause?: unknown): RosterError {
   return new RosterError('INTERNAL', message, cause === undefined ? undefined : { cause });
@@ -207,6 +217,11 @@ export function internal(message: string, cause?: unknown): RosterError {
 
 export function invalidOption(name: string, expected: string): RosterError {
   return new RosterError('INVALID_OPTION', `option "${name}" must be ${expected}`);
+}
+
+/** An option `owner` does not take, a misspelling most often: the message lists the ones it knows. */
+export function unknownOption(name: string, owner: string, known: readonly string[]): RosterError {
+  return new RosterError('INVALID_OPTION', `option "${name}" is not an option of ${owner}; known: ${known.join(', ') || 'none'}`);
 }
 
 /** A command-line argument or environment variable: "--registry must be an http:// or https:// URL". */
@@ -253,9 +268,22 @@ export function schemaTooNew(file: string, version: number, advice: string): Ros
   return new RosterError('SCHEMA_TOO_NEW', `${file} was written by a newer Roster (schema ${version}); ${advice}`);
 }
 
+/** `roster up`: a part it started did not become ready (listening, or registered and passing) in time. */
+export function partNotReady(part: string, waitedMs: number): RosterError {
+  return new RosterError('PART_NOT_READY', `${part} did not become ready within ${waitedMs / 1000} s`);
+}
+
 /** A persisted row that does not read back as what was written: refused, never skipped. */
 export function storeDamaged(store: string, key: string, problem: string): RosterError {
   return new RosterError('STORE_DAMAGED', `${store} holds a damaged row at ${key}: ${problem}; repair or remove it, or choose another data directory`);
+}
+
+/**
+ * A database found damaged at start (emptied, a table gone, corrupt pages, a row that does not
+ * parse): refused, never taken as an empty start. `remedy` names the option that starts afresh.
+ */
+export function damagedState(file: string, problem: string, remedy: string): RosterError {
+  return new RosterError('STORE_DAMAGED', `${file} is damaged: ${problem}. Restore it from a backup, or start afresh with ${remedy}, which moves the damaged file aside (never deletes it)`);
 }
 
 /** Throws INVALID_OPTION naming the option when `ok` is false. */

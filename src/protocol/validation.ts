@@ -20,15 +20,30 @@ export const LIMITS = {
 
 const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]*$/;
 
+/** C0 and C1 controls (NUL, tab, line breaks, ESC, …), DEL, and the Unicode line and paragraph separators. */
+export const CONTROL_CHARACTER = /[\p{Cc}\u2028\u2029]/u;
+
+export const NO_CONTROL_CHARACTERS = 'must not contain control characters (such as NUL, ESC, a line break or a tab)';
+
+export function hasControlCharacter(text: string): boolean {
+  return CONTROL_CHARACTER.test(text);
+}
+
+/** Text that a log line or a terminal shows as it is: no control characters. */
+const plainText = z.string().refine((text) => !hasControlCharacter(text), NO_CONTROL_CHARACTERS);
+
 export const serviceName = z
   .string()
   .min(1, 'must not be empty')
   .max(LIMITS.nameLength, `must be at most ${LIMITS.nameLength} characters`)
   .regex(NAME_PATTERN, 'must start with a letter and hold only letters, digits, ".", "_" and "-"');
 
+// The URL parser drops tabs and line breaks and percent-encodes ESC, but the text as sent is what
+// is stored and shown: a URL holding control characters is refused before it is parsed.
 export const httpUrl = z
   .string()
   .max(LIMITS.urlLength, `must be at most ${LIMITS.urlLength} characters`)
+  .refine((text) => !hasControlCharacter(text), { message: NO_CONTROL_CHARACTERS, abort: true })
   .refine(isHttpUrl, 'must be an absolute http:// or https:// URL');
 
 function isHttpUrl(value: string): boolean {
@@ -44,10 +59,11 @@ const requiredServices = z
 
 const metadata = z
   .object({
-    version: z.string().max(LIMITS.tagLength).optional(),
-    tags: z.array(z.string().min(1).max(LIMITS.tagLength)).max(LIMITS.tags).optional(),
+    version: plainText.max(LIMITS.tagLength).optional(),
+    tags: z.array(plainText.min(1).max(LIMITS.tagLength)).max(LIMITS.tags).optional(),
   })
   .catchall(z.unknown())
+  .superRefine(refuseControlCharacters)
   .refine((value) => Object.keys(value).length <= LIMITS.metadataKeys, `must have at most ${LIMITS.metadataKeys} keys`)
   .refine((value) => JSON.stringify(value).length <= LIMITS.metadataBytes, `must be at most ${LIMITS.metadataBytes} bytes as JSON`);
 
@@ -67,13 +83,20 @@ export const registerRequestSchema = z
     path: ['ttlMs'],
   });
 
+/** Go's "" for an unset URL, or a URL; one schema (not a union) so a refusal says what is wrong. */
+const emptyOrHttpUrl = z
+  .string()
+  .max(LIMITS.urlLength, `must be at most ${LIMITS.urlLength} characters`)
+  .refine((text) => !hasControlCharacter(text), { message: NO_CONTROL_CHARACTERS, abort: true })
+  .refine((text) => text === '' || isHttpUrl(text), 'must be empty or an absolute http:// or https:// URL');
+
 /** The course's registration. Go sends `null` for a nil slice and "" for an unset URL. */
 export const courseRegistrationSchema = z.object({
   ServiceName: serviceName,
   ServiceURL: httpUrl,
   RequiredServices: requiredServices.nullish().transform((names) => names ?? []),
-  ServiceUpdateURL: z.union([z.literal(''), httpUrl]).nullish(),
-  HeartbeatURL: z.union([z.literal(''), httpUrl]).nullish(),
+  ServiceUpdateURL: emptyOrHttpUrl.nullish(),
+  HeartbeatURL: emptyOrHttpUrl.nullish(),
 });
 
 const patchEntry = z.object({ Name: z.string().max(LIMITS.nameLength * 4), URL: z.string().max(LIMITS.urlLength) });
@@ -86,6 +109,33 @@ export const patchSchema = z.object({
   Revision: z.int().min(0).optional(),
   PrevRevision: z.int().min(0).optional(),
 });
+
+/** Every key and every string value, however deep, free of control characters; the issue's path names the first. */
+function refuseControlCharacters(value: unknown, context: z.RefinementCtx): void {
+  const found = findControlCharacter(value, []);
+  if (found) context.addIssue({ code: 'custom', ...found });
+}
+
+function findControlCharacter(value: unknown, path: PropertyKey[]): { path: PropertyKey[]; message: string } | null {
+  if (typeof value === 'string') return hasControlCharacter(value) ? { path, message: NO_CONTROL_CHARACTERS } : null;
+  if (typeof value !== 'object' || value === null) return null;
+  for (const [key, inner] of Object.entries(value)) {
+    if (hasControlCharacter(key)) return { path, message: `key ${JSON.stringify(key)} ${NO_CONTROL_CHARACTERS}` };
+    const found = findControlCharacter(inner, [...path, Array.isArray(value) ? Number(key) : key]);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** True for a name a service may have (a letter, then letters, digits, ".", "_" or "-"). */
+export function isValidServiceName(value: unknown): value is string {
+  return serviceName.safeParse(value).success;
+}
+
+/** True for an absolute http:// or https:// URL that Roster takes (length, no control characters). */
+export function isValidHttpUrl(value: unknown): value is string {
+  return httpUrl.safeParse(value).success;
+}
 
 export function parseRegisterRequest(body: unknown): RegisterRequest {
   return parseOrThrow(registerRequestSchema, body, 'registration') as RegisterRequest;

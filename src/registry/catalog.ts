@@ -30,6 +30,8 @@ export class Catalog {
   #byService = new Map<string, Set<string>>();
   /** service name → ids of the instances that require it */
   #dependents = new Map<string, Set<string>>();
+  /** credential name → ids of the instances it registered (the per-credential limit reads it) */
+  #byOwner = new Map<string, Set<string>>();
   #revision = 0;
 
   get revision(): number {
@@ -163,6 +165,16 @@ export class Catalog {
     return this.#records(this.#dependents.get(service));
   }
 
+  /** How many instances `service` has, whatever their health. */
+  countOfService(service: string): number {
+    return this.#byService.get(service)?.size ?? 0;
+  }
+
+  /** How many instances the credential `owner` registered. */
+  countOwnedBy(owner: string): number {
+    return this.#byOwner.get(owner)?.size ?? 0;
+  }
+
   /** Names of every service that has an instance or is required by one. */
   serviceNames(): string[] {
     return [...new Set([...this.#byService.keys(), ...this.#dependents.keys()])].sort();
@@ -174,11 +186,13 @@ export class Catalog {
 
   #index(record: InstanceRecord): void {
     addTo(this.#byService, record.service, record.id);
+    if (record.owner) addTo(this.#byOwner, record.owner, record.id);
     for (const name of record.requires) addTo(this.#dependents, name, record.id);
   }
 
   #unindex(record: InstanceRecord): void {
     removeFrom(this.#byService, record.service, record.id);
+    if (record.owner) removeFrom(this.#byOwner, record.owner, record.id);
     for (const name of record.requires) removeFrom(this.#dependents, name, record.id);
   }
 

@@ -2,7 +2,7 @@
 // docs/operations.md lists them; a refusal names the limit and the option that raises it, and
 // `roster_limit_rejections_total{limit}` counts it.
 import { z } from 'zod';
-import { checkOption } from '../protocol/errors.js';
+import { resolveOptions, wholeNumber } from '../shared/options.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -32,6 +32,8 @@ export const DEFAULT_LIMITS = Object.freeze({
   subscriberGiveUpMs: 10 * 60_000,
   /** Probes and patches in flight towards one origin (scheme://host:port). */
   outboundConcurrencyPerOrigin: 16,
+  /** Probes and patches waiting for a slot towards one origin; beyond it they fail at once and are retried later. */
+  outboundQueuePerOrigin: 1_000,
   /** Label values one metric may carry (e.g. update URLs); the rest are counted as "other". */
   maxMetricSeries: 500,
   /** Writes (register, renew, deregister) one credential — or one source address without one — may make per window. */
@@ -49,21 +51,14 @@ export const DEFAULT_LIMITS = Object.freeze({
 export type RegistryLimits = { readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 export type LimitName = keyof RegistryLimits;
 
-const count = z.number().int().min(1);
-const limitsSchema = z
-  .object(Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, count.optional()])) as Record<LimitName, z.ZodOptional<typeof count>>)
-  .strict();
+/** Each limit a whole number ≥ 1, its default from DEFAULT_LIMITS; part of the registry's options. */
+export const limitsSchema = z.strictObject(
+  Object.fromEntries(Object.entries(DEFAULT_LIMITS).map(([name, value]) => [name, wholeNumber(1).default(value)])) as Record<LimitName, z.ZodDefault<z.ZodNumber>>,
+);
 
 /** The limits with defaults filled in; refuses unknown names and values that are no whole number ≥ 1. */
 export function resolveLimits(input: Partial<RegistryLimits> = {}): RegistryLimits {
-  const parsed = limitsSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const unknown = issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : undefined;
-    checkOption(false, unknown ? `limits.${unknown}` : `limits.${issue?.path.join('.')}`, unknown ? `one of the known limits (${Object.keys(DEFAULT_LIMITS).join(', ')})` : 'a whole number ≥ 1');
-  }
-  const given = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
-  return Object.freeze({ ...DEFAULT_LIMITS, ...given });
+  return resolveOptions(limitsSchema, input, { owner: 'the registry', path: 'limits' });
 }
 
 /**

@@ -4,10 +4,13 @@ import { Counter, Gauge, Histogram, Registry as MetricsRegistry, collectDefaultM
 import type { HealthEvent } from './health/health-checker.js';
 import type { NotifierEvent } from './notify/notifier.js';
 import type { RegistryApi } from './registry-api.js';
+import { DEFAULT_LIMITS, type LimitRejections } from './limits.js';
 
 export interface RegistryMetricsOptions {
   /** How many watch streams are open now; the watch routes own that number. */
   openStreams?: () => number;
+  /** Refusals by limit (`roster_limit_rejections_total`); the registry's admission and HTTP layer count them. */
+  rejections?: LimitRejections;
 }
 
 export interface RegistryMetrics {
@@ -65,12 +68,21 @@ function defineScrapeGauges(metrics: MetricsRegistry, registry: RegistryApi, opt
   });
   new Gauge({
     name: 'roster_notification_queue_depth',
-    help: 'Patches waiting for delivery per subscriber (update URL), including the one being sent.',
+    help: `Patches waiting for delivery per subscriber (update URL), including the one being sent; beyond limits.maxMetricSeries the shallowest queues are summed under subscriber="${OTHER}".`,
     labelNames: ['subscriber'] as const,
     registers,
     collect() {
       this.reset();
-      for (const [subscriber, depth] of registry.notificationQueues()) this.set({ subscriber }, depth);
+      const depths = capSeries(registry.notificationQueues(), registry.options.limits.maxMetricSeries);
+      for (const [subscriber, depth] of depths) this.set({ subscriber }, depth);
+    },
+  });
+  new Gauge({
+    name: 'roster_notification_queue_bytes',
+    help: 'Bytes of every patch waiting for delivery (bounded by limits.outboxBytesTotal).',
+    registers,
+    collect() {
+      this.set(registry.notificationBytes?.() ?? 0);
     },
   });
   new Gauge({
@@ -81,12 +93,29 @@ function defineScrapeGauges(metrics: MetricsRegistry, registry: RegistryApi, opt
       this.set(options.openStreams?.() ?? 0);
     },
   });
+  if (options.rejections) defineRejections(metrics, options.rejections);
   new Gauge({
     name: 'roster_revision',
     help: 'Current revision of the catalog.',
     registers,
     collect() {
       this.set(registry.revision);
+    },
+  });
+}
+
+/** A counter read at scrape time: the refusals are counted where they happen, by limit name. */
+function defineRejections(metrics: MetricsRegistry, rejections: LimitRejections): void {
+  new Counter({
+    name: 'roster_limit_rejections_total',
+    help: 'Requests refused, or watch streams cut, because a limit was reached, by limit (docs/operations.md).',
+    labelNames: ['limit'] as const,
+    registers: [metrics],
+    collect() {
+      this.reset();
+      // Every limit from the start, at 0, so that rate() sees the first refusal.
+      for (const limit of Object.keys(DEFAULT_LIMITS)) this.inc({ limit }, 0);
+      for (const [limit, count] of rejections.entries()) this.inc({ limit }, count);
     },
   });
 }
@@ -129,7 +158,7 @@ function notificationRecorder(metrics: MetricsRegistry): (event: NotifierEvent) 
   const retried = new Counter({ name: 'roster_notifications_retried_total', help: 'Patches delivered only after one or more failed attempts.', registers });
   const dropped = new Counter({
     name: 'roster_notifications_dropped_total',
-    help: 'Patches given up without delivery, by reason (removed, overflow, closed).',
+    help: 'Patches given up without delivery, by reason (removed, overflow, closed, given-up).',
     labelNames: ['reason'] as const,
     registers,
   });
@@ -139,19 +168,36 @@ function notificationRecorder(metrics: MetricsRegistry): (event: NotifierEvent) 
     buckets: DELIVERY_BUCKETS,
     registers,
   });
-  for (const reason of ['removed', 'overflow', 'closed']) dropped.inc({ reason }, 0);
+  for (const reason of ['removed', 'overflow', 'closed', 'given-up']) dropped.inc({ reason }, 0);
   return (event) => {
     switch (event.type) {
       case 'failed':
         return failed.inc();
       case 'dropped':
         return dropped.inc({ reason: event.reason }, event.count);
+      case 'skipped':
+        return dropped.inc({ reason: event.reason });
       case 'delivered':
         delivered.inc();
         if (event.attempts > 1) retried.inc();
         return latency.observe(event.latencyMs / 1000);
     }
   };
+}
+
+/** The label value that stands for every series beyond the cap; no URL or name can be it. */
+const OTHER = 'other';
+
+/**
+ * At most `max` series: the `max - 1` largest values keep their label, the rest are summed under
+ * "other". Update URLs are as many as the catalog's instances; a scrape must not grow with them.
+ */
+export function capSeries(values: ReadonlyMap<string, number>, max: number): Map<string, number> {
+  if (values.size <= max) return new Map(values);
+  const sorted = [...values].sort(([, a], [, b]) => b - a);
+  const kept = new Map(sorted.slice(0, max - 1));
+  const rest = sorted.slice(max - 1).reduce((sum, [, value]) => sum + value, 0);
+  return kept.set(OTHER, rest);
 }
 
 let sharedProcessMetrics: Metric[] | undefined;

@@ -1,60 +1,69 @@
-// Registry options: one defaults object, checked once, then frozen. All durations in ms.
-import { checkOption } from '../protocol/errors.js';
-import { DEFAULT_HEALTH_OPTIONS, type HealthOptions } from './health/health-checker.js';
-import { DEFAULT_NOTIFIER_OPTIONS, type NotifierOptions } from './notify/notifier.js';
+// Registry options: one schema with its defaults, checked once, then frozen. All durations in ms.
+import { z } from 'zod';
+import { durationMs, resolveOptions } from '../shared/options.js';
+import { healthOptionsSchema } from './health/health-checker.js';
+import { notifierOptionsSchema } from './notify/notifier.js';
 import { isOutboundRule } from './outbound-policy.js';
-import { resolveLimits, type RegistryLimits } from './limits.js';
+import { limitsSchema } from './limits.js';
+
+/**
+ * startRegistry's defaults for where it listens and keeps its state; `roster registry` and
+ * `roster up` show them in their help.
+ */
+export const DEFAULT_START_OPTIONS = Object.freeze({
+  host: 'localhost',
+  port: 3000,
+  /** Folder of registry.db and admin.token. */
+  dataDir: './data',
+  /** Cluster mode: the etcd cluster's client URLs. */
+  etcdEndpoints: Object.freeze(['http://127.0.0.1:2379']),
+  /** Cluster mode: where Roster's keys live in etcd. */
+  etcdPrefix: '/roster/',
+});
+
+const outboundRules = 'a list of CIDRs (10.0.0.0/8, fd00::/8), hosts (api.example.com) or *.domain patterns (*.example.com)';
 
 /** Where the registry may send probes and patches besides an instance's own host. */
-export interface OutboundOptions {
+const outboundSchema = z.strictObject({
   /** CIDRs (`10.0.0.0/8`, `fd00::/8`), exact hosts, or `*.example.com` patterns. */
-  allow: readonly string[];
-}
+  allow: z
+    .array(z.string(), { error: outboundRules })
+    .refine((rules) => rules.every(isOutboundRule), {
+      error: (issue) => `${outboundRules}; "${(issue.input as string[]).find((rule) => !isOutboundRule(rule))}" is none of these (command line: --allow-callback-hosts)`,
+    })
+    .default([]),
+});
 
-export interface RegistryOptions {
-  health: HealthOptions;
-  notify: NotifierOptions;
-  /** How long a registration waits for its initial patch to be delivered before answering. */
-  initialDeliveryWaitMs: number;
+/** The registry's options as a caller writes them, with their defaults; startRegistry takes them too. */
+export const registryOptionsObject = z.strictObject({
+  health: healthOptionsSchema.prefault({}),
+  notify: notifierOptionsSchema.prefault({}),
+  /** How long a registration waits for its initial patch to be delivered before answering. Default: notify.timeoutMs. */
+  initialDeliveryWaitMs: durationMs(0).optional(),
   /** On shutdown, how long in-flight deliveries may take to finish. */
-  shutdownGraceMs: number;
-  outbound: OutboundOptions;
+  shutdownGraceMs: durationMs(0).default(3000),
+  outbound: outboundSchema.prefault({}),
   /** Bounds on every resource a caller can make the registry hold (docs/operations.md). */
-  limits: RegistryLimits;
-}
+  limits: limitsSchema.prefault({}),
+});
 
-export interface RegistryOptionsInput {
-  health?: Partial<HealthOptions>;
-  notify?: Partial<NotifierOptions>;
-  initialDeliveryWaitMs?: number;
-  shutdownGraceMs?: number;
-  outbound?: Partial<OutboundOptions>;
-  limits?: Partial<RegistryLimits>;
-}
+const registryOptionsSchema = registryOptionsObject.transform(({ initialDeliveryWaitMs, ...options }) => ({
+  ...options,
+  initialDeliveryWaitMs: initialDeliveryWaitMs ?? options.notify.timeoutMs,
+}));
+
+export type OutboundOptions = z.output<typeof outboundSchema>;
+export type RegistryOptions = Readonly<z.output<typeof registryOptionsSchema>>;
+export type RegistryOptionsInput = z.input<typeof registryOptionsSchema>;
+
+/** The names RegistryOptions knows, for callers that take them among options of their own. */
+export const REGISTRY_OPTION_NAMES = Object.keys(registryOptionsObject.shape) as ReadonlyArray<keyof RegistryOptionsInput>;
 
 export function resolveRegistryOptions(input: RegistryOptionsInput = {}): RegistryOptions {
-  const notify = { ...DEFAULT_NOTIFIER_OPTIONS, ...input.notify };
-  const options: RegistryOptions = {
-    health: Object.freeze({ ...DEFAULT_HEALTH_OPTIONS, ...input.health }),
-    notify: Object.freeze(notify),
-    initialDeliveryWaitMs: input.initialDeliveryWaitMs ?? notify.timeoutMs,
-    shutdownGraceMs: input.shutdownGraceMs ?? 3000,
-    outbound: resolveOutbound(input.outbound),
-    limits: resolveLimits(input.limits),
-  };
-  checkOption(isDuration(options.initialDeliveryWaitMs), 'initialDeliveryWaitMs', 'a whole number of milliseconds ≥ 0');
-  checkOption(isDuration(options.shutdownGraceMs), 'shutdownGraceMs', 'a whole number of milliseconds ≥ 0');
-  return Object.freeze(options);
+  return resolveOptions(registryOptionsSchema, input, { owner: 'the registry' });
 }
 
-function resolveOutbound(input: Partial<OutboundOptions> = {}): OutboundOptions {
-  const allow = input.allow ?? [];
-  checkOption(Array.isArray(allow) && allow.every((entry) => typeof entry === 'string'), 'outbound.allow', 'a list of CIDRs, hosts or *.domain patterns');
-  const bad = allow.find((entry) => !isOutboundRule(entry));
-  checkOption(bad === undefined, 'outbound.allow', `a list of CIDRs (10.0.0.0/8, fd00::/8), hosts (api.example.com) or *.domain patterns (*.example.com); "${bad}" is none of these (command line: --allow-callback-hosts)`);
-  return Object.freeze({ allow: Object.freeze([...allow]) });
-}
-
-function isDuration(value: unknown): boolean {
-  return Number.isInteger(value) && (value as number) >= 0;
+/** The registry's own options among `options` (e.g. startRegistry's, which also holds host, port…). */
+export function pickRegistryOptions(options: object): RegistryOptionsInput {
+  return Object.fromEntries(Object.entries(options).filter(([name]) => (REGISTRY_OPTION_NAMES as readonly string[]).includes(name)));
 }

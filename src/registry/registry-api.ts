@@ -2,15 +2,35 @@
 // mode a ClusterRegistry provides it on every node, reading from etcd and writing through the
 // elected leader.
 import type { EventEmitter } from 'node:events';
-import type { RegisterResponse, ServiceView } from '../protocol/v1.js';
+import type { RegisterResponse } from '../protocol/v1.js';
 import type { InstanceRecord, Registration } from './catalog.js';
+import type { CatalogReads } from './catalog-reader.js';
+import type { HealthEvent } from './health/health-checker.js';
+import type { NotifierEvent } from './notify/notifier.js';
 import type { RegistryOptions } from './options.js';
 
+/** Emitted as 'change' after every change of the catalog, with the revision it made. */
+export interface RegistryChange {
+  type: 'registered' | 'deregistered' | 'passing' | 'critical';
+  revision: number;
+  instance: InstanceRecord;
+}
+
+/** A probe's outcome, as the 'probe' event carries it. */
+export type ProbeEvent = Extract<HealthEvent, { type: 'checked' }>;
+
 /**
- * Events: 'change' (RegistryChange) after every change of the catalog; on the node that runs
- * health checks and notifications also 'probe' (a HealthEvent of type 'checked') and
- * 'notification' (a NotifierEvent).
+ * A registry's events. 'change' after every change of the catalog; on the node that runs
+ * health checks and notifications also 'probe' and 'notification'; in cluster mode 'leader'
+ * with the URL of the node that leads, each time one is elected.
  */
+export type RegistryEvents = {
+  change: [change: RegistryChange];
+  probe: [event: ProbeEvent];
+  notification: [event: NotifierEvent];
+  leader: [url: string];
+};
+
 /**
  * Who asks for a change: the name of the credential, and whether it is an admin (which may
  * act on any instance). Without a caller a change is the registry's own (expiry) or
@@ -21,7 +41,7 @@ export interface Caller {
   admin: boolean;
 }
 
-export interface RegistryApi extends EventEmitter {
+export interface RegistryApi extends EventEmitter<RegistryEvents>, CatalogReads {
   readonly options: RegistryOptions;
   readonly startedAt: number;
   readonly revision: number;
@@ -33,14 +53,12 @@ export interface RegistryApi extends EventEmitter {
   renew(id: string, caller?: Caller): InstanceRecord;
   /** Resolves once every change made so far is stored: a route answers a change only after it. */
   persisted(): Promise<void>;
-  instance(id: string): InstanceRecord;
-  instances(): InstanceRecord[];
-  services(): ServiceView[];
-  service(name: string): ServiceView;
   /** Single registry, or in cluster mode whether this node leads and which node does. */
   role(): RegistryRole;
   /** Undelivered patches per subscriber; empty on a node that does not deliver. */
   notificationQueues(): Map<string, number>;
+  /** Bytes of every undelivered patch (limits.outboxBytesTotal bounds them); absent on a node that does not deliver. */
+  notificationBytes?(): number;
 }
 
 export type RegistryRole = { role: 'single' } | { role: 'leader' | 'follower'; leader: string | null };

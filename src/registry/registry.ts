@@ -2,37 +2,29 @@
 // It knows nothing of HTTP; the transports (course routes, /v1) call into it, and the
 // adapters it needs (a notification channel, a prober) are handed in.
 import { EventEmitter } from 'node:events';
-import { instanceNotFound, notOwner, notTtlInstance, registryStopping, serviceNotFound } from '../protocol/errors.js';
+import { instanceNotFound, notOwner, notTtlInstance, registryStopping } from '../protocol/errors.js';
 import type { PatchEntry } from '../protocol/course.js';
 import type { RegisterResponse, ServiceView } from '../protocol/v1.js';
-import { Catalog, serviceView, toView, type InstanceRecord, type Registration } from './catalog.js';
+import { Catalog, toView, type InstanceRecord, type Registration } from './catalog.js';
+import { CatalogReader } from './catalog-reader.js';
 import { systemClock, sleep, type Clock } from '../shared/clock.js';
 import { HealthChecker, type HealthEvent } from './health/health-checker.js';
 import type { Prober } from './health/prober.js';
 import type { NotificationChannel } from './notify/channel.js';
 import { Notifier, type NotifierEvent } from './notify/notifier.js';
 import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from './options.js';
-import type { Caller, RegistryApi, RegistryRole } from './registry-api.js';
+import type { Caller, RegistryApi, RegistryEvents, RegistryRole } from './registry-api.js';
+import { emitReporting, silentLogger, type Logger } from '../shared/logger.js';
 import { BatchWriter } from './store/batch-writer.js';
+import { admitInstance } from './admission.js';
+import { LimitRejections } from './limits.js';
 import { createOutboundPolicy, type OutboundPolicy } from './outbound-policy.js';
 import { nextSigningKey, SigningKeys } from './signing-keys.js';
 import type { RegistryStore } from './store/store.js';
 
-export interface Logger {
-  debug(obj: object | string, msg?: string): void;
-  info(obj: object | string, msg?: string): void;
-  warn(obj: object | string, msg?: string): void;
-  error(obj: object | string, msg?: string): void;
-}
-
-const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-
-/** Emitted as 'change' after every change of the catalog, with the revision it made. */
-export interface RegistryChange {
-  type: 'registered' | 'deregistered' | 'passing' | 'critical';
-  revision: number;
-  instance: InstanceRecord;
-}
+// Defined with the API every registry shares; re-exported where they were first defined.
+export type { Logger } from '../shared/logger.js';
+export type { RegistryChange, RegistryEvents } from './registry-api.js';
 
 export interface RegistryInit {
   channel: NotificationChannel;
@@ -44,12 +36,16 @@ export interface RegistryInit {
   store?: RegistryStore;
   /** Source of jitter; tests pin it. */
   random?: () => number;
+  /** Counts refusals by limit; startRegistry shares one with /metrics. */
+  rejections?: LimitRejections;
 }
 
-export class Registry extends EventEmitter implements RegistryApi {
+export class Registry extends EventEmitter<RegistryEvents> implements RegistryApi {
   readonly options: RegistryOptions;
   readonly startedAt: number;
   readonly #catalog = new Catalog();
+  /** instance(), instances(), services(), service(): the read path ClusterRegistry shares. */
+  readonly #reads = new CatalogReader(this.#catalog);
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #notifier: Notifier;
@@ -63,6 +59,7 @@ export class Registry extends EventEmitter implements RegistryApi {
   /** Initial patches whose registration is waiting for the first delivery attempt. */
   readonly #awaitingFirstAttempt = new Map<string, () => void>();
   readonly #outbound: OutboundPolicy;
+  readonly #rejections: LimitRejections;
   /** Keys that sign patches, by update URL, and probes, by heartbeat URL. */
   readonly #updateKeys = new SigningKeys();
   readonly #heartbeatKeys = new SigningKeys();
@@ -74,13 +71,17 @@ export class Registry extends EventEmitter implements RegistryApi {
     this.#logger = init.logger ?? silentLogger;
     this.startedAt = this.#clock.now();
     this.#outbound = createOutboundPolicy(this.options.outbound.allow);
+    this.#rejections = init.rejections ?? new LimitRejections();
     this.#store = init.store;
     this.#writer = init.store && new BatchWriter(init.store, () => this.#catalog.revision, (error) => this.#logger.error({ err: error }, 'could not write registry changes to the store'));
     this.#notifier = new Notifier({
       channel: init.channel,
       clock: this.#clock,
       options: this.options.notify,
+      limits: this.options.limits,
+      rejections: this.#rejections,
       random: init.random,
+      logger: this.#logger,
       onEvent: (event) => this.#onNotifierEvent(event),
     });
     this.#health = new HealthChecker({
@@ -88,6 +89,7 @@ export class Registry extends EventEmitter implements RegistryApi {
       clock: this.#clock,
       options: this.options.health,
       random: init.random,
+      logger: this.#logger,
       onEvent: (event) => this.#onHealthEvent(event),
     });
   }
@@ -134,6 +136,7 @@ export class Registry extends EventEmitter implements RegistryApi {
     const existing = this.#catalog.getByUrl(registration.url);
     assertMayChange(existing, caller);
     this.#outbound.check(registration);
+    admitInstance(this.#catalog, registration, this.options.limits, this.#rejections);
     const { record, previous } = this.#catalog.upsert(registration, this.#clock.now(), signingKeyFor(registration, existing));
     this.#writer?.upsert(record);
     if (previous) this.#untrackKeys(previous);
@@ -142,7 +145,7 @@ export class Registry extends EventEmitter implements RegistryApi {
     this.#forgetUpdateUrl(previous?.updateUrl ?? null, record.updateUrl);
     this.#health.track({ id: record.id, heartbeatUrl: record.heartbeatUrl, ttlMs: record.ttlMs, health: 'passing' });
     this.#logger.info({ service: record.service, url: record.url, revision: record.revision }, previous ? 'instance re-registered' : 'instance registered');
-    this.emit('change', { type: 'registered', revision: record.revision, instance: record } satisfies RegistryChange);
+    this.#emit('change', { type: 'registered', revision: record.revision, instance: record });
 
     const providers = Object.fromEntries(record.requires.map((name) => [name, this.#catalog.passing(name)]));
     const [delivered] = await Promise.all([this.#sendInitialPatch(record, Object.values(providers).flat()), this.persisted()]);
@@ -172,7 +175,7 @@ export class Registry extends EventEmitter implements RegistryApi {
     if (record.health === 'passing') this.#notifyDependents(record.service, [], [entry(record)], record.revision);
     this.#forgetUpdateUrl(record.updateUrl, null);
     this.#logger.info({ service: record.service, url: record.url, revision: record.revision }, 'instance deregistered');
-    this.emit('change', { type: 'deregistered', revision: record.revision, instance: record } satisfies RegistryChange);
+    this.#emit('change', { type: 'deregistered', revision: record.revision, instance: record });
     return record;
   }
 
@@ -190,29 +193,24 @@ export class Registry extends EventEmitter implements RegistryApi {
       throw notTtlInstance(record.url, record.heartbeatUrl);
     }
     this.#health.renew(id);
+    this.#heardFrom(record);
     return record;
   }
 
   instance(id: string): InstanceRecord {
-    const record = this.#catalog.get(id);
-    if (!record) throw instanceNotFound(id);
-    return record;
+    return this.#reads.instance(id);
   }
 
   instances(): InstanceRecord[] {
-    return this.#catalog.list();
+    return this.#reads.instances();
   }
 
   services(): ServiceView[] {
-    return this.#catalog.serviceNames().map((name) => serviceView(this.#catalog, name));
+    return this.#reads.services();
   }
 
   service(name: string): ServiceView {
-    const view = serviceView(this.#catalog, name);
-    if (view.instances.length === 0) {
-      throw serviceNotFound(name);
-    }
-    return view;
+    return this.#reads.service(name);
   }
 
   /**
@@ -240,6 +238,11 @@ export class Registry extends EventEmitter implements RegistryApi {
   /** Undelivered patches of every subscriber that has any. */
   notificationQueues(): Map<string, number> {
     return this.#notifier.queueDepths();
+  }
+
+  /** Bytes of every undelivered patch, bounded by limits.outboxBytesTotal. */
+  notificationBytes(): number {
+    return this.#notifier.queuedBytes;
   }
 
   /**
@@ -319,10 +322,19 @@ export class Registry extends EventEmitter implements RegistryApi {
     if (!stillUsed) this.#notifier.remove(oldUrl);
   }
 
+  /** A subscriber the notifier gave up on is alive again: what it missed was dropped, so it gets the whole picture. */
+  #heardFrom(record: InstanceRecord): void {
+    if (!record.updateUrl || !this.#notifier.heardFrom(record.updateUrl)) return;
+    const added = record.requires.flatMap((name) => this.#catalog.passing(name)).map(entry);
+    void this.#notifier.enqueue(record.updateUrl, { Added: added, Removed: [], Revision: this.#catalog.revision });
+  }
+
   #onHealthEvent(event: HealthEvent): void {
     if (event.type === 'checked') {
       this.#catalog.recordCheck(event.id, event.at, event.latencyMs, event.error);
-      this.emit('probe', event);
+      const record = event.error === null ? this.#catalog.get(event.id) : undefined;
+      if (record) this.#heardFrom(record);
+      this.#emit('probe', event);
       return;
     }
     if (event.type === 'expired') {
@@ -337,7 +349,7 @@ export class Registry extends EventEmitter implements RegistryApi {
     const [added, removed] = event.type === 'passing' ? [[entry(record)], []] : [[], [entry(record)]];
     this.#notifyDependents(record.service, added, removed, record.revision);
     this.#logger.info({ service: record.service, url: record.url, reason }, `instance is ${event.type}`);
-    this.emit('change', { type: event.type, revision: record.revision, instance: record } satisfies RegistryChange);
+    this.#emit('change', { type: event.type, revision: record.revision, instance: record });
   }
 
   #onNotifierEvent(event: NotifierEvent): void {
@@ -348,7 +360,7 @@ export class Registry extends EventEmitter implements RegistryApi {
     } else if (event.type === 'dropped') {
       this.#logger.warn({ target: event.target, count: event.count, reason: event.reason }, 'notifications dropped');
     }
-    this.emit('notification', event);
+    this.#emit('notification', event);
   }
 
   #trackKeys(record: InstanceRecord): void {
@@ -359,6 +371,11 @@ export class Registry extends EventEmitter implements RegistryApi {
   #untrackKeys(record: InstanceRecord): void {
     this.#updateKeys.remove(record.updateUrl, record.id);
     this.#heartbeatKeys.remove(record.heartbeatUrl, record.id);
+  }
+
+  /** Listeners hear every event; one that throws is reported through the logger (shared/logger.ts). */
+  #emit<K extends keyof RegistryEvents>(event: K, ...args: RegistryEvents[K]): void {
+    emitReporting(this, this.#logger, event, ...args);
   }
 
   #assertOpen(): void {

@@ -1,22 +1,29 @@
-// Starts a registry: the core, its HTTP adapters and a listening server.
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+// Starts a registry: the core, its HTTP adapters and a listening server. The HTTP server
+// (fastify, prom-client) is loaded when a registry starts, not when roster/registry is imported.
+import type { FastifyServerOptions } from 'fastify';
 import { addressInUse, etcdUnreachable, hostNotAvailable } from '../protocol/errors.js';
 import { VERSION } from '../version.js';
 import { createHttpProber } from './health/prober.js';
-import { buildRegistryServer } from './http/server.js';
+import type { RegistryServer, RegistryServerOptions, RegistryWatchOptions } from './http/server.js';
+import type { ChangeLogOptions } from './change-log.js';
 import { HttpChannel } from './notify/http-channel.js';
-import { Registry, type Logger } from './registry.js';
-import type { RegistryOptionsInput } from './options.js';
+import { LimitRejections, resolveLimits } from './limits.js';
+import { OriginGate } from './origin-gate.js';
+import { Registry } from './registry.js';
+import { silentLogger, type Logger } from '../shared/logger.js';
+import { z } from 'zod';
+import { resolveOptions } from '../shared/options.js';
+import { DEFAULT_START_OPTIONS, pickRegistryOptions, registryOptionsObject, type RegistryOptionsInput } from './options.js';
 import type { Clock } from '../shared/clock.js';
 import { join } from 'node:path';
 import { ClusterRegistry } from './cluster/cluster-registry.js';
 import { forwardWritesToLeader } from './cluster/forward-writes.js';
 import type { RegistryApi } from './registry-api.js';
 import { MemoryStore } from './store/memory-store.js';
-import { SqliteStore } from './store/sqlite-store.js';
+import { SqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
 import type { RegistryStore } from './store/store.js';
 import { prepareSecurity, type RegistryAuthOptions, type RegistryTlsOptions } from './auth/registry-security.js';
-import type { RegistryCourseOptions } from './http/server.js';
+import type { RegistryCourseOptions } from './http/course-options.js';
 import { etcdClientSecurity, type EtcdAuthOptions, type EtcdTlsOptions } from './cluster/etcd-credentials.js';
 import { readCaFile } from '../shared/exchange.js';
 
@@ -30,6 +37,11 @@ export interface StartRegistryOptions extends RegistryOptionsInput {
   store?: 'memory' | 'sqlite' | 'etcd' | RegistryStore;
   /** Folder of the SQLite file (registry.db). Default "./data". */
   dataDir?: string;
+  /**
+   * The SQLite store refuses damaged state at start (docs/operations.md, "Damaged state"); with
+   * resetData it moves the damaged file aside as registry.db.damaged-<time> and starts empty.
+   */
+  resetData?: boolean;
   /** Cluster mode: the etcd cluster's client URLs. */
   etcdEndpoints?: string[];
   /** Cluster mode: where Roster's keys live in etcd. Default "/roster/". */
@@ -54,13 +66,46 @@ export interface StartRegistryOptions extends RegistryOptionsInput {
   etcdAuth?: EtcdAuthOptions;
   /** How often the tokens file is checked for changes. Default 1000 ms. */
   tokensWatchIntervalMs?: number;
+  /** The watch stream (GET /v1/watch): its keep-alive and how much a slow reader may hold. */
+  watch?: RegistryWatchOptions;
+  /** How many recent changes are kept for watchers that reconnect with the revision they last saw. */
+  changeLog?: ChangeLogOptions;
 }
+
+/**
+ * Every option startRegistry takes besides the registry's own, so that one it does not know (a
+ * misspelling) is refused rather than ignored. Each part checks its own values; here only names
+ * are checked (the registry's values too: they are part of what startRegistry takes).
+ */
+const START_ONLY_OPTIONS = {
+  host: true,
+  port: true,
+  store: true,
+  dataDir: true,
+  resetData: true,
+  etcdEndpoints: true,
+  etcdPrefix: true,
+  advertiseUrl: true,
+  logger: true,
+  clock: true,
+  auth: true,
+  course: true,
+  tls: true,
+  etcdTls: true,
+  etcdAuth: true,
+  tokensWatchIntervalMs: true,
+  watch: true,
+  changeLog: true,
+} as const satisfies Record<Exclude<keyof StartRegistryOptions, keyof RegistryOptionsInput>, true>;
+
+const startRegistryNames = registryOptionsObject.extend(Object.fromEntries(Object.keys(START_ONLY_OPTIONS).map((name) => [name, z.unknown()])));
 
 export interface RunningRegistry {
   url: string;
   port: number;
   registry: RegistryApi;
-  app: FastifyInstance;
+  /** The HTTP app; `openWatchStreams` tells how many watch streams are open. */
+  app: RegistryServer;
   /** The admin token's secret, for the embedding program (never logged); null with auth off. */
   adminToken: string | null;
   /** Stops probing, stops accepting, lets deliveries finish within the grace period. Idempotent. */
@@ -68,24 +113,29 @@ export interface RunningRegistry {
 }
 
 export async function startRegistry(input: StartRegistryOptions = {}): Promise<RunningRegistry> {
+  resolveOptions(startRegistryNames, input, { owner: 'startRegistry' });
   const options = withEnvironment(input);
   if (options.store === 'etcd') return startClusterNode(options);
-  const host = options.host ?? 'localhost';
-  const port = options.port ?? 3000;
+  const host = options.host ?? DEFAULT_START_OPTIONS.host;
+  const port = options.port ?? DEFAULT_START_OPTIONS.port;
   const security = await prepareSecurity(securityInput(options), options.logger ?? silentLogger);
-  const store = openStore(options);
+  const store = openStoreOr(options, () => security.credentials?.close());
   const ca = readCaFile(options.tls?.ca);
-  const channel = new HttpChannel({ sign: (target, body): string | null => registry.signatureFor(target, body), ca });
-  const prober = createHttpProber({ sign: (url): string | null => registry.probeSignatureFor(url), ca });
+  const rejections = new LimitRejections();
+  const gate = outboundGate(options, rejections);
+  const channel = new HttpChannel({ sign: (target, body): string | null => registry.signatureFor(target, body), ca, gate });
+  const prober = createHttpProber({ sign: (url): string | null => registry.probeSignatureFor(url), ca, gate });
   const registry = new Registry({
     channel,
     probe: prober.probe,
+    rejections,
     store,
     clock: options.clock,
     logger: options.logger,
-    options,
+    options: pickRegistryOptions(options),
   });
-  const app = buildRegistryServer(registry, { logger: options.logger, version: VERSION, clock: options.clock, ...security.server });
+  const { buildRegistryServer } = await import('./http/server.js');
+  const app = buildRegistryServer(registry, { ...serverOptions(options), ...security.server, rejections });
   const close = once(async () => {
     security.credentials?.close();
     await Promise.all([app.close(), registry.close()]);
@@ -98,19 +148,22 @@ export async function startRegistry(input: StartRegistryOptions = {}): Promise<R
 
 /** Cluster mode: follows etcd, listens, then stands for leader. */
 async function startClusterNode(options: StartRegistryOptions): Promise<RunningRegistry> {
-  const host = options.host ?? 'localhost';
-  const port = options.port ?? 3000;
-  const hosts = options.etcdEndpoints ?? ['http://127.0.0.1:2379'];
+  const host = options.host ?? DEFAULT_START_OPTIONS.host;
+  const port = options.port ?? DEFAULT_START_OPTIONS.port;
+  const hosts = options.etcdEndpoints ?? [...DEFAULT_START_OPTIONS.etcdEndpoints];
   // Loaded only in cluster mode: the etcd client (gRPC, protobuf) weighs ~30 MB of memory.
   const { Etcd3 } = await import('etcd3');
   const security = await prepareSecurity(securityInput(options), options.logger ?? silentLogger);
   const client = new Etcd3({ hosts, dialTimeout: 3000, ...(await etcdClientSecurity(options.etcdTls, options.etcdAuth, process.env)) });
   const ca = readCaFile(options.tls?.ca);
-  const channel = new HttpChannel({ sign: (target, body): string | null => cluster.signatureFor(target, body), ca });
-  const prober = createHttpProber({ sign: (url): string | null => cluster.probeSignatureFor(url), ca });
+  const rejections = new LimitRejections();
+  const gate = outboundGate(options, rejections);
+  const channel = new HttpChannel({ sign: (target, body): string | null => cluster.signatureFor(target, body), ca, gate });
+  const prober = createHttpProber({ sign: (url): string | null => cluster.probeSignatureFor(url), ca, gate });
   const logger = options.logger ?? silentLogger;
-  const cluster = new ClusterRegistry({ client, prefix: options.etcdPrefix, channel, probe: prober.probe, clock: options.clock, logger, options });
-  const app = buildRegistryServer(cluster, { logger: options.logger, version: VERSION, clock: options.clock, ...security.server, clusterSecret: () => cluster.clusterSecret });
+  const cluster = new ClusterRegistry({ client, prefix: options.etcdPrefix, channel, probe: prober.probe, clock: options.clock, logger, rejections, options: pickRegistryOptions(options) });
+  const { buildRegistryServer } = await import('./http/server.js');
+  const app = buildRegistryServer(cluster, { ...serverOptions(options), ...security.server, rejections, clusterSecret: () => cluster.clusterSecret });
   // After the access guard (added by buildRegistryServer): the caller is checked here first.
   const closeForwarding = forwardWritesToLeader(app, cluster, { ca });
   const close = once(async () => {
@@ -131,7 +184,7 @@ async function startClusterNode(options: StartRegistryOptions): Promise<RunningR
 }
 
 /** Runs `prepare`, then listens; on any failure closes everything and says what to change. */
-async function prepareAndListen(app: FastifyInstance, host: string, port: number, close: () => Promise<void>, prepare: () => Promise<unknown>): Promise<number> {
+async function prepareAndListen(app: RegistryServer, host: string, port: number, close: () => Promise<void>, prepare: () => Promise<unknown>): Promise<number> {
   try {
     await prepare();
     await app.listen({ host, port });
@@ -148,7 +201,18 @@ function once(fn: () => Promise<void>): () => Promise<void> {
   return () => (running ??= fn());
 }
 
-const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+/** What the HTTP server takes of the options (the security part comes from prepareSecurity). */
+/** One gate for patches and probes together: many instances behind one origin share its slots. */
+function outboundGate(options: StartRegistryOptions, rejections: LimitRejections): OriginGate {
+  const limits = resolveLimits(options.limits);
+  const onRefused = (): void => rejections.count('outboundQueuePerOrigin');
+  return new OriginGate({ concurrency: limits.outboundConcurrencyPerOrigin, maxWaiting: limits.outboundQueuePerOrigin, onRefused });
+}
+
+function serverOptions(options: StartRegistryOptions): RegistryServerOptions {
+  const { logger, clock, watch, changeLog } = options;
+  return { logger, version: VERSION, clock, watch, changeLog };
+}
 
 /** The CA for outbound HTTPS defaults to ROSTER_TLS_CA, as in every other part of Roster. */
 function withEnvironment(options: StartRegistryOptions): StartRegistryOptions {
@@ -158,14 +222,30 @@ function withEnvironment(options: StartRegistryOptions): StartRegistryOptions {
 
 /** There is a data folder to keep admin.token in when one is named, or the SQLite store's default. */
 function securityInput(options: StartRegistryOptions): Parameters<typeof prepareSecurity>[0] {
-  const dataDir = options.dataDir ?? (options.store === 'sqlite' ? './data' : null);
+  const dataDir = options.dataDir ?? (options.store === 'sqlite' ? DEFAULT_START_OPTIONS.dataDir : null);
   return { auth: options.auth, course: options.course, tls: options.tls, dataDir, env: process.env, tokensWatchIntervalMs: options.tokensWatchIntervalMs };
+}
+
+/** A store that refuses to open (damaged state) leaves nothing of the start behind. */
+function openStoreOr(options: StartRegistryOptions, release: () => void): RegistryStore {
+  try {
+    return openStore(options);
+  } catch (error) {
+    release();
+    throw error;
+  }
 }
 
 function openStore(options: StartRegistryOptions): RegistryStore {
   if (typeof options.store === 'object') return options.store;
-  if (options.store === 'sqlite') return new SqliteStore(join(options.dataDir ?? './data', 'registry.db'));
+  if (options.store === 'sqlite') return new SqliteStore(join(options.dataDir ?? DEFAULT_START_OPTIONS.dataDir, 'registry.db'), sqliteOptions(options));
   return new MemoryStore();
+}
+
+function sqliteOptions(options: StartRegistryOptions): SqliteStoreOptions {
+  const logger = options.logger ?? silentLogger;
+  const onReset = (aside: string, problem: string): void => logger.warn({ aside }, `starting afresh (resetData): the damaged state was moved aside as ${aside}; it was refused because ${problem}`);
+  return { resetData: options.resetData === true, clock: options.clock, onReset };
 }
 
 /** A listen failure a user can act on: which port, and which option changes it. */

@@ -1,34 +1,35 @@
-// Where a service listens and what URL it advertises: options first, then the environment.
+// startService's options: where a service listens and what URL it advertises (options first,
+// then the environment), and the client's options it passes on.
 import { readFileSync } from 'node:fs';
-import { checkOption, httpUrl } from '../protocol/index.js';
 import type { RequestListener } from 'node:http';
-import type { ClientTlsOptions, RegistryClientOptions } from '../client/index.js';
+import { z } from 'zod';
+import { checkOption } from '../protocol/index.js';
+import { httpUrl } from '../protocol/validation.js';
+import { clientOptionsObject } from '../client/options.js';
 import { unreadableFile } from '../protocol/errors.js';
+import { serverLimitsSchema, type ServerLimits } from '../shared/server-limits.js';
+import { durationMs, flag, func, resolveOptions, text, wholeNumber } from '../shared/options.js';
 
-export interface ServiceTlsOptions extends ClientTlsOptions {
-  /** Path of the PEM certificate (chain) to serve HTTPS with. Default: ROSTER_TLS_CERT. */
-  cert?: string;
-  /** Path of its PEM private key. Default: ROSTER_TLS_KEY. */
-  key?: string;
-}
+const pemFile = (what: string): z.ZodOptional<z.ZodString> => text(`the path of a PEM file (${what})`).optional();
 
-export interface StartServiceOptions extends Omit<RegistryClientOptions, 'service' | 'url' | 'tls'> {
+/** startService's options: the client's (but its own name, URL and TLS), and the server's, with their defaults. */
+const startServiceObject = clientOptionsObject.omit({ service: true, url: true, tls: true }).extend({
   /** The service name it registers under. */
-  name: string;
+  name: clientOptionsObject.shape.service,
   /** Interface to listen on. Default: ROSTER_HOST or "localhost". */
-  host?: string;
+  host: text('a host name or IP address').optional(),
   /** Port to listen on. Default: ROSTER_PORT or 0 (any free port). */
-  port?: number;
+  port: wholeNumber(0, 65535, '0 picks a free port').optional(),
   /** Advertised URL. Default: ROSTER_URL or http://<host>:<actual port>. */
-  url?: string;
+  url: clientOptionsObject.shape.url.optional(),
   /** The app: a node request listener (a plain function, an express app, fastify's serverFactory handler). */
-  handler?: RequestListener;
+  handler: func<RequestListener>('a request listener function').optional(),
   /** Wait for a provider of every required service before resolving. */
-  waitForRequired?: boolean | { timeoutMs?: number };
+  waitForRequired: z.union([flag(), z.strictObject({ timeoutMs: durationMs(1).optional() })], { error: 'true, false or { timeoutMs }' }).optional(),
   /** How long in-flight requests may run on shutdown before their connections are cut. */
-  shutdownTimeoutMs?: number;
-  /** Shut down (deregister, drain, onShutdown) and exit(0) on SIGINT and SIGTERM. Default true. */
-  handleSignals?: boolean;
+  shutdownTimeoutMs: durationMs(0).default(5_000),
+  /** Shut down (deregister, drain, onShutdown) and exit(0) on SIGINT, SIGTERM and SIGHUP. Default true. */
+  handleSignals: flag().default(true),
   /**
    * Releases what the app holds (a database, a file, a logger to flush). Runs once per shutdown,
    * by close() or a signal: after in-flight requests have finished, which may still need those
@@ -36,13 +37,29 @@ export interface StartServiceOptions extends Omit<RegistryClientOptions, 'servic
    * logged and the shutdown goes on: it never keeps the process from exiting. Not run when
    * startService itself rejects: nothing was started, so the caller still owns its resources.
    */
-  onShutdown?: () => Promise<void>;
+  onShutdown: func<() => Promise<void>>('an async function').optional(),
   /**
    * `cert` and `key` (paths, or ROSTER_TLS_CERT and ROSTER_TLS_KEY) make the service serve HTTPS
    * and advertise https://; `ca` is the client's: a CA bundle to trust for the registry.
    */
-  tls?: ServiceTlsOptions;
-}
+  tls: z
+    .strictObject(
+      {
+        /** Path of the PEM certificate (chain) to serve HTTPS with. Default: ROSTER_TLS_CERT. */
+        cert: pemFile('the certificate'),
+        /** Path of its PEM private key. Default: ROSTER_TLS_KEY. */
+        key: pemFile('the private key'),
+        ca: pemFile('a CA bundle'),
+      },
+      { error: 'an object: { cert?, key?, ca? } (paths of PEM files)' },
+    )
+    .optional(),
+  /** Header and request timeouts, keep-alive and the connection cap of the server (docs/operations.md); defaults DEFAULT_SERVER_LIMITS. */
+  server: serverLimitsSchema,
+});
+
+export type StartServiceOptions = z.input<typeof startServiceObject>;
+export type ServiceTlsOptions = NonNullable<StartServiceOptions['tls']>;
 
 /** The certificate and key read from their files: the service serves HTTPS with them. */
 export interface ServerTls {
@@ -59,26 +76,28 @@ export interface ServiceConfig {
   handleSignals: boolean;
   /** Null: plain HTTP. */
   tls: ServerTls | null;
+  server: ServerLimits;
 }
 
 export function resolveServiceConfig(options: StartServiceOptions): ServiceConfig {
-  checkOption(typeof options?.name === 'string', 'name', 'a service name');
+  checkOption(typeof options === 'object' && options !== null, 'options', 'an object');
+  return resolveOptions(startServiceObject.transform(settle), options, { owner: 'startService' });
+}
+
+/** The environment's values where options are missing, and the files read. */
+function settle(options: z.output<typeof startServiceObject>): ServiceConfig {
   const host = options.host ?? process.env.ROSTER_HOST ?? 'localhost';
-  checkOption(typeof host === 'string' && host.length > 0, 'host', 'a host name or IP address');
+  checkOption(host.length > 0, 'ROSTER_HOST', 'a host name or IP address');
+  const urlOption = options.url === undefined ? 'ROSTER_URL' : 'url';
   const url = options.url ?? (process.env.ROSTER_URL || undefined);
-  checkOption(url === undefined || httpUrl.safeParse(url).success, options.url === undefined ? 'ROSTER_URL' : 'url', 'an absolute http(s) URL');
+  checkOption(url === undefined || httpUrl.safeParse(url).success, urlOption, 'an absolute http(s) URL');
   const tls = resolveServerTls(options.tls);
-  checkOption(tls === null || url === undefined || url.startsWith('https:'), options.url === undefined ? 'ROSTER_URL' : 'url', 'an https:// URL when the service serves HTTPS (tls.cert and tls.key)');
-  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5_000;
-  checkOption(Number.isInteger(shutdownTimeoutMs) && shutdownTimeoutMs >= 0, 'shutdownTimeoutMs', 'a non-negative integer (milliseconds)');
-  checkOption(options.handler === undefined || typeof options.handler === 'function', 'handler', 'a request listener function');
-  checkOption(options.onShutdown === undefined || typeof options.onShutdown === 'function', 'onShutdown', 'an async function');
-  return { host, port: resolvePort(options.port), url, shutdownTimeoutMs, handleSignals: options.handleSignals ?? true, tls };
+  checkOption(tls === null || url === undefined || url.startsWith('https:'), urlOption, 'an https:// URL when the service serves HTTPS (tls.cert and tls.key)');
+  return { host, port: resolvePort(options.port), url, shutdownTimeoutMs: options.shutdownTimeoutMs, handleSignals: options.handleSignals, tls, server: options.server };
 }
 
 /** Both paths (options first, then the environment) or neither; the files are read here, so a bad one stops start-up. */
 function resolveServerTls(value: ServiceTlsOptions | undefined): ServerTls | null {
-  checkOption(value === undefined || (typeof value === 'object' && value !== null), 'tls', 'an object: { cert?, key?, ca? } (paths of PEM files)');
   const cert = pemPath(value?.cert, 'tls.cert', 'ROSTER_TLS_CERT');
   const key = pemPath(value?.key, 'tls.key', 'ROSTER_TLS_KEY');
   if (cert === null && key === null) return null;
@@ -93,7 +112,6 @@ interface Pem {
 }
 
 function pemPath(value: string | undefined, option: string, env: string): Pem | null {
-  checkOption(value === undefined || (typeof value === 'string' && value.length > 0), option, 'the path of a PEM file');
   if (value !== undefined) return { path: value, option };
   const fromEnv = process.env[env]?.trim();
   return fromEnv ? { path: fromEnv, option: env } : null;
@@ -111,9 +129,10 @@ function readPem({ path, option }: Pem, label: string): string {
 }
 
 function resolvePort(value: number | undefined): number {
+  if (value !== undefined) return value;
   const fromEnv = process.env.ROSTER_PORT;
-  const port = value ?? (fromEnv ? Number(fromEnv) : 0);
-  const name = value === undefined && fromEnv ? 'ROSTER_PORT' : 'port';
+  const port = fromEnv ? Number(fromEnv) : 0;
+  const name = 'ROSTER_PORT';
   checkOption(Number.isInteger(port) && port >= 0 && port <= 65535, name, 'an integer from 0 to 65535 (0 picks a free port)');
   return port;
 }

@@ -1,11 +1,14 @@
 // Bootstrap for a service: listen first, then register (the course registered before its
-// listener was up), serve, and on a signal drain, deregister, release the app's resources
-// (onShutdown) and exit cleanly.
+// listener was up; a registry not up yet is waited for while the service serves), serve, and on
+// a signal drain, deregister, release the app's resources (onShutdown) and exit cleanly.
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { RegistryClient, defaultLogger, type Logger, type RegistryClientOptions } from '../client/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
+import { capConnections, serverOptions } from '../shared/server-limits.js';
+import { ignoreOutputErrorsAfterHangup } from '../shared/hangup.js';
+import { clientOptionsObject } from '../client/options.js';
 import { advertisedUrl, resolveServiceConfig, type ServiceConfig, type StartServiceOptions } from './config.js';
 import { addressInUse, portNotAllowed } from '../protocol/errors.js';
 
@@ -27,7 +30,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   // Nobody knows our address before we register; still, answer 503 until the client exists.
   const server = createListener(config, (req, res) => (listener ? listener(req, res) : res.writeHead(503).end()));
   const port = await listen(server, config);
-  const client = await registerOrClose(server, () => {
+  const client = await registerOrClose(server, logger, () => {
     const built = new RegistryClient(clientOptions(options, config, port));
     // Mounted before registering: the registry POSTs the first patch before it answers.
     listener = built.requestListener(options.handler);
@@ -63,17 +66,20 @@ function shutdownHandlers(stop: () => Promise<void>, options: StartServiceOption
   return { close, forgetSignals };
 }
 
-/** node:http, or node:https with the certificate and key; both are Servers with the same close methods. */
+/** node:http, or node:https with the certificate and key; both are Servers with the same close methods, and the same limits. */
 function createListener(config: ServiceConfig, listener: RequestListener): Server {
-  if (config.tls === null) return createServer(listener);
-  return createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, listener);
+  const limits = serverOptions(config.server);
+  if (config.tls === null) return capConnections(createServer(limits, listener), config.server);
+  return capConnections(createHttpsServer({ ...limits, cert: config.tls.cert, key: config.tls.key }, listener), config.server);
 }
 
+const CLIENT_OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(clientOptionsObject.shape));
+
 function clientOptions(options: StartServiceOptions, config: ServiceConfig, port: number): RegistryClientOptions {
-  const { name, host: _host, port: _port, handler: _handler, waitForRequired: _wait, shutdownTimeoutMs: _timeout, handleSignals: _signals, onShutdown: _onShutdown, tls, ...rest } = options;
-  // The certificate and key are the server's; the client only takes the CA to trust.
-  const client: RegistryClientOptions = { ...rest, service: name, url: config.url ?? advertisedUrl(config.host, port, config.tls !== null) };
-  if (tls?.ca !== undefined) client.tls = { ca: tls.ca };
+  // Only the client's own options; the certificate and key are the server's, the client only takes the CA to trust.
+  const rest = Object.fromEntries(Object.entries(options).filter(([key]) => CLIENT_OPTION_NAMES.has(key) && key !== 'url' && key !== 'tls'));
+  const client: RegistryClientOptions = { ...rest, service: options.name, url: config.url ?? advertisedUrl(config.host, port, config.tls !== null) };
+  if (options.tls?.ca !== undefined) client.tls = { ca: options.tls.ca };
   return client;
 }
 
@@ -95,18 +101,49 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
   return error;
 }
 
-/** Builds the client and registers; on failure the server is closed so nothing is left listening. */
-async function registerOrClose(server: Server, build: () => RegistryClient): Promise<RegistryClient> {
+/**
+ * Builds the client and registers, or lets it wait for a registry that is not up yet while the
+ * service serves; a refused registration closes the server so that nothing is left listening.
+ */
+async function registerOrClose(server: Server, logger: Logger, build: () => RegistryClient): Promise<RegistryClient> {
   let client: RegistryClient | undefined;
   try {
     client = build();
-    await client.register();
+    await registeredOrWaiting(client, logger);
     return client;
   } catch (error) {
     await client?.close();
     await closeServer(server, 0, systemClock);
     throw error;
   }
+}
+
+/**
+ * Resolves once registered, or as soon as the client waits for the registry (it goes on trying
+ * by itself); rejects when the registration is refused first. A refusal that comes only once the
+ * registry is up finds nobody awaiting: it is logged, and the service serves on, unregistered.
+ */
+function registeredOrWaiting(client: RegistryClient, logger: Logger): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let waiting = false;
+    const onWaiting = (): void => {
+      waiting = true;
+      resolve();
+    };
+    client.once('waiting', onWaiting);
+    client.register().then(
+      () => {
+        client.off('waiting', onWaiting);
+        resolve();
+      },
+      (error: Error & { code?: string }) => {
+        client.off('waiting', onWaiting);
+        if (!waiting) return reject(error);
+        // Stopped by a shutdown while waiting: nothing to report.
+        if (error.code !== 'CLIENT_CLOSED') logger.error(`${client.options.service} could not register at ${client.options.url}: ${error.message}; it serves on, unregistered`);
+      },
+    );
+  });
 }
 
 async function waitForRequired(client: RegistryClient, wait: StartServiceOptions['waitForRequired'], stop: () => Promise<void>): Promise<void> {
@@ -158,10 +195,12 @@ function closeServer(server: Server, timeoutMs: number, clock: Clock): Promise<v
 
 /** Installs the handlers; returns a function that removes them. */
 function exitOnSignals(shutdown: () => Promise<void>, logger: Logger): () => void {
-  const signals = ['SIGINT', 'SIGTERM'] as const;
+  // SIGHUP: the terminal the service ran in was closed; leave as cleanly as on Ctrl-C.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   const onSignal = (signal: NodeJS.Signals): void => {
     // Removed at once: a second Ctrl-C during a slow shutdown gets node's default and ends the process.
     forget();
+    ignoreOutputErrorsAfterHangup(signal);
     logger.info(`${signal}: shutting down`);
     void shutdown().finally(() => process.exit(0));
   };

@@ -7,7 +7,7 @@ import { startService, type RunningService, type StartServiceOptions } from '../
 import { createServiceLogger, type LogFormat, type ServiceLogger } from './log/service-logger.js';
 
 /** The run options every demo service hands on to startService as they are (unset: its defaults apply). */
-export type PassedOnOptions = Pick<StartServiceOptions, 'host' | 'registryUrl' | 'protocol' | 'handleSignals' | 'token'>;
+export type PassedOnOptions = Pick<StartServiceOptions, 'host' | 'registryUrl' | 'protocol' | 'handleSignals' | 'token' | 'server'>;
 
 export interface ServeAppOptions extends Omit<StartServiceOptions, 'handler' | 'onShutdown' | keyof PassedOnOptions> {
   /** Releases what the app holds (the app itself included). */
@@ -20,10 +20,10 @@ export interface ServeAppOptions extends Omit<StartServiceOptions, 'handler' | '
  * app's resources, or here when start-up fails (startService leaves that to its caller).
  */
 export async function serveApp(app: FastifyInstance, passed: PassedOnOptions, options: ServeAppOptions): Promise<RunningService> {
-  const { host, registryUrl, protocol, handleSignals, token } = passed;
+  const { host, registryUrl, protocol, handleSignals, token, server } = passed;
   try {
     await app.ready();
-    return await startService({ host, registryUrl, protocol, handleSignals, token, ...options, handler: (req, res) => app.routing(req, res) });
+    return await startService({ host, registryUrl, protocol, handleSignals, token, server, ...options, handler: (req, res) => app.routing(req, res) });
   } catch (error) {
     await options.onShutdown();
     throw error;

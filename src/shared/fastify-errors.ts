@@ -20,6 +20,8 @@ export interface ErrorRenderingOptions {
   server?: string;
   /** The body limit, named in PAYLOAD_TOO_LARGE so that a client can tell how much to cut. */
   bodyLimitBytes?: number;
+  /** The option that sets the body limit (`maxBodyBytes`), named in PAYLOAD_TOO_LARGE too. */
+  bodyLimitName?: string;
   /** Also answers unknown routes (NOT_FOUND), with this hint after the path. Off in sub-scopes. */
   notFound?: { hint?: string };
   /** Answers some errors another way (the dashboard's sign-in page); undefined renders as usual. */
@@ -43,10 +45,20 @@ export function renderErrors(app: FastifyInstance, options: ErrorRenderingOption
   }
 }
 
+/**
+ * Fastify's `frameworkErrors` option: its own refusals before any route is found (a path that
+ * does not decode, a path parameter over its length) answered `{ code, message }` like ours,
+ * instead of fastify's `{ error, code: "FST_ERR_…", statusCode }`.
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const { error: rosterError } = toRosterError(error);
+  void reply.code(rosterError.status).send(rosterError.toJSON());
+}
+
 const FASTIFY_CODES: Record<string, (options: ErrorRenderingOptions) => RosterError> = {
   FST_ERR_CTP_INVALID_JSON_BODY: () => invalidJson(),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => emptyBody(),
-  FST_ERR_CTP_BODY_TOO_LARGE: (options) => payloadTooLarge(options.bodyLimitBytes),
+  FST_ERR_CTP_BODY_TOO_LARGE: (options) => payloadTooLarge(options.bodyLimitBytes, 'the body', options.bodyLimitName),
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () => unsupportedMediaType(),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => invalidRequest('Content-Length does not match the body'),
 };

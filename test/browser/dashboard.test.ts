@@ -1,13 +1,13 @@
 // The dashboard in headless Chromium against a real registry: services appear, turn critical and
-// disappear on the page without a reload, and the graph shows who is cut off.
+// disappear on the page without a reload; the overview searches and filters; a service's page
+// shows its instances, its upstreams and downstreams; the page fits a phone's width at 3, 30 and
+// 100 services. With ROSTER_DASHBOARD_SHOTS=<folder>, the layout test saves screenshots there.
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FastifyInstance } from 'fastify';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createHttpProber } from '../../src/registry/health/prober.js';
-import { buildRegistryServer } from '../../src/registry/http/server.js';
-import { HttpChannel } from '../../src/registry/notify/http-channel.js';
-import { Registry } from '../../src/registry/registry.js';
+import { startRegistry } from '../../src/registry/start-registry.js';
 import { RecordingService } from '../helpers/recording-service.js';
 
 // Critical after one failed probe, gone 1.5 s later: the whole life of an instance in seconds.
@@ -26,37 +26,21 @@ before(async () => {
 });
 after(() => browser?.close());
 
+/** A registry on 127.0.0.1:0, started as `roster registry` starts one. */
+async function startTestRegistry(t: TestContext, health = HEALTH): Promise<{ url: string }> {
+  const running = await startRegistry({ host: '127.0.0.1', port: 0, auth: { adminToken: ADMIN_TOKEN }, health });
+  t.after(() => running.close());
+  return running;
+}
+
 /**
- * A registry on 127.0.0.1:0 as `roster registry` builds it; with `watch: false`, one that answers
- * /v1/watch 404 as an older registry without the watch stream does, to show the page falls back
- * to polling.
+ * The dashboard, signed in. With `watch: false` the page is answered 404 for /v1/watch, as by an
+ * older registry without the watch stream, to show that it falls back to polling.
  */
-async function startRegistry(t: TestContext, { watch = true } = {}): Promise<{ url: string }> {
-  const channel = new HttpChannel();
-  const prober = createHttpProber();
-  const registry = new Registry({ channel, probe: prober.probe, options: { health: HEALTH } });
-  const app = buildRegistryServer(registry, { auth: { adminToken: ADMIN_TOKEN } });
-  if (!watch) withoutWatchStream(app);
-  t.after(async () => {
-    await Promise.all([app.close(), registry.close()]);
-    await Promise.all([channel.close(), prober.close()]);
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  return { url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}` };
-}
-
-/** Answers GET /v1/watch with the registry's own 404, as a registry without the route does. */
-function withoutWatchStream(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
-    if (new URL(request.url, 'http://registry').pathname !== '/v1/watch') return;
-    reply.callNotFound();
-    return reply;
-  });
-}
-
-async function openDashboard(t: TestContext, url: string): Promise<Page> {
+async function openDashboard(t: TestContext, url: string, { watch = true } = {}): Promise<Page> {
   const page = await browser.newPage();
   t.after(() => page.close());
+  if (!watch) await page.route(/\/v1\/watch(\?|$)/, (route) => route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ code: 'NOT_FOUND', message: 'Route GET:/v1/watch not found' }) }));
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   t.after(() => assert.deepEqual(errors, [], 'the page threw'));
@@ -79,80 +63,232 @@ async function startService(t: TestContext): Promise<RecordingService> {
   return service;
 }
 
+/** Critical instances stay critical (no removal) for the length of a test. */
+const KEEP_CRITICAL = { ...HEALTH, graceMs: 600_000 };
+const PHONE = { width: 375, height: 740 };
+const DESKTOP = { width: 1280, height: 800 };
+
 const row = (url: string, health?: string) => `tr.instance[data-url="${url}"]${health ? `[data-health="${health}"]` : ''}`;
 const node = (name: string, attributes = '') => `svg.graph g.node[data-service="${name}"]${attributes}`;
+const listed = (name: string, attributes = '') => `li.service-row[data-service="${name}"]${attributes}`;
+const servicePage = (name: string) => `.service-page[data-service="${name}"]`;
 
-test('a service appears, turns critical, then disappears, live; the graph shows who it cuts off', async (t) => {
-  const { url } = await startRegistry(t);
+/** Registers one instance through /v1: TTL mode, or probed at `heartbeatUrl`. */
+async function registerV1(registryUrl: string, body: Record<string, unknown>): Promise<void> {
+  const response = await fetch(`${registryUrl}/v1/instances`, { method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify(body) });
+  assert.equal(response.status, 201, await response.text());
+}
+
+async function openService(page: Page, name: string): Promise<void> {
+  await page.evaluate((hash) => { location.hash = hash; }, `#/service/${encodeURIComponent(name)}`);
+  await page.waitForSelector(servicePage(name), WAIT);
+}
+
+async function rowNames(page: Page): Promise<string[]> {
+  return page.locator('li.service-row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.service ?? ''));
+}
+
+test('a service appears, turns critical, then disappears, live; its page shows who it cuts off', async (t) => {
+  const { url } = await startTestRegistry(t);
   const page = await openDashboard(t, url);
   await page.waitForSelector('#status[data-state="live"]', WAIT);
   await page.evaluate(() => Object.assign(globalThis, { sameDocument: true }));
 
   const log = await startService(t);
   await registerCourse(url, log, 'LogService');
-  await page.waitForSelector(`section.service[data-service="LogService"] ${row(log.url, 'passing')}`, WAIT);
+  await page.waitForSelector(listed('LogService', '[data-state="ok"]'), WAIT);
 
   const grading = await startService(t);
   await registerCourse(url, grading, 'GradingService', ['LogService']);
-  await page.waitForSelector(node('GradingService', '[data-broken="false"]'), WAIT);
+  await page.click(`${listed('GradingService')} a`, WAIT);
+  await page.waitForSelector(`${servicePage('GradingService')} ${node('GradingService', '[data-broken="false"][data-focus="true"]')}`, WAIT);
   await page.waitForSelector('path.edge[data-from="GradingService"][data-to="LogService"]:not(.broken)', ATTACHED);
   assert.equal(await page.locator(node('LogService', '[data-state="ok"]')).count(), 1);
 
   log.heartbeat = 500;
-  await page.waitForSelector(row(log.url, 'critical'), WAIT);
+  await page.waitForSelector('#upstreams li[data-service="LogService"][data-state="down"]', WAIT);
   await page.waitForSelector(node('LogService', '[data-state="down"]'), WAIT);
   await page.waitForSelector(`${node('LogService')} circle.instance.critical[data-url="${log.url}"]`, WAIT);
   await page.waitForSelector(node('GradingService', '[data-broken="true"]'), WAIT);
   await page.waitForSelector('path.edge.broken[data-from="GradingService"][data-to="LogService"]', ATTACHED);
   assert.match(await page.locator(node('GradingService')).textContent() ?? '', /needs LogService/);
-  assert.match(await page.locator('section.service[data-service="GradingService"] .missing').textContent() ?? '', /No passing instance of LogService/);
+  assert.match(await page.locator(`${servicePage('GradingService')} .problems`).textContent() ?? '', /needs LogService/);
 
+  await page.click('#upstreams a', WAIT);
+  await page.waitForSelector(`${servicePage('LogService')} ${row(log.url, 'critical')}`, WAIT);
   await page.waitForSelector(row(log.url), { ...WAIT, state: 'detached' });
-  // Still required, so still drawn: with no instance at all, and its dependent still cut off.
-  await page.waitForSelector(node('LogService', '[data-state="absent"]'), WAIT);
-  assert.equal(await page.locator(node('GradingService', '[data-broken="true"]')).count(), 1);
+  // Still required, so still shown: with no instance at all, and its dependent still cut off.
+  await page.waitForSelector(`${servicePage('LogService')}[data-state="absent"] #downstreams li[data-service="GradingService"]`, WAIT);
+  await page.goBack();
+  await page.waitForSelector(node('GradingService', '[data-broken="true"]'), WAIT);
   assert.equal(await page.evaluate(() => (globalThis as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
 });
 
-test('instance details: probe time, latency, version and tags', async (t) => {
-  const { url } = await startRegistry(t);
+test('a service page shows probe time, latency, owner, version, tags and metadata; no empty hooks', async (t) => {
+  const { url } = await startTestRegistry(t);
   const log = await startService(t);
-  const response = await fetch(`${url}/v1/instances`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...AUTH },
-    body: JSON.stringify({ service: 'LogService', url: log.url, heartbeatUrl: `${log.url}/heartbeat`, metadata: { version: '1.4.0', tags: ['eu', 'canary'] } }),
-  });
-  assert.equal(response.status, 201);
+  await registerV1(url, { service: 'LogService', url: log.url, heartbeatUrl: `${log.url}/heartbeat`, metadata: { version: '1.4.0', tags: ['eu', 'canary'], region: 'eu-west' } });
   await log.waitFor((s) => s.requests.some((r) => r.path === '/heartbeat'));
   const page = await openDashboard(t, url);
+  await openService(page, 'LogService');
   const instance = page.locator(row(log.url, 'passing'));
   await instance.waitFor(WAIT);
   assert.equal(await instance.locator('td.version').textContent(), '1.4.0');
   assert.deepEqual(await instance.locator('td.tags .tag').allTextContents(), ['eu', 'canary']);
+  assert.equal(await instance.locator('td.metadata').textContent(), 'region=eu-west');
+  assert.equal(await instance.locator('td.owner').textContent(), 'admin');
   assert.match(await instance.locator('td.latency').textContent() ?? '', /^\d+ ms$/);
   assert.match(await instance.locator('td.probe-time').textContent() ?? '', /\d{1,2}:\d{2}:\d{2}/);
+  // Maintenance, weights and actions appear only once the registry reports them.
+  assert.deepEqual(await page.locator('table.instances th').allTextContents(), ['instance', 'health', 'last probe', 'latency', 'owner', 'version', 'tags', 'metadata', 'via']);
+  assert.equal(await page.locator('#banner').isHidden(), true);
 });
 
 test('strings from the registry are shown as text, never run as markup', async (t) => {
-  const { url } = await startRegistry(t);
+  const { url } = await startTestRegistry(t);
   const attack = '<img src=x onerror="window.pwned=1">';
-  const response = await fetch(`${url}/v1/instances`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...AUTH },
-    body: JSON.stringify({ service: 'Evil', url: 'http://127.0.0.1:9/', ttlMs: 60_000, metadata: { version: attack, tags: [`<b>${attack}</b>`] } }),
-  });
-  assert.equal(response.status, 201);
+  await registerV1(url, { service: 'Evil', url: 'http://127.0.0.1:9/', ttlMs: 60_000, metadata: { version: attack, tags: [`<b>${attack}</b>`], note: attack } });
   const page = await openDashboard(t, url);
-  const version = page.locator('section.service[data-service="Evil"] td.version');
-  await version.waitFor(WAIT);
+  await page.waitForSelector(listed('Evil'), WAIT);
+  await openService(page, 'Evil');
+  const version = page.locator(`${servicePage('Evil')} td.version`);
   assert.equal(await version.textContent(), attack);
   assert.equal(await page.locator('td.tags .tag').textContent(), `<b>${attack}</b>`);
-  assert.equal(await page.locator('#services img, #services b').count(), 0);
+  assert.equal(await page.locator('td.metadata').textContent(), `note=${attack}`);
+  assert.equal(await page.locator('main img, main b').count(), 0);
   assert.equal(await page.evaluate(() => (globalThis as { pwned?: number }).pwned), undefined);
 });
 
+/**
+ * A small catalog with every kind of trouble: api-gateway requires auth and catalog; catalog has
+ * a passing and a critical instance; catalog-search requires ghost, which nothing provides.
+ */
+async function seedSmallCatalog(t: TestContext, url: string): Promise<{ failing: RecordingService }> {
+  const failing = await startService(t);
+  failing.heartbeat = 500;
+  const ttl = (service: string, n = 1, requires: string[] = []) => registerV1(url, { service, url: `http://127.0.0.1:9/${service}/${n}`, ttlMs: 600_000, requires });
+  await ttl('api-gateway', 1, ['auth', 'catalog']);
+  await ttl('auth');
+  await ttl('billing');
+  await ttl('catalog');
+  await registerV1(url, { service: 'catalog', url: `${failing.url}/catalog/2`, heartbeatUrl: `${failing.url}/heartbeat` });
+  await ttl('catalog-search', 1, ['ghost']);
+  return { failing };
+}
+
+test('the overview searches by name and filters by health and by problems', async (t) => {
+  const { url } = await startTestRegistry(t, KEEP_CRITICAL);
+  await seedSmallCatalog(t, url);
+  const page = await openDashboard(t, url);
+  await page.waitForSelector(listed('catalog', '[data-state="degraded"]'), WAIT);
+  assert.deepEqual(await rowNames(page), ['api-gateway', 'auth', 'billing', 'catalog', 'catalog-search', 'ghost']);
+  assert.deepEqual(await page.locator('#counts .count').allTextContents(), ['6 services', '6 instances', '5 passing', '1 critical', '3 with problems']);
+
+  await page.fill('#search', 'CAT');
+  await page.waitForFunction(() => document.querySelectorAll('li.service-row').length === 2, undefined, WAIT);
+  assert.deepEqual(await rowNames(page), ['catalog', 'catalog-search']);
+  await page.fill('#search', 'nothing-like-it');
+  await page.waitForSelector('#service-list >> text=No service matches.', WAIT);
+
+  await page.fill('#search', '');
+  const expected = { critical: ['catalog'], problems: ['catalog', 'catalog-search', 'ghost'], passing: ['api-gateway', 'auth', 'billing', 'catalog-search'] };
+  for (const [filter, names] of Object.entries(expected)) {
+    await page.click(`button.chip[data-filter="${filter}"]`);
+    await page.waitForSelector(`button.chip[data-filter="${filter}"][aria-pressed="true"]`, WAIT);
+    assert.deepEqual(await rowNames(page), names, filter);
+    assert.match(await page.locator(`button.chip[data-filter="${filter}"] .n`).textContent() ?? '', new RegExp(`^${names.length}$`));
+  }
+  assert.match(await page.locator(`${listed('catalog-search')} .problems`).textContent() ?? '', /needs ghost/);
+  await page.fill('#search', 'search');
+  assert.deepEqual(await rowNames(page), ['catalog-search']);
+});
+
+test('a service page: upstreams and downstreams as links and a graph of its neighbours; a new instance appears live', async (t) => {
+  const { url } = await startTestRegistry(t, KEEP_CRITICAL);
+  await seedSmallCatalog(t, url);
+  const page = await openDashboard(t, url);
+  await page.click(`${listed('api-gateway')} a`, WAIT);
+  await page.waitForSelector(servicePage('api-gateway'), WAIT);
+  assert.deepEqual(await page.locator('#upstreams li').evaluateAll((items) => items.map((i) => (i as HTMLElement).dataset.service)), ['auth', 'catalog']);
+  assert.equal(await page.locator('#downstreams li').count(), 0);
+  // Only its neighbours: not billing, catalog-search or ghost.
+  const nodes = await page.locator('svg.graph g.node').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-service')).sort());
+  assert.deepEqual(nodes, ['api-gateway', 'auth', 'catalog']);
+
+  await page.click('#upstreams li[data-service="catalog"] a');
+  await page.waitForSelector(servicePage('catalog'), WAIT);
+  assert.deepEqual(await page.locator('#downstreams li').allTextContents(), ['api-gateway ok']);
+  await page.waitForSelector('tr.instance[data-health="critical"]', WAIT);
+  assert.equal(await page.locator('tr.instance').count(), 2);
+
+  await registerV1(url, { service: 'catalog', url: 'http://127.0.0.1:9/catalog/3', ttlMs: 600_000 });
+  await page.waitForSelector(row('http://127.0.0.1:9/catalog/3', 'passing'), WAIT);
+  assert.equal(await page.locator('tr.instance').count(), 3);
+
+  await page.click(`${node('api-gateway')}`);
+  await page.waitForSelector(servicePage('api-gateway'), WAIT);
+  await page.click('a.back');
+  await page.waitForSelector(listed('catalog'), WAIT);
+  assert.deepEqual((await page.locator('#counts .count').allTextContents()).slice(0, 2), ['6 services', '7 instances']);
+});
+
+const WORDS = ['gateway', 'auth', 'users', 'billing', 'catalog', 'search', 'orders', 'payments', 'inventory', 'shipping', 'email', 'sms', 'notify', 'reports', 'audit', 'ledger', 'pricing', 'cart', 'reviews', 'media', 'thumbnails', 'sessions', 'profile', 'feed', 'ranking', 'geo', 'tax', 'fraud', 'loyalty', 'export'];
+
+/**
+ * `count` services in a layered web: the gateway requires up to eight, every other service one
+ * or two further down the list; every seventh has a second, critical instance; the sixth
+ * requires a service nobody registered.
+ */
+async function seedCatalog(t: TestContext, url: string, count: number): Promise<string[]> {
+  const failing = await startService(t);
+  failing.heartbeat = 500;
+  const names = Array.from({ length: count }, (_, i) => (i < WORDS.length ? WORDS[i] : `${WORDS[i % WORDS.length]}-${Math.floor(i / WORDS.length) + 1}`));
+  for (const [i, service] of names.entries()) {
+    const requires = i === 0 ? names.slice(1, 9) : [names[i + 1], names[i + 4]].filter((name) => name !== undefined && i % 3 !== 2);
+    if (i === 5) requires.push('legacy-ledger');
+    const metadata = { version: `1.${i % 5}.0`, tags: i % 2 === 0 ? ['eu'] : ['us', 'canary'] };
+    await registerV1(url, { service, url: `http://127.0.0.1:9/${service}/1`, ttlMs: 600_000, requires, metadata });
+    if (i % 7 === 3) await registerV1(url, { service, url: `${failing.url}/${service}/2`, heartbeatUrl: `${failing.url}/heartbeat`, metadata });
+  }
+  return names;
+}
+
+/** The page is no wider than the window: nothing scrolls sideways but inside its own box. */
+async function assertNoOverflow(page: Page, what: string): Promise<void> {
+  const { scrollWidth, clientWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth }));
+  assert.ok(scrollWidth <= clientWidth, `${what}: the page is ${scrollWidth} px wide in a ${clientWidth} px window`);
+}
+
+async function shoot(page: Page, name: string): Promise<void> {
+  const folder = process.env.ROSTER_DASHBOARD_SHOTS;
+  if (!folder) return;
+  mkdirSync(folder, { recursive: true });
+  await page.screenshot({ path: join(folder, `${name}.png`), fullPage: true });
+}
+
+for (const count of [3, 30, 100]) {
+  test(`at ${count} services the overview and a service page fit a phone's width and a desktop's`, async (t) => {
+    const { url } = await startTestRegistry(t, KEEP_CRITICAL);
+    const names = await seedCatalog(t, url, count);
+    const page = await openDashboard(t, url);
+    const critical = names.filter((_, i) => i % 7 === 3).length;
+    await page.waitForFunction(([services, degraded]) => document.querySelectorAll('li.service-row').length === services && document.querySelectorAll('li.service-row[data-state="degraded"]').length === degraded, [names.length + (count > 5 ? 1 : 0), critical], WAIT);
+    for (const [label, size] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+      await page.setViewportSize(size);
+      await page.evaluate(() => { location.hash = '#/'; });
+      await page.waitForSelector('#overview:not([hidden])', WAIT);
+      await assertNoOverflow(page, `overview, ${label}`);
+      await shoot(page, `${count}-services-${label}-overview`);
+      // The busiest page: the gateway and its neighbours, a degraded one among them.
+      await openService(page, names[0]);
+      await assertNoOverflow(page, `${names[0]}'s page, ${label}`);
+      await shoot(page, `${count}-services-${label}-service`);
+    }
+  });
+}
+
 test('the open dashboard counts as a watch stream in /metrics', async (t) => {
-  const { url } = await startRegistry(t);
+  const { url } = await startTestRegistry(t);
   const page = await openDashboard(t, url);
   await page.waitForSelector('#status[data-state="live"]', WAIT);
   const metrics = await (await fetch(`${url}/metrics`, { headers: AUTH })).text();
@@ -160,17 +296,17 @@ test('the open dashboard counts as a watch stream in /metrics', async (t) => {
 });
 
 test('without a watch stream the dashboard polls /v1/state and still follows changes', async (t) => {
-  const { url } = await startRegistry(t, { watch: false });
-  const page = await openDashboard(t, url);
+  const { url } = await startTestRegistry(t);
+  const page = await openDashboard(t, url, { watch: false });
   await page.waitForSelector('#status[data-state="polling"]', WAIT);
   const log = await startService(t);
   await registerCourse(url, log, 'LogService');
-  await page.waitForSelector(row(log.url, 'passing'), WAIT);
+  await page.waitForSelector(listed('LogService', '[data-state="ok"]'), WAIT);
 });
 
 test('the page and its modules are served with a strict content security policy; nothing else is', async (t) => {
-  const { url } = await startRegistry(t);
-  for (const [path, type] of [['/', 'text/html'], ['/dashboard/app.js', 'text/javascript'], ['/dashboard/style.css', 'text/css']] as const) {
+  const { url } = await startTestRegistry(t);
+  for (const [path, type] of [['/', 'text/html'], ['/dashboard/app.js', 'text/javascript'], ['/dashboard/service-page.js', 'text/javascript'], ['/dashboard/style.css', 'text/css']] as const) {
     const response = await fetch(`${url}${path}`, { headers: AUTH });
     assert.equal(response.status, 200, path);
     assert.ok(response.headers.get('content-type')?.startsWith(type), `${path}: ${response.headers.get('content-type')}`);

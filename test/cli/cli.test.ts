@@ -16,7 +16,7 @@ import { watchCommand } from '../../src/cli/commands/watch.js';
 import { isThisMachine, type CliIo } from '../../src/cli/registry-api.js';
 import type { Registration } from '../../src/registry/catalog.js';
 import { freePort, NodeProcess, scratchDir } from '../helpers/processes.js';
-import { startWatchRegistry } from '../helpers/watch-registry.js';
+import { startRegistry } from '../../src/registry/start-registry.js';
 
 /** Tests wait for events; one that never comes fails the test instead of hanging the run. */
 const BOUNDED = { timeout: 60_000 };
@@ -90,7 +90,9 @@ function reg(service: string, port: number, requires: string[] = []): Registrati
 
 /** Log ← Grading ← Portal, and Portal also requires a Mailer nobody runs. */
 async function demoRegistry(t: TestContext) {
-  const server = await startWatchRegistry(t);
+  // Authentication off: these cases are about what the commands print, not about credentials.
+  const server = await startRegistry({ host: '127.0.0.1', port: 0, auth: { insecure: true } });
+  t.after(() => server.close());
   await server.registry.register(reg('LogService', 4000));
   await server.registry.register(reg('GradingService', 6000, ['LogService']));
   await server.registry.register(reg('GradingService', 6001, ['LogService']));
@@ -198,7 +200,7 @@ test('watch: prints each change as it happens, one line (or one JSON object) eac
   assert.deepEqual(changes.map((c) => [c.revision, c.type, c.instance.url]), [[5, 'deregistered', 'http://127.0.0.1:6000'], [6, 'deregistered', 'http://127.0.0.1:4000']]);
   assert.equal(text.code, 0);
   assert.equal(json.code, 0);
-  assert.equal(server.watch.openStreams, 0);
+  assert.equal(server.app.openWatchStreams, 0);
 });
 
 test('watch: an unreachable registry at the start exits 3 instead of retrying forever', BOUNDED, async () => {

@@ -5,7 +5,11 @@ import { RegistryClient, type RegistryClientOptions } from '../../src/client/ind
 const base: RegistryClientOptions = { service: 'Portal', url: 'http://localhost:5000/', registryUrl: 'http://localhost:3000' };
 
 test('defaults: update and heartbeat URLs hang off the service URL; options are frozen', () => {
-  const { options } = new RegistryClient(base);
+  const logger = { info() {}, warn() {}, error() {}, debug() {} };
+  const { options } = new RegistryClient({ ...base, logger, metadata: { zone: 'a' } });
+  assert.equal(options.logger, logger, 'a collaborator is kept as given');
+  assert.ok(!Object.isFrozen(logger), 'and never frozen');
+  assert.ok(Object.isFrozen(options.metadata));
   assert.equal(options.url, 'http://localhost:5000');
   assert.equal(options.updateUrl, 'http://localhost:5000/services');
   assert.equal(options.heartbeatUrl, 'http://localhost:5000/heartbeat');
@@ -47,9 +51,27 @@ test('bad options throw INVALID_OPTION naming the option', () => {
     [{ ttlMs: 5000 }, 'ttlMs'],
     [{ protocol: 'course', heartbeatUrl: null }, 'heartbeatUrl'],
     [{ logger: { info() {} } }, 'logger'],
+    [{ requires: ['LogService', '1bad'] }, 'requires\\[1\\]'],
+    [{ checkIntervalMs: 1.5 }, 'checkIntervalMs'],
+    [{ tls: { ca: '' } }, 'tls.ca'],
   ];
   for (const [override, name] of cases) {
     assert.throws(() => new RegistryClient({ ...base, ...override } as RegistryClientOptions), { code: 'INVALID_OPTION', message: new RegExp(`^option "${name}" `) }, name);
+  }
+});
+
+test('a misspelled option is refused, naming it and the options RegistryClient knows', () => {
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ requestTimeoutMS: 100 }, 'requestTimeoutMS'],
+    [{ registryURL: 'http://localhost:3000' }, 'registryURL'],
+    [{ tls: { cert: 'c.pem' } }, 'tls.cert'],
+  ];
+  for (const [override, name] of cases) {
+    assert.throws(
+      () => new RegistryClient({ ...base, ...override } as RegistryClientOptions),
+      { code: 'INVALID_OPTION', message: new RegExp(`^option "${name}" is not an option of RegistryClient; known: .*\\b(requestTimeoutMs|ca)\\b`) },
+      name,
+    );
   }
 });
 

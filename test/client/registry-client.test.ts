@@ -175,7 +175,10 @@ test('course protocol: the exact registration body, no keep-alive loop, DELETE w
   assert.equal(post.body, `{"ServiceName":"GradingService","ServiceURL":"${url}","RequiredServices":["LogService"],"ServiceUpdateURL":"${url}/services","HeartbeatURL":"${url}/heartbeat"}\n`);
   assert.equal(post.headers['content-type'], 'application/json');
   assert.deepEqual(client.providers('LogService'), [LOG_A]);
-  assert.equal(clock.pending, 0);
+  // No renewal and no look-up: the course's registry has neither (its probes are all it has).
+  const sent = registry.requests.length;
+  await clock.tick(client.options.checkIntervalMs * 3);
+  assert.equal(registry.requests.length, sent);
   await assert.rejects(client.refresh(), /needs protocol "roster"/);
 
   await client.deregister();
@@ -185,9 +188,9 @@ test('course protocol: the exact registration body, no keep-alive loop, DELETE w
   assert.equal(registry.instances.size, 1);
 });
 
-test('registry unreachable: register throws REGISTRY_UNREACHABLE naming the URL and how to fix it', async (t) => {
+test('registry unreachable, registerRetry false: register throws REGISTRY_UNREACHABLE naming the URL and how to fix it', async (t) => {
   const dead = `http://127.0.0.1:${await freePort()}`;
-  const client = bareClient(t, { registryUrl: dead });
+  const client = bareClient(t, { registryUrl: dead, registerRetry: false });
   await assert.rejects(client.register(), (error: unknown) => {
     assert.ok(error instanceof RosterError);
     assert.equal(error.code, 'REGISTRY_UNREACHABLE');

@@ -3,11 +3,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import { RegistryClient, type ChangeEvent, type Logger } from '../../src/client/index.js';
 import { SseParser, type SseEvent } from '../../src/client/watch-stream.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { RecordingService } from '../helpers/recording-service.js';
-import { startWatchRegistry } from '../helpers/watch-registry.js';
+import { startRegistry, type RunningRegistry, type StartRegistryOptions } from '../../src/registry/start-registry.js';
 
 /** Tests wait for events; one that never comes fails the test instead of hanging the run. */
 const BOUNDED = { timeout: 20_000 };
@@ -27,8 +28,17 @@ function waitableLogger(): Logger & { next(pattern: RegExp): Promise<string> } {
   return { info: log, warn: log, error: log, debug: log, next: (pattern) => new Promise((resolve) => waiters.push({ pattern, resolve })) };
 }
 
+/** A registry as users start one (authentication off), with the method and URL of every request it received. */
+async function startWatchedRegistry(t: TestContext, options: StartRegistryOptions = {}): Promise<RunningRegistry & { requests: string[] }> {
+  const running = await startRegistry({ host: '127.0.0.1', port: 0, auth: { insecure: true }, ...options });
+  t.after(() => running.close());
+  const requests: string[] = [];
+  running.app.server.on('request', (request: IncomingMessage) => void requests.push(`${request.method} ${request.url}`));
+  return { ...running, requests };
+}
+
 async function setup(t: TestContext) {
-  const server = await startWatchRegistry(t, { registry: { health: FAST_HEALTH } });
+  const server = await startWatchedRegistry(t, { health: FAST_HEALTH });
   const clock = new FakeClock();
   const logger = waitableLogger();
   const client = new RegistryClient({
@@ -127,7 +137,7 @@ test('after a registry restart (its revisions start again), the snapshot it send
   const dropped = logger.next(/reconnecting in/);
   await server.app.close();
   await dropped;
-  const restarted = await startWatchRegistry(t, { port: Number(new URL(server.url).port) });
+  const restarted = await startWatchedRegistry(t, { port: Number(new URL(server.url).port) });
   const second = await startProvider(t, restarted.url);
 
   const rebuilt = nextChange(client);

@@ -90,6 +90,8 @@ export interface HeartbeatProbe {
 export interface CourseRegistryOptions {
   /** Timeout of each request the registry sends (patches, heartbeats). Default 2000. */
   requestTimeoutMs?: number;
+  /** Port to listen on: an earlier registry's, to play one that restarted (empty, as the course's would be). Default: any free port. */
+  port?: number;
 }
 
 type Waiter = { match: (patch: SentPatch) => boolean; resolve: (patch: SentPatch) => void };
@@ -122,7 +124,7 @@ export class CourseRegistry {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
+      server.listen(options.port ?? 0, '127.0.0.1', () => {
         server.off('error', reject);
         resolve();
       });

@@ -1,5 +1,7 @@
 // A small stand-in for Roster's registry, for client and service tests: a real HTTP server on
-// 127.0.0.1 that speaks the /v1 contract and the course's /services, and records every request.
+// 127.0.0.1 that speaks the /v1 contract (the watch stream included) and the course's /services,
+// and records every request. test/client/contract/ runs the same client cases against it and
+// against the real registry, so that the two cannot drift apart.
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { instanceId } from '../../src/protocol/ids.js';
@@ -7,7 +9,7 @@ import { RosterError } from '../../src/protocol/errors.js';
 import { parseRegisterRequest } from '../../src/protocol/validation.js';
 import { SIGNATURE_HEADER, newSigningKey, probePayload, signPayload } from '../../src/protocol/signature.js';
 import type { Logger } from '../../src/client/index.js';
-import type { Health, InstanceView, Patch, PatchEntry, ProviderView, RegisterRequest } from '../../src/protocol/index.js';
+import type { Health, InstanceView, Patch, PatchEntry, ProviderView, RegisterRequest, WatchChange, WatchChangeType } from '../../src/protocol/index.js';
 
 export interface RecordedRequest {
   method: string;
@@ -41,6 +43,10 @@ export class FakeRegistry {
   #port = 0;
   #waiters: Array<{ match: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void }> = [];
   #prevSent = new Map<string, number>();
+  /** Every change since the revision in #changesFrom, for watchers that come back with `since`. */
+  #changes: WatchChange[] = [];
+  #changesFrom = 0;
+  readonly #streams = new Set<WatchStream>();
 
   static async start(): Promise<FakeRegistry> {
     const registry = new FakeRegistry();
@@ -71,6 +77,11 @@ export class FakeRegistry {
     });
   }
 
+  /** Cuts every open connection (watch streams included) and keeps listening: clients reconnect. */
+  dropConnections(): void {
+    this.#server?.closeAllConnections();
+  }
+
   /** The first recorded request that matches, now or when it arrives. */
   waitForRequest(match: (r: RecordedRequest) => boolean): Promise<RecordedRequest> {
     const seen = this.requests.find(match);
@@ -92,6 +103,7 @@ export class FakeRegistry {
   addInstance(service: string, url: string, health: Health = 'passing'): FakeInstance {
     const instance: FakeInstance = { id: instanceId(url), service, url, requires: [], updateUrl: null, heartbeatUrl: null, ttlMs: null, health, revision: ++this.revision, owner: null };
     this.instances.set(instance.id, instance);
+    this.#recordChange('registered', instance);
     return instance;
   }
 
@@ -151,6 +163,7 @@ export class FakeRegistry {
   async #route(r: RecordedRequest, res: ServerResponse): Promise<void> {
     const id = /^\/v1\/instances\/([^/]+)/.exec(r.path)?.[1];
     if (r.method === 'POST' && r.path === '/v1/instances') return this.#register(parseRegisterRequest(JSON.parse(r.body)), res);
+    if (r.method === 'GET' && /^\/v1\/watch(\?|$)/.test(r.path)) return this.#watch(r, res);
     if (r.method === 'GET' && r.path === '/v1/state') return json(res, 200, { revision: this.revision, instances: [...this.instances.values()].map(view) });
     if (r.method === 'POST' && r.path === '/services') return this.#registerCourse(JSON.parse(r.body), res);
     if (r.method === 'DELETE' && r.path === '/services') return this.#remove(instanceId(r.body), res, () => res.end());
@@ -170,6 +183,7 @@ export class FakeRegistry {
       heartbeatUrl: body.heartbeatUrl ?? null, ttlMs: body.ttlMs ?? null, health: 'passing', revision: ++this.revision, owner: this.owner,
     };
     this.instances.set(id, instance);
+    this.#recordChange('registered', instance);
     if (this.signing && !this.keys.has(id)) this.keys.set(id, newSigningKey());
     if (!this.signing) this.keys.delete(id);
     const delivered = instance.updateUrl ? await this.#deliver(instance, this.#providerEntries(instance.requires), [], true) : null;
@@ -193,8 +207,37 @@ export class FakeRegistry {
     this.instances.delete(id);
     this.keys.delete(id);
     this.revision++;
+    this.#recordChange('deregistered', { ...instance, revision: this.revision });
     await this.#notifyDependents(instance, 'Removed');
     answer();
+  }
+
+  /** GET /v1/watch: the changes after `since` (Last-Event-ID wins) when they are all kept, else a snapshot; then live changes. */
+  #watch(r: RecordedRequest, res: ServerResponse): void {
+    const query = new URL(r.path, 'http://fake.test').searchParams;
+    const lastEventId = r.headers['last-event-id'];
+    const sinceText = typeof lastEventId === 'string' ? lastEventId : query.get('since');
+    const since = sinceText === null ? undefined : Number(sinceText);
+    const services = query.get('services')?.split(',') ?? null;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    const stream: WatchStream = { res, wants: (service) => services === null || services.includes(service) };
+    this.#streams.add(stream);
+    res.on('close', () => this.#streams.delete(stream));
+    const kept = since !== undefined && since >= this.#changesFrom && since <= this.revision;
+    if (!kept) return sendEvent(res, 'snapshot', this.revision, { revision: this.revision, instances: [...this.instances.values()].filter((i) => stream.wants(i.service)).map(view) });
+    for (const change of this.#changes.filter((c) => c.revision > since && stream.wants(c.instance.service))) sendEvent(res, 'change', change.revision, change);
+  }
+
+  #recordChange(type: WatchChangeType, instance: FakeInstance): void {
+    const change: WatchChange = { revision: instance.revision, type, instance: view(instance) };
+    // Revisions that start again (a test playing a restarted registry) start the log again.
+    if (change.revision <= (this.#changes.at(-1)?.revision ?? this.#changesFrom)) {
+      this.#changes = [];
+      this.#changesFrom = change.revision - 1;
+    }
+    this.#changes.push(change);
+    for (const stream of this.#streams) if (stream.wants(change.instance.service)) sendEvent(stream.res, 'change', change.revision, change);
   }
 
   #providers(requires: string[]): Record<string, ProviderView[]> {
@@ -242,6 +285,15 @@ function view(i: FakeInstance): InstanceView {
     ttlMs: i.ttlMs, metadata: {}, health: i.health, protocol: 'v1', owner: i.owner, registeredAt: new Date(0).toISOString(), revision: i.revision,
     lastCheckAt: null, lastCheckMs: null, lastError: null, criticalSince: null,
   };
+}
+
+interface WatchStream {
+  res: ServerResponse;
+  wants(service: string): boolean;
+}
+
+function sendEvent(res: ServerResponse, event: 'snapshot' | 'change', id: number, data: unknown): void {
+  res.write(`event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
 function headers(signature: string | null): Record<string, string> {

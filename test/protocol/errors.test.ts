@@ -36,6 +36,7 @@ const FACTORIES: Array<[string, () => RosterError, ErrorCode, RegExp]> = [
   ['registryError', () => errors.registryError('unexpected answer'), 'REGISTRY_ERROR', /unexpected/],
   ['etcdUnreachable', () => errors.etcdUnreachable(['http://127.0.0.1:2379'], cause), 'ETCD_UNREACHABLE', /etcd at http:\/\/127\.0\.0\.1:2379: connect ECONNREFUSED.*--etcd-endpoints/],
   ['clientClosed', () => errors.clientClosed('register()'), 'CLIENT_CLOSED', /^register\(\): this client is closed/],
+  ['registrationCancelled', () => errors.registrationCancelled('deregister()'), 'CLIENT_CLOSED', /^register\(\): deregister\(\) was called while waiting for the registry/],
   ['internal', () => errors.internal('the log service failed'), 'INTERNAL', /failed/],
   ['invalidOption', () => errors.invalidOption('ttlMs', 'a positive integer'), 'INVALID_OPTION', /^option "ttlMs" must be a positive integer$/],
   ['invalidArgument', () => errors.invalidArgument('--registry', 'an http:// URL'), 'INVALID_OPTION', /^--registry must be an http:\/\/ URL$/],
@@ -46,6 +47,8 @@ const FACTORIES: Array<[string, () => RosterError, ErrorCode, RegExp]> = [
   ['hostNotAvailable', () => errors.hostNotAvailable('10.9.9.9', '--host'), 'ADDRESS_NOT_AVAILABLE', /host "10\.9\.9\.9".*--host/],
   ['schemaTooNew', () => errors.schemaTooNew('registry.db', 9, 'upgrade Roster'), 'SCHEMA_TOO_NEW', /registry\.db was written by a newer Roster \(schema 9\); upgrade Roster/],
   ['storeDamaged', () => errors.storeDamaged('sqlite:/r.db', 'instances/abc', '"url" is missing'), 'STORE_DAMAGED', /^sqlite:\/r\.db holds a damaged row at instances\/abc: "url" is missing/],
+  ['unknownOption', () => errors.unknownOption('notify.timeoutMS', 'the registry', ['timeoutMs', 'maxQueue']), 'INVALID_OPTION', /^option "notify\.timeoutMS" is not an option of the registry; known: timeoutMs, maxQueue$/],
+  ['partNotReady', () => errors.partNotReady('grading', 30_000), 'PART_NOT_READY', /^grading did not become ready within 30 s$/],
 ];
 
 test('each factory builds a RosterError with its code, the status of that code and a message that says what happened', () => {

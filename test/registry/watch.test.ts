@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { get, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Registration } from '../../src/registry/catalog.js';
 import { buildRegistryServer, type RegistryServerOptions } from '../../src/registry/http/server.js';
+import type { RegistryApi } from '../../src/registry/registry-api.js';
 import { Registry } from '../../src/registry/registry.js';
+import { startRegistry, type RunningRegistry, type StartRegistryOptions } from '../../src/registry/start-registry.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { startWatchRegistry } from '../helpers/watch-registry.js';
 
 /** Tests wait for events; one that never comes fails the test instead of hanging the run. */
 const BOUNDED = { timeout: 20_000 };
@@ -80,7 +81,14 @@ function reg(service: string, port: number): Registration {
   return { service, url: `http://127.0.0.1:${port}`, requires: [], updateUrl: null, heartbeatUrl: null, ttlMs: 600_000, metadata: {}, protocol: 'v1', owner: null };
 }
 
-async function registerAll(registry: Registry, ...registrations: Registration[]): Promise<void> {
+/** A registry as users start one, on loopback, authentication off unless `options.auth` says otherwise. */
+async function startWatchedRegistry(t: TestContext, options: StartRegistryOptions = {}): Promise<RunningRegistry> {
+  const running = await startRegistry({ host: '127.0.0.1', port: 0, auth: { insecure: true }, ...options });
+  t.after(() => running.close());
+  return running;
+}
+
+async function registerAll(registry: RegistryApi, ...registrations: Registration[]): Promise<void> {
   for (const registration of registrations) await registry.register(registration);
 }
 
@@ -93,7 +101,7 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 test('without since: a snapshot of the catalog first, then live changes', BOUNDED, async (t) => {
-  const { url, registry } = await startWatchRegistry(t);
+  const { url, registry } = await startWatchedRegistry(t);
   await registerAll(registry, reg('LogService', 4000), reg('GradingService', 6000));
 
   const reader = await SseReader.open(t, `${url}/v1/watch`);
@@ -116,7 +124,7 @@ test('without since: a snapshot of the catalog first, then live changes', BOUNDE
 });
 
 test('since=R: the missed changes in order, then live ones, and no snapshot', BOUNDED, async (t) => {
-  const { url, registry } = await startWatchRegistry(t);
+  const { url, registry } = await startWatchedRegistry(t);
   await registerAll(registry, reg('A', 1), reg('B', 2), reg('C', 3));
   registry.deregisterByUrl('http://127.0.0.1:1');
 
@@ -129,7 +137,7 @@ test('since=R: the missed changes in order, then live ones, and no snapshot', BO
 });
 
 test('a since too old for the change log: a snapshot instead, then live changes', BOUNDED, async (t) => {
-  const { url, registry } = await startWatchRegistry(t, { changeLog: { capacity: 2 } });
+  const { url, registry } = await startWatchedRegistry(t, { changeLog: { capacity: 2 } });
   await registerAll(registry, reg('A', 1), reg('B', 2), reg('C', 3), reg('D', 4));
 
   const reader = await SseReader.open(t, `${url}/v1/watch?since=1`);
@@ -142,7 +150,7 @@ test('a since too old for the change log: a snapshot instead, then live changes'
 });
 
 test('services=A,B: only instances and changes of those services', BOUNDED, async (t) => {
-  const { url, registry } = await startWatchRegistry(t);
+  const { url, registry } = await startWatchedRegistry(t);
   await registerAll(registry, reg('A', 1), reg('B', 2), reg('C', 3));
 
   const reader = await SseReader.open(t, `${url}/v1/watch?services=A,C`);
@@ -155,7 +163,7 @@ test('services=A,B: only instances and changes of those services', BOUNDED, asyn
 });
 
 test('Last-Event-ID (what EventSource sends on reconnect) wins over the since in the URL', BOUNDED, async (t) => {
-  const { url, registry } = await startWatchRegistry(t);
+  const { url, registry } = await startWatchedRegistry(t);
   await registerAll(registry, reg('A', 1), reg('B', 2), reg('C', 3));
 
   const reader = await SseReader.open(t, `${url}/v1/watch?since=0`, { 'last-event-id': '2' });
@@ -165,7 +173,7 @@ test('Last-Event-ID (what EventSource sends on reconnect) wins over the since in
 });
 
 test('bad input is answered 400 with { code, message } before any stream starts', BOUNDED, async (t) => {
-  const { url } = await startWatchRegistry(t);
+  const { url } = await startWatchedRegistry(t);
   const cases: Array<[string, Record<string, string>, RegExp]> = [
     ['since=abc', {}, /"since"/],
     ['since=-1', {}, /"since"/],
@@ -184,7 +192,7 @@ test('bad input is answered 400 with { code, message } before any stream starts'
 
 test('a keep-alive comment every keepAliveMs, on the injected clock', BOUNDED, async (t) => {
   const clock = new FakeClock();
-  const { url } = await startWatchRegistry(t, { watch: { keepAliveMs: 15_000 }, clock });
+  const { url } = await startWatchedRegistry(t, { watch: { keepAliveMs: 15_000 }, clock });
   const reader = await SseReader.open(t, `${url}/v1/watch`);
   await reader.waitForEvents(1);
 
@@ -199,59 +207,61 @@ test('a keep-alive comment every keepAliveMs, on the injected clock', BOUNDED, a
 
 test('a client that disconnects is cleaned up: stream count, subscription and timer', BOUNDED, async (t) => {
   const clock = new FakeClock();
-  const { url, registry, watch } = await startWatchRegistry(t, { clock });
+  const { url, registry, app } = await startWatchedRegistry(t, { clock });
   const first = await SseReader.open(t, `${url}/v1/watch`);
   const second = await SseReader.open(t, `${url}/v1/watch`);
   await Promise.all([first.waitForEvents(1), second.waitForEvents(1)]);
-  assert.equal(watch.openStreams, 2);
+  assert.equal(app.openWatchStreams, 2);
   assert.equal(clock.pending, 2);
 
   first.response.destroy();
-  await until(() => watch.openStreams === 1);
+  await until(() => app.openWatchStreams === 1);
   assert.equal(clock.pending, 1);
   // The survivor still gets changes; the departed one's listener is gone (no write to a dead socket).
   await registry.register(reg('A', 1));
   await second.waitForEvents(2);
+  // The registry runs on the same clock: the new instance's TTL is one more timer.
+  const withInstance = clock.pending;
 
   second.response.destroy();
-  await until(() => watch.openStreams === 0);
-  assert.equal(clock.pending, 0);
+  await until(() => app.openWatchStreams === 0);
+  assert.equal(clock.pending, withInstance - 1);
 });
 
 test('closing the server ends open streams instead of waiting for them', BOUNDED, async (t) => {
-  const { url, app, watch } = await startWatchRegistry(t);
+  const { url, app } = await startWatchedRegistry(t);
   const reader = await SseReader.open(t, `${url}/v1/watch`);
   await reader.waitForEvents(1);
 
   await app.close();
   await reader.ended;
-  assert.equal(watch.openStreams, 0);
+  assert.equal(app.openWatchStreams, 0);
 });
 
-test('a consumer that stops reading is cut off once too many events wait for it; one that reads is not', BOUNDED, async (t) => {
-  const { url, registry, watch } = await startWatchRegistry(t, { watch: { maxBufferedEvents: 100 } });
+test('a consumer that stops reading is cut off once too many bytes wait for it; one that reads is not', BOUNDED, async (t) => {
+  const { url, registry, app } = await startWatchedRegistry(t, { limits: { watchBacklogBytes: 300_000 } });
   const stalled = await SseReader.open(t, `${url}/v1/watch`);
   const reading = await SseReader.open(t, `${url}/v1/watch`);
   await Promise.all([stalled.waitForEvents(1), reading.waitForEvents(1)]);
   stalled.response.pause();
 
   // Changes until the stalled stream is cut, letting the sockets flush between them: the
-  // socket buffers of both ends fill first, then 100 events wait in the registry's memory.
+  // socket buffers of both ends fill first, then 300 kB wait in the registry's memory.
   const big = { ...reg('Busy', 1), metadata: { note: 'x'.repeat(3000) } };
   let changes = 0;
-  for (; changes < 10_000 && watch.openStreams === 2; changes += 2) {
+  for (; changes < 10_000 && app.openWatchStreams === 2; changes += 2) {
     await registry.register(big);
     registry.deregisterByUrl(big.url);
     await new Promise((resolve) => setImmediate(resolve));
   }
 
-  assert.equal(watch.openStreams, 1);
+  assert.equal(app.openWatchStreams, 1);
   await reading.waitForEvents(1 + changes);
   assert.equal(reading.response.closed, false);
 });
 
 test('guarded as the registry guards it: no token 401, a token (or the dashboard cookie) streams', BOUNDED, async (t) => {
-  const { url, registry, adminToken } = await startWatchRegistry(t, { adminToken: 'watch-test-admin-token' });
+  const { url, registry, adminToken } = await startWatchedRegistry(t, { auth: { adminToken: 'watch-test-admin-token' } });
   await registerAll(registry, reg('LogService', 4000));
   const refused = await SseReader.open(t, `${url}/v1/watch`);
   assert.equal(refused.response.statusCode, 401);
@@ -270,7 +280,6 @@ test('buildRegistryServer refuses bad watch and change-log settings, naming the 
   t.after(() => registry.close(0));
   const cases: Array<[RegistryServerOptions, RegExp]> = [
     [{ watch: { keepAliveMs: 0 } }, /"watch\.keepAliveMs"/],
-    [{ watch: { maxBufferedEvents: 1.5 } }, /"watch\.maxBufferedEvents"/],
     [{ changeLog: { capacity: 0 } }, /"changeLog\.capacity"/],
   ];
   for (const [options, message] of cases) {

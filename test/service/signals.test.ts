@@ -8,7 +8,7 @@ import { FakeRegistry } from '../helpers/fake-registry.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/signal-service.ts', import.meta.url));
 
-async function runUntilSigterm(t: TestContext, stdin: 'ignore' | 'closed'): Promise<void> {
+async function runUntilSignal(t: TestContext, stdin: 'ignore' | 'closed', signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   const registry = await FakeRegistry.start();
   t.after(() => registry.stop());
   const stdio: StdioOptions = [stdin === 'ignore' ? 'ignore' : 'pipe', 'pipe', 'pipe'];
@@ -28,16 +28,19 @@ async function runUntilSigterm(t: TestContext, stdin: 'ignore' | 'closed'): Prom
   const { url, id } = JSON.parse(line) as { url: string; id: string };
   assert.equal(await registry.probe(`${url}/heartbeat`), 200);
 
-  child.kill('SIGTERM');
-  const [code, signal] = await exited;
+  child.kill(signal);
+  const [code, killedBy] = await exited;
 
-  assert.equal(signal, null, stderr);
+  assert.equal(killedBy, null, stderr);
   assert.equal(code, 0, stderr);
   assert.equal(registry.count((r) => r.method === 'DELETE' && r.path === `/v1/instances/${id}`), 1);
   await stdoutEnded;
   assert.deepEqual(later, ['onShutdown done'], 'onShutdown ran before the exit');
 }
 
-test('SIGTERM: the service deregisters, runs onShutdown and exits 0 (stdin ignored)', (t) => runUntilSigterm(t, 'ignore'));
+test('SIGTERM: the service deregisters, runs onShutdown and exits 0 (stdin ignored)', (t) => runUntilSignal(t, 'ignore'));
 
-test('SIGTERM: the service deregisters, runs onShutdown and exits 0 (stdin closed at once)', (t) => runUntilSigterm(t, 'closed'));
+test('SIGTERM: the service deregisters, runs onShutdown and exits 0 (stdin closed at once)', (t) => runUntilSignal(t, 'closed'));
+
+// The terminal the service ran in was closed: the same clean exit, not a critical instance left behind.
+test('SIGHUP: the service deregisters, runs onShutdown and exits 0, as on SIGTERM', (t) => runUntilSignal(t, 'ignore', 'SIGHUP'));

@@ -126,10 +126,10 @@ test('a refused registration closes the server and throws the registry\'s messag
   await new Promise((resolve) => again.close(resolve));
 });
 
-test('an unreachable registry fails start-up with REGISTRY_UNREACHABLE', async () => {
+test('registerRetry false: an unreachable registry fails start-up with REGISTRY_UNREACHABLE', async () => {
   const dead = `http://127.0.0.1:${await freePort()}`;
   await assert.rejects(
-    startService({ name: 'LogService', host: '127.0.0.1', registryUrl: dead, handleSignals: false, logger: recordingLogger() }),
+    startService({ name: 'LogService', host: '127.0.0.1', registryUrl: dead, registerRetry: false, handleSignals: false, logger: recordingLogger() }),
     { code: 'REGISTRY_UNREACHABLE' },
   );
 });

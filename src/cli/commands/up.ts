@@ -9,6 +9,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
+import { ignoreOutputErrorsAfterHangup } from '../../shared/hangup.js';
+import { partNotReady } from '../../protocol/errors.js';
+import { DEFAULT_START_OPTIONS } from '../../registry/options.js';
 import { parsePort } from '../options.js';
 import { formatLogLine } from '../log-lines.js';
 import { ensurePartTokens, tokenFile, type PartIdentity } from '../part-tokens.js';
@@ -45,8 +48,8 @@ export function upCommand(): Command {
   return new Command('up')
     .description('start the registry, log, grading and portal services as separate processes, each service with its own token, and print a link that signs you in to the dashboard')
     .option('--host <host>', 'address every part listens on', DEFAULT_HOST)
-    .option('--data-dir <dir>', "where the registry's state, the tokens, the log file and the grading database live", './data')
-    .option('--registry-port <port>', 'port of the registry', parsePort, 3000)
+    .option('--data-dir <dir>', "where the registry's state, the tokens, the log file and the grading database live", DEFAULT_START_OPTIONS.dataDir)
+    .option('--registry-port <port>', 'port of the registry', parsePort, DEFAULT_START_OPTIONS.port)
     .option('--log-port <port>', 'port of the log service', parsePort, DEMO_SERVICES.log.port)
     .option('--grading-port <port>', 'port of the grading service', parsePort, DEMO_SERVICES.grading.port)
     .option('--portal-port <port>', 'port of the teacher portal', parsePort, DEMO_SERVICES.portal.port)
@@ -83,8 +86,13 @@ async function runUp(flags: UpFlags): Promise<void> {
     await stopInReverse(running);
     process.exit(code);
   };
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
+  // SIGHUP: the terminal was closed; the parts, in their own process groups, hear only from us.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      ignoreOutputErrorsAfterHangup(signal);
+      void stopAll(0);
+    });
+  }
 
   let started = false;
   for (const part of all) {
@@ -105,7 +113,7 @@ async function runUp(flags: UpFlags): Promise<void> {
     try {
       await waitUntilReady(part, registryUrl, secret, since);
     } catch (error) {
-      say(`${part.label} did not become ready: ${(error as Error).message}`);
+      say((error as Error).message);
       await stopAll(1);
     }
     say(`${part.label.padEnd(8)} ${serviceUrl(part.port, flags.host).padEnd(26)} ${part.service ? 'registered, passing' : 'ready'}`);
@@ -184,7 +192,7 @@ async function waitUntilReady(part: Part, registryUrl: string, secret: string | 
     if (await isReady(part, registryUrl, secret, sinceRevision)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`not ready after ${READY_TIMEOUT_MS / 1000} s`);
+  throw partNotReady(part.label, READY_TIMEOUT_MS);
 }
 
 /** Asked with the part's own token: it may read what it registered. */

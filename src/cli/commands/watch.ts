@@ -4,6 +4,7 @@ import { WatchStream, type WatchChange, type WatchSnapshot } from '../../client/
 import { invalidArgument, type RosterError } from '../../protocol/errors.js';
 import { serviceName } from '../../protocol/validation.js';
 import { systemClock } from '../../shared/clock.js';
+import { terminalSafe, terminalSafeJson } from '../terminal-text.js';
 import { apiCommand, credential, explained, paint, processIo, registryUrl, runCommand, trustedCa, type ApiFlags, type CliIo, type Paint } from '../registry-api.js';
 
 export function watchCommand(io: CliIo = processIo()): Command {
@@ -54,19 +55,20 @@ function watchChanges(io: CliIo, services: string[], flags: ApiFlags): Promise<v
   });
 }
 
+/** Everything printed comes from the registry: made terminal-safe before it is printed or painted. */
 function printer(io: CliIo, flags: ApiFlags) {
   const colors = paint(io);
   const line = (text: string): unknown => io.stdout.write(`${text}\n`);
   if (flags.json) {
     return {
-      snapshot: (snapshot: WatchSnapshot) => line(JSON.stringify({ type: 'snapshot', ...snapshot })),
-      change: (change: WatchChange) => line(JSON.stringify(change)),
+      snapshot: (snapshot: WatchSnapshot) => line(terminalSafeJson(JSON.stringify({ type: 'snapshot', ...snapshot }))),
+      change: (change: WatchChange) => line(terminalSafeJson(JSON.stringify(change))),
       dropped: (error: RosterError, retryInMs: number) => io.stderr.write(droppedMessage(error, retryInMs)),
     };
   }
   return {
     snapshot: (snapshot: WatchSnapshot) => line(colors.dim(`${clockTime()} rev ${snapshot.revision} snapshot: ${describeSnapshot(snapshot)}`)),
-    change: (change: WatchChange) => line(`${clockTime()} rev ${change.revision} ${paintType(colors, change.type)} ${change.instance.service} ${change.instance.url}`),
+    change: (change: WatchChange) => line(`${clockTime()} rev ${change.revision} ${paintType(colors, change.type)} ${terminalSafe(change.instance.service)} ${terminalSafe(change.instance.url)}`),
     dropped: (error: RosterError, retryInMs: number) => io.stderr.write(droppedMessage(error, retryInMs)),
   };
 }
@@ -78,11 +80,12 @@ function describeSnapshot({ instances }: WatchSnapshot): string {
 
 function paintType(colors: Paint, type: WatchChange['type']): string {
   if (type === 'critical') return colors.red(type);
-  return type === 'deregistered' ? colors.yellow(type) : colors.green(type);
+  // Any other word a registry sends is data like the rest.
+  return type === 'deregistered' ? colors.yellow(type) : colors.green(terminalSafe(type));
 }
 
 function droppedMessage(error: RosterError, retryInMs: number): string {
-  return `roster: ${error.message}; reconnecting in ${retryInMs} ms\n`;
+  return `roster: ${terminalSafe(error.message)}; reconnecting in ${retryInMs} ms\n`;
 }
 
 /** Local wall-clock time, HH:MM:SS. */

@@ -2,7 +2,7 @@
 // which is read again whenever it changes (no restart to add, rotate or revoke a token).
 import { EventEmitter } from 'node:events';
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
-import type { Logger } from '../registry.js';
+import type { Logger } from '../../shared/logger.js';
 import type { Principal } from './scopes.js';
 import { readTokensFile } from './tokens-file.js';
 import { sha256Hex, TokenSet, type Authenticator, type TokenEntry } from './token-set.js';

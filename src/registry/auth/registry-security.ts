@@ -4,8 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkOption, invalidArgument, unreadableFile } from '../../protocol/errors.js';
-import type { Logger } from '../registry.js';
-import { courseOptionsOf, type RegistryCourseOptions, type RegistryServerOptions } from '../http/server.js';
+import type { Logger } from '../../shared/logger.js';
+import { courseOptionsOf, type RegistryCourseOptions } from '../http/course-options.js';
+import type { RegistryServerOptions } from '../http/server.js';
 import { ensureAdminTokenFile, newSecret } from './admin-token.js';
 import { Credentials } from './credentials.js';
 import { MIN_SECRET_LENGTH } from './tokens-file.js';

@@ -3,30 +3,44 @@
 // probes instances and delivers notifications, and it resumes from the store when it takes
 // over. Other nodes pass writes on to it (see forward-writes.ts).
 import { EventEmitter } from 'node:events';
+import { z } from 'zod';
 import type { Campaign, Election, ElectionObserver, Etcd3 } from 'etcd3';
-import { instanceNotFound, noLeader, serviceNotFound } from '../../protocol/errors.js';
+import { noLeader } from '../../protocol/errors.js';
 import type { RegisterResponse, ServiceView } from '../../protocol/v1.js';
-import { serviceView, type InstanceRecord, type Registration } from '../catalog.js';
+import type { InstanceRecord, Registration } from '../catalog.js';
+import { CatalogReader, type CatalogReads } from '../catalog-reader.js';
 import { sleep, systemClock, type Clock, type TimerHandle } from '../../shared/clock.js';
-import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from '../options.js';
-import type { Caller, RegistryApi, RegistryRole } from '../registry-api.js';
-import { Registry, type Logger } from '../registry.js';
+import { MAX_TIMER_MS, resolveOptions } from '../../shared/options.js';
+import { DEFAULT_START_OPTIONS, resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from '../options.js';
+import type { Caller, RegistryApi, RegistryEvents, RegistryRole } from '../registry-api.js';
+import { Registry } from '../registry.js';
+import type { LimitRejections } from '../limits.js';
+import { emitReporting, type Logger } from '../../shared/logger.js';
 import type { Prober } from '../health/prober.js';
 import type { NotificationChannel } from '../notify/channel.js';
 import { EtcdStore } from '../store/etcd-store.js';
 import { EtcdMirror } from './etcd-mirror.js';
 import { loadClusterSecret } from './cluster-secret.js';
 
-export interface ClusterInit {
+/** A cluster node's own options, with their defaults (its registry options are `options`). */
+const clusterOptionsSchema = z.strictObject({
+  /** Where Roster's keys live in etcd. */
+  prefix: z.string({ error: 'an etcd key prefix' }).min(1).default(DEFAULT_START_OPTIONS.etcdPrefix),
+  /** How long a dead leader keeps the leadership before another node takes over: whole seconds, etcd's minimum is 2. */
+  leaseTtlMs: z.number({ error: 'whole seconds in milliseconds, at least 2000 (etcd counts a lease in seconds)' }).int().min(2000).multipleOf(1000).max(MAX_TIMER_MS).default(3000),
+});
+
+export type ClusterOptions = z.output<typeof clusterOptionsSchema>;
+
+export interface ClusterInit extends Partial<ClusterOptions> {
   client: Etcd3;
-  prefix?: string;
-  /** Seconds a dead leader keeps the leadership before another node takes over (etcd minimum: 2). */
-  leaseTtlSeconds?: number;
   channel: NotificationChannel;
   probe: Prober;
   clock?: Clock;
   options?: RegistryOptionsInput;
   logger: Logger;
+  /** Counts refusals by limit (the leader's instance limits); shared with /metrics. */
+  rejections?: LimitRejections;
 }
 
 const RECAMPAIGN_DELAY_MS = 1000;
@@ -40,13 +54,15 @@ async function bounded(work: Promise<unknown> | undefined, clock: Clock): Promis
   stop.abort();
 }
 
-export class ClusterRegistry extends EventEmitter implements RegistryApi {
+export class ClusterRegistry extends EventEmitter<RegistryEvents> implements RegistryApi {
   readonly options: RegistryOptions;
   readonly startedAt: number;
   readonly #init: ClusterInit;
   readonly #clock: Clock;
   readonly #prefix: string;
   readonly #mirror: EtcdMirror;
+  /** Reads from the mirror while another node leads (the leader reads its own Registry). */
+  readonly #mirrorReads: CatalogReads;
   readonly #election: Election;
   #observer: ElectionObserver | undefined;
   #campaign: Campaign | undefined;
@@ -72,10 +88,13 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
     this.#clock = init.clock ?? systemClock;
     this.startedAt = this.#clock.now();
     this.options = resolveRegistryOptions(init.options);
-    this.#prefix = init.prefix ?? '/roster/';
-    this.#mirror = new EtcdMirror(init.client, this.#prefix);
-    this.#mirror.on('change', (change) => this.emit('change', change));
-    this.#election = init.client.election(`${this.#prefix}leader`, init.leaseTtlSeconds ?? 3);
+    const { prefix, leaseTtlMs } = resolveOptions(clusterOptionsSchema, { prefix: init.prefix, leaseTtlMs: init.leaseTtlMs }, { owner: 'ClusterRegistry' });
+    this.#prefix = prefix;
+    this.#mirror = new EtcdMirror(init.client, this.#prefix, init.logger);
+    this.#mirrorReads = new CatalogReader(this.#mirror.catalog);
+    this.#mirror.on('change', (change) => this.#emit('change', change));
+    // etcd counts a lease in seconds.
+    this.#election = init.client.election(`${this.#prefix}leader`, leaseTtlMs / 1000);
   }
 
   /** The leader signs its patches and probes with the keys of its own Registry. */
@@ -114,7 +133,7 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
     if (url === this.#leaderUrl || this.#closing) return;
     this.#leaderUrl = url;
     this.#init.logger.info({ leader: url ?? null }, url ? `registry leader is ${url}` : 'no registry leader');
-    if (url) this.emit('leader', url);
+    if (url) this.#emit('leader', url);
   }
 
   /** The secret that writes forwarded between nodes carry; known once follow() has run. */
@@ -190,27 +209,24 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
   }
 
   instance(id: string): InstanceRecord {
-    if (this.#leader) return this.#leader.instance(id);
-    const record = this.#mirror.catalog.get(id);
-    if (!record) throw instanceNotFound(id);
-    return record;
+    return this.#reads.instance(id);
   }
 
   instances(): InstanceRecord[] {
-    return this.#leader?.instances() ?? this.#mirror.catalog.list();
+    return this.#reads.instances();
   }
 
   services(): ServiceView[] {
-    if (this.#leader) return this.#leader.services();
-    const catalog = this.#mirror.catalog;
-    return catalog.serviceNames().map((name) => serviceView(catalog, name));
+    return this.#reads.services();
   }
 
   service(name: string): ServiceView {
-    if (this.#leader) return this.#leader.service(name);
-    const view = serviceView(this.#mirror.catalog, name);
-    if (view.instances.length === 0) throw serviceNotFound(name);
-    return view;
+    return this.#reads.service(name);
+  }
+
+  /** The leader answers from its Registry, the others from their mirror: the same read path. */
+  get #reads(): CatalogReads {
+    return this.#leader ?? this.#mirrorReads;
   }
 
   role(): RegistryRole {
@@ -219,6 +235,10 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
 
   notificationQueues(): Map<string, number> {
     return this.#leader?.notificationQueues() ?? new Map();
+  }
+
+  notificationBytes(): number {
+    return this.#leader?.notificationBytes() ?? 0;
   }
 
   /** Resigns (another node takes over at once), stops leading, stops following. Idempotent. */
@@ -270,23 +290,24 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
       const restored = await registry.restore();
       if (this.#campaign !== campaign) return void (await closeLeadership(leadership, 0));
       this.#leadership = leadership;
-      this.emit('leader', this.#selfUrl);
+      this.#emit('leader', this.#selfUrl);
       this.#init.logger.info({ ...restored, revision: registry.revision }, `this node (${this.#selfUrl}) is the registry leader`);
     } catch (error) {
       this.#init.logger.error({ err: (error as Error).message }, 'could not take over as leader; campaigning again');
       if (leadership) await closeLeadership(leadership, 0);
-      await campaign.resign().catch(() => undefined);
+      await campaign.resign().catch((resignError: Error) => this.#init.logger.warn({ err: resignError.message }, 'could not resign after a failed takeover'));
       this.#campaignAgainLater(campaign);
     }
   }
 
   #newLeadership(guardKey: string): Leadership {
-    const { channel, probe, logger, client } = this.#init;
+    const { channel, probe, logger, client, rejections } = this.#init;
     const store = new EtcdStore(client, { prefix: this.#prefix, guardKey });
-    const registry = new Registry({ channel, probe, clock: this.#clock, logger, store, options: this.options });
+    // The leader's core admits every write of the cluster (the others forward theirs to it).
+    const registry = new Registry({ channel, probe, clock: this.#clock, logger, store, options: this.options, rejections });
     this.#signer = registry;
-    registry.on('probe', (event) => this.emit('probe', event));
-    registry.on('notification', (event) => this.emit('notification', event));
+    registry.on('probe', (event) => this.#emit('probe', event));
+    registry.on('notification', (event) => this.#emit('notification', event));
     return { registry, store };
   }
 
@@ -304,6 +325,11 @@ export class ClusterRegistry extends EventEmitter implements RegistryApi {
     const leadership = this.#leadership;
     this.#leadership = undefined;
     if (leadership) await bounded(closeLeadership(leadership), this.#clock);
+  }
+
+  /** Listeners hear every event; one that throws is reported through the logger (shared/logger.ts). */
+  #emit<K extends keyof RegistryEvents>(event: K, ...args: RegistryEvents[K]): void {
+    emitReporting(this, this.#init.logger, event, ...args);
   }
 
   get #leader(): Registry | undefined {

@@ -61,8 +61,11 @@ async function forward(req: FastifyRequest, reply: FastifyReply, cluster: Cluste
       bodyTimeout: FORWARD_TIMEOUT_MS,
     });
     const body = Buffer.from(await answer.body.arrayBuffer());
-    const type = answer.headers['content-type'];
-    if (typeof type === 'string') reply.header('content-type', type);
+    // The leader's refusals say when to retry (429 RATE_LIMITED): pass that on with the body.
+    for (const name of ['content-type', 'retry-after'] as const) {
+      const value = answer.headers[name];
+      if (typeof value === 'string') reply.header(name, value);
+    }
     await reply.code(answer.statusCode).send(body);
   } catch (error) {
     req.log.warn({ err: (error as Error).message, leader }, 'could not forward a write to the leader');

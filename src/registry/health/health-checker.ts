@@ -3,42 +3,45 @@
 // critical, and only a whole grace period of being critical expires it. Every instance has its
 // own timers, so a slow or hung instance never delays the checks of another.
 
-import { checkOption, invalidRequest, registryStopping } from '../../protocol/errors.js';
+import { z } from 'zod';
+import { invalidRequest, registryStopping } from '../../protocol/errors.js';
 import type { Health } from '../../protocol/v1.js';
 import { type Clock, type TimerHandle, systemClock } from '../../shared/clock.js';
+import { durationMs, MAX_TIMER_MS, resolveOptions, wholeNumber } from '../../shared/options.js';
 import type { Prober } from './prober.js';
+import { callListener, silentLogger, type Logger } from '../../shared/logger.js';
 
 export type { Prober } from './prober.js';
 
-export interface HealthOptions {
+/** The health checker's options, with their defaults. */
+export const healthOptionsSchema = z.strictObject({
   /** Time between probe rounds of one instance. */
-  intervalMs: number;
+  intervalMs: durationMs(1).default(3000),
   /**
    * Each interval is shortened by up to this ratio, at random, so that rounds of many instances
    * drift apart. Never lengthened: a dead instance is noticed within the interval, not later.
    */
-  jitter: number;
+  jitter: z.number({ error: 'a number from 0 up to (not including) 1' }).min(0).lt(1).default(0.1),
   /** Limit for one probe: its one deadline, on the clock. */
-  timeoutMs: number;
+  timeoutMs: durationMs(1).default(1000),
   /** Probes per round before the instance turns critical. */
-  attempts: number;
+  attempts: wholeNumber(1).default(3),
   /** Wait between attempts of one round. */
-  retryDelayMs: number;
+  retryDelayMs: durationMs(0).default(1000),
   /** Critical this long → expired (deregistered for good). */
-  graceMs: number;
+  graceMs: durationMs(0).default(60_000),
   /** TTL for instances registered without a heartbeat URL and without their own ttlMs. */
-  defaultTtlMs: number;
-}
-
-export const DEFAULT_HEALTH_OPTIONS: Readonly<HealthOptions> = Object.freeze({
-  intervalMs: 3000,
-  jitter: 0.1,
-  timeoutMs: 1000,
-  attempts: 3,
-  retryDelayMs: 1000,
-  graceMs: 60_000,
-  defaultTtlMs: 15_000,
+  defaultTtlMs: durationMs(1).default(15_000),
 });
+
+export type HealthOptions = z.output<typeof healthOptionsSchema>;
+
+export const DEFAULT_HEALTH_OPTIONS: Readonly<HealthOptions> = resolveHealthOptions();
+
+/** The options with defaults filled in, frozen (the registry checks them first as its `health`). */
+export function resolveHealthOptions(input?: Partial<HealthOptions>): Readonly<HealthOptions> {
+  return resolveOptions(healthOptionsSchema, input, { owner: 'the health checker' });
+}
 
 export interface HealthTarget {
   id: string;
@@ -63,10 +66,9 @@ export interface HealthCheckerInit {
   clock?: Clock;
   options?: Partial<HealthOptions>;
   random?: () => number;
+  /** Where an error thrown by `onEvent` is reported. */
+  logger?: Logger;
 }
-
-// Node's timers fire at once beyond this, so a longer duration would be silently wrong.
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** One tracked instance. A new `track` of the same id replaces the whole entry. */
 interface Entry {
@@ -88,6 +90,7 @@ export class HealthChecker {
   readonly options: Readonly<HealthOptions>;
   readonly #probe: Prober;
   readonly #onEvent: (event: HealthEvent) => void;
+  readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #entries = new Map<string, Entry>();
@@ -95,11 +98,12 @@ export class HealthChecker {
   #closed = false;
 
   constructor(init: HealthCheckerInit) {
-    this.options = resolveOptions(init.options);
+    this.options = resolveHealthOptions(init.options);
     this.#probe = init.probe;
     this.#onEvent = init.onEvent;
     this.#clock = init.clock ?? systemClock;
     this.#random = init.random ?? Math.random;
+    this.#logger = init.logger ?? silentLogger;
   }
 
   get size(): number {
@@ -308,12 +312,9 @@ export class HealthChecker {
     entry.graceTimer = null;
   }
 
+  // A throwing listener is the caller's bug: reported, and health checking goes on.
   #emit(event: HealthEvent): void {
-    try {
-      this.#onEvent(event);
-    } catch {
-      // A throwing listener is the caller's bug; it must not stop health checking.
-    }
+    callListener(this.#logger, `health ${event.type}`, () => this.#onEvent(event));
   }
 }
 
@@ -329,27 +330,6 @@ function callProber(probe: Prober, url: string, signal: AbortSignal): Promise<vo
 function reasonOf(err: unknown): string {
   if (err instanceof Error && err.message) return err.message;
   return String(err) || 'probe failed';
-}
-
-function resolveOptions(given: Partial<HealthOptions> = {}): Readonly<HealthOptions> {
-  const options: HealthOptions = { ...DEFAULT_HEALTH_OPTIONS };
-  for (const [key, value] of Object.entries(given)) {
-    checkOption(key in DEFAULT_HEALTH_OPTIONS, key, 'a known health option');
-    if (value !== undefined) options[key as keyof HealthOptions] = value;
-  }
-  checkDuration(options.intervalMs, 'intervalMs', 1);
-  checkOption(isFiniteNumber(options.jitter) && options.jitter >= 0 && options.jitter < 1, 'jitter', 'a number in [0, 1)');
-  checkDuration(options.timeoutMs, 'timeoutMs', 1);
-  checkOption(Number.isInteger(options.attempts) && options.attempts >= 1, 'attempts', 'an integer >= 1');
-  checkDuration(options.retryDelayMs, 'retryDelayMs', 0);
-  checkDuration(options.graceMs, 'graceMs', 0);
-  checkDuration(options.defaultTtlMs, 'defaultTtlMs', 1);
-  return Object.freeze(options);
-}
-
-function checkDuration(value: number, name: string, min: number): void {
-  const ok = isFiniteNumber(value) && value >= min && value <= MAX_TIMER_MS;
-  checkOption(ok, name, `a number of milliseconds from ${min} to ${MAX_TIMER_MS}`);
 }
 
 function isFiniteNumber(value: unknown): value is number {

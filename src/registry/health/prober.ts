@@ -4,7 +4,7 @@
 import { Agent } from 'undici';
 import { SIGNATURE_HEADER } from '../../protocol/signature.js';
 import { errorCode, exchange, ExchangeError, trustingCa } from '../../shared/exchange.js';
-
+import type { OriginGate } from '../origin-gate.js';
 
 /**
  * Resolves when `url` answered HTTP 200; rejects with a short reason. `signal` is the probe's
@@ -20,6 +20,8 @@ export interface HttpProberOptions {
   sign?: ProbeSigner;
   /** A CA (PEM) to trust for HTTPS heartbeat URLs, besides the public ones. */
   ca?: string;
+  /** Bounds the probes in flight per origin, shared with the patches; the wait counts within the probe's deadline. */
+  gate?: OriginGate;
 }
 
 export interface HttpProber {
@@ -53,10 +55,11 @@ export function createHttpProber(options: HttpProberOptions = {}): HttpProber {
   // probes must reuse sockets rather than open hundreds. undici's Agent follows no redirect
   // unless told to, so a 3xx answer fails the probe like any status but 200.
   const agent = new Agent({ keepAliveTimeout: KEEP_ALIVE_MS, connections: 32, connect: trustingCa(options.ca) });
-  const { sign } = options;
+  const { sign, gate } = options;
   let closing: Promise<void> | undefined;
+  const probeNow: Prober = (url, signal) => probe(agent, url, signal, sign?.(url) ?? null);
   return {
-    probe: (url, signal) => probe(agent, url, signal, sign?.(url) ?? null),
+    probe: gate ? (url, signal) => gate.run(url, signal, () => probeNow(url, signal)) : probeNow,
     close: () => (closing ??= agent.close()),
   };
 }

@@ -6,20 +6,24 @@ import type { RegistryApi } from '../registry-api.js';
 import { instanceNotFoundAt, invalidJson, invalidRequest, methodNotAllowed } from '../../protocol/errors.js';
 import { renderErrors } from '../../shared/fastify-errors.js';
 import { callerOf } from './access-guard.js';
+import { WRITE_RATE_LIMIT } from './write-rate-limit.js';
 
 // Course callers (who carry no token) are checked by the access guard: allowed source
 // addresses, no Origin header, JSON bodies; they act as the caller "course".
 const COURSE = { config: { access: 'course' } } as const;
+/** Registering and deregistering: counted against the caller's write rate too. */
+const COURSE_WRITE = { config: { access: 'course', rateLimit: WRITE_RATE_LIMIT } } as const;
 
-export function courseRoutes(registry: RegistryApi) {
+/** `bodyLimitBytes` is the server's, named when a body is over it. */
+export function courseRoutes(registry: RegistryApi, bodyLimitBytes?: number) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // The course registry decodes the body whatever its Content-Type: take every body as text.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
-    renderErrors(app, { format: 'text', server: 'the registry' });
+    renderErrors(app, { format: 'text', server: 'the registry', bodyLimitBytes, bodyLimitName: bodyLimitBytes === undefined ? undefined : 'maxBodyBytes' });
 
-    app.post('/services', COURSE, async (request, reply) => {
+    app.post('/services', COURSE_WRITE, async (request, reply) => {
       const body = parseJson(request.body);
       const registration = parseCourseRegistration(body);
       await registry.register({
@@ -36,7 +40,7 @@ export function courseRoutes(registry: RegistryApi) {
       return reply.code(200).send();
     });
 
-    app.delete('/services', COURSE, async (request, reply) => {
+    app.delete('/services', COURSE_WRITE, async (request, reply) => {
       const url = typeof request.body === 'string' ? request.body.trim() : '';
       if (!url) throw invalidRequest('send the ServiceURL of the instance to remove as the body');
       const removed = registry.deregisterByUrl(url, callerOf(request));

@@ -17,7 +17,9 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/dashboard/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/model.js': { file: 'model.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/graph.js': { file: 'graph.js', type: 'text/javascript; charset=utf-8' },
-  '/dashboard/services.js': { file: 'services.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/dom.js': { file: 'dom.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/overview.js': { file: 'overview.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/service-page.js': { file: 'service-page.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
   '/dashboard/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
 };

@@ -1,23 +1,26 @@
 // Builds the registry's HTTP app without listening: `main` listens, tests inject or use port 0.
+import type { ServerOptions } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { LIMITS } from '../../protocol/validation.js';
+import { LimitRejections, type RegistryLimits } from '../limits.js';
 import { ChangeLog, type ChangeLogOptions } from '../change-log.js';
 import { createRegistryMetrics } from '../metrics.js';
 import type { RegistryApi } from '../registry-api.js';
 import { courseRoutes } from './course-routes.js';
 import { SIGN_IN_HEADERS, SIGN_IN_PAGE, dashboardRoutes, wantsPage } from './dashboard-routes.js';
-import { renderErrors } from '../../shared/fastify-errors.js';
+import { frameworkErrors, renderErrors } from '../../shared/fastify-errors.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { v1Routes } from './v1-routes.js';
 import { watchRoutes, type WatchRoutesOptions } from './watch-routes.js';
 import { checkOption } from '../../protocol/errors.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
-import { DEFAULT_COURSE_SOURCES, SourceList } from '../../shared/source-list.js';
+import { courseOptionsOf, type RegistryCourseOptions } from './course-options.js';
 import { TokenSet, sha256Hex, type Authenticator } from '../auth/token-set.js';
 import { MIN_SECRET_LENGTH, toTokenEntries, type TokenSpec } from '../auth/tokens-file.js';
 import type { Principal } from '../auth/scopes.js';
 import { accessGuard } from './access-guard.js';
 import { loginRoute, whoamiRoute } from './auth-routes.js';
+import { registerWriteRateLimit } from './write-rate-limit.js';
 
 export interface RegistryServerAuthOptions {
   /** Turns authentication off: every route is open to anyone who can reach the registry. */
@@ -30,12 +33,7 @@ export interface RegistryServerAuthOptions {
   tokens?: TokenSpec[];
 }
 
-export interface RegistryCourseOptions {
-  /** false: the course API (/services) refuses every request. Default true. */
-  enabled?: boolean;
-  /** Source addresses (IPs or CIDRs) allowed to use the course API. Default loopback only. */
-  sources?: string[];
-}
+export { courseOptionsOf, type RegistryCourseOptions } from './course-options.js';
 
 export interface RegistryServerOptions {
   /** A pino logger; without one the app logs nothing. */
@@ -57,10 +55,14 @@ export interface RegistryServerOptions {
   watch?: RegistryWatchOptions;
   /** The recent changes kept for watchers that reconnect with the revision they last saw. */
   changeLog?: ChangeLogOptions;
+  /** Bounds on bodies, headers, connections, timeouts, watch streams and write rates; default the registry's (`registry.options.limits`). */
+  limits?: RegistryLimits;
+  /** Counts refusals by limit for /metrics; startRegistry hands the registry core the same one. */
+  rejections?: LimitRejections;
 }
 
-/** The watch stream's settings; its clock is the server's (`clock`). */
-export type RegistryWatchOptions = Omit<WatchRoutesOptions, 'clock'>;
+/** The watch stream's settings; its clock, limits and rejections are the server's. */
+export type RegistryWatchOptions = Omit<WatchRoutesOptions, 'clock' | 'limits' | 'rejections'>;
 
 /** The registry's app; it also tells how many watch streams are open (as /metrics reports them). */
 export type RegistryServer = FastifyInstance & { readonly openWatchStreams: number };
@@ -70,18 +72,25 @@ export function buildRegistryServer(registry: RegistryApi, options: RegistryServ
   const changeLogSettings = changeLogOptionsOf(options.changeLog ?? {});
   const authenticator = authenticatorOf(options.auth ?? {});
   const course = courseOptionsOf(options.course ?? {});
+  const limits = serverLimitsOf(options.limits ?? registry.options.limits);
+  const rejections = options.rejections ?? new LimitRejections();
+  const nodeServer = nodeServerOptions(limits);
   const app = Fastify({
-    bodyLimit: LIMITS.bodyBytes,
+    bodyLimit: limits.maxBodyBytes,
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
-    // Registrations wait for the initial patch; keep sockets open long enough for that.
-    requestTimeout: 30_000,
-    ...(options.https ? { https: options.https } : {}),
+    requestTimeout: limits.requestTimeoutMs,
+    frameworkErrors,
+    ...(options.https ? { https: { ...options.https, ...nodeServer } } : { http: nodeServer }),
   }) as unknown as FastifyInstance;
+  countServerRefusals(app, limits, rejections);
   app.register(accessGuard({ authenticator, course, clusterSecret: options.clusterSecret }));
+  // Before the routes: its route hook runs on the write routes, after the guard's.
+  registerWriteRateLimit(app, { limits, rejections, clock: options.clock ?? systemClock });
 
   renderErrors(app, {
     server: 'the registry',
-    bodyLimitBytes: LIMITS.bodyBytes,
+    bodyLimitBytes: limits.maxBodyBytes,
+    bodyLimitName: 'maxBodyBytes',
     notFound: { hint: '; see docs/api.md' },
     // A person opening the dashboard without signing in gets a page that says how, not JSON.
     override: (error, request, reply) => {
@@ -101,15 +110,15 @@ export function buildRegistryServer(registry: RegistryApi, options: RegistryServ
 
   const changeLog = new ChangeLog(registry, changeLogSettings);
   const clock = options.clock ?? systemClock;
-  const watch = watchRoutes(registry, changeLog, { ...watchSettings, clock });
-  const metrics = createRegistryMetrics(registry, { openStreams: () => watch.openStreams });
+  const watch = watchRoutes(registry, changeLog, { ...watchSettings, clock, limits, rejections });
+  const metrics = createRegistryMetrics(registry, { openStreams: () => watch.openStreams, rejections });
   app.decorate('openWatchStreams', { getter: () => watch.openStreams });
   app.addHook('onClose', async () => {
     await Promise.all([changeLog.close(), metrics.close()]);
   });
 
   // Per-request logs would drown the registry's own; routes log at warn and above.
-  app.register(courseRoutes(registry), { logLevel: 'warn' });
+  app.register(courseRoutes(registry, limits.maxBodyBytes), { logLevel: 'warn' });
   app.register(loginRoute({ authenticator, secureCookie: options.https !== undefined }), { logLevel: 'warn' });
   app.register(whoamiRoute({ authenticator }), { prefix: '/v1', logLevel: 'warn' });
   app.register(v1Routes(registry, options.version ?? '0.0.0', clock), { prefix: '/v1', logLevel: 'warn' });
@@ -119,12 +128,56 @@ export function buildRegistryServer(registry: RegistryApi, options: RegistryServ
   return app as RegistryServer;
 }
 
+/**
+ * Whether the request that timed out had sent its headers (then the whole-request timeout hit,
+ * else the headers timeout): Node's parser holds the request it is reading, not complete yet.
+ * Internal to Node, so read with care; it only chooses the label a refusal is counted under.
+ */
+function headersArrived(socket: Duplex): boolean {
+  const incoming = (socket as Duplex & { parser?: { incoming?: { complete?: boolean } | null } | null }).parser?.incoming;
+  return incoming !== null && incoming !== undefined && incoming.complete === false;
+}
+
 /** Checks the watch options here, so that messages name them as the caller gave them. */
 function watchOptionsOf(watch: RegistryWatchOptions): RegistryWatchOptions {
-  const { keepAliveMs, maxBufferedEvents } = watch;
+  const { keepAliveMs } = watch;
   checkOption(keepAliveMs === undefined || (Number.isInteger(keepAliveMs) && keepAliveMs >= 1), 'watch.keepAliveMs', 'a whole number of milliseconds ≥ 1');
-  checkOption(maxBufferedEvents === undefined || (Number.isInteger(maxBufferedEvents) && maxBufferedEvents >= 1), 'watch.maxBufferedEvents', 'a whole number ≥ 1');
-  return { keepAliveMs, maxBufferedEvents };
+  return { keepAliveMs };
+}
+
+/** Node refuses a headers timeout longer than the request timeout: say so in our words. */
+function serverLimitsOf(limits: RegistryLimits): RegistryLimits {
+  checkOption(limits.headersTimeoutMs <= limits.requestTimeoutMs, 'limits.headersTimeoutMs', `at most limits.requestTimeoutMs (${limits.requestTimeoutMs})`);
+  return limits;
+}
+
+/** The limits Node's HTTP server enforces itself: header size (431) and the slow-client timeouts. */
+function nodeServerOptions(limits: RegistryLimits): ServerOptions {
+  return {
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    // Node checks the timeouts on this interval (30 s by default): a tenth of the headers timeout
+    // keeps a slow client from holding its socket much longer than the limit says.
+    connectionsCheckingInterval: Math.min(1000, Math.max(10, Math.ceil(limits.headersTimeoutMs / 10))),
+  };
+}
+
+/**
+ * Node refuses what is over these limits before any route runs (431, a dropped connection, 408);
+ * fastify refuses a large body (413). Each is counted by the limit it hit.
+ */
+function countServerRefusals(app: FastifyInstance, limits: RegistryLimits, rejections: LimitRejections): void {
+  app.server.maxConnections = limits.maxConnections;
+  app.server.on('drop', () => rejections.count('maxConnections'));
+  app.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'HPE_HEADER_OVERFLOW') rejections.count('maxHeaderBytes');
+    else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') rejections.count(headersArrived(socket) ? 'requestTimeoutMs' : 'headersTimeoutMs');
+  });
+  app.addHook('onError', (_request, _reply, error, done) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') rejections.count('maxBodyBytes');
+    done();
+  });
 }
 
 function changeLogOptionsOf(changeLog: ChangeLogOptions): ChangeLogOptions {
@@ -148,12 +201,4 @@ function authenticatorOf(auth: RegistryServerAuthOptions): Authenticator | null 
   const own = new TokenSet(entries);
   if (!given) return own;
   return { authenticate: (secret: string): Principal | undefined => given.authenticate(secret) ?? own.authenticate(secret) };
-}
-
-/** Checks the course options (messages name the option) and resolves their defaults. */
-export function courseOptionsOf(course: RegistryCourseOptions): { enabled: boolean; sources: SourceList } {
-  checkOption(course.enabled === undefined || typeof course.enabled === 'boolean', 'course.enabled', 'true or false');
-  const sources = course.sources ?? DEFAULT_COURSE_SOURCES;
-  checkOption(Array.isArray(sources) && sources.every((s) => typeof s === 'string'), 'course.sources', 'a list of IP addresses or CIDRs');
-  return { enabled: course.enabled ?? true, sources: new SourceList(sources, 'course.sources') };
 }

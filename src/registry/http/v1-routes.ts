@@ -1,14 +1,17 @@
 // Roster's own JSON API under /v1 (docs/api.md).
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { forbidden, instanceNotFound, type RosterError } from '../../protocol/errors.js';
 import { instanceId } from '../../protocol/ids.js';
 import { httpUrl, parseOrThrow, parseRegisterRequest, serviceName } from '../../protocol/validation.js';
-import type { RegistryHealthResponse, ServicesResponse, StateResponse } from '../../protocol/v1.js';
+import type { RegistryHealthResponse, ServicesResponse } from '../../protocol/v1.js';
 import { toView } from '../catalog.js';
 import type { RegistryApi } from '../registry-api.js';
 import { mayRegisterService, type Principal } from '../auth/scopes.js';
 import { callerOf } from './access-guard.js';
+import { WRITE_RATE_LIMIT } from './write-rate-limit.js';
+import { stateCacheOf } from './state-cache.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'is not an instance id') });
@@ -16,7 +19,8 @@ const nameParams = z.object({ name: serviceName });
 const byUrlQuery = z.object({ url: httpUrl });
 
 const READ = { config: { access: 'read' } } as const;
-const REGISTER = { config: { access: 'register' } } as const;
+// Every route that needs the register scope is a write: counted against the caller's write rate.
+const REGISTER = { config: { access: 'register', rateLimit: WRITE_RATE_LIMIT } } as const;
 
 /** `clock` is the registry's: the uptime and the lookup cache's age are read on it. */
 export function v1Routes(registry: RegistryApi, version: string, clock: Clock = systemClock) {
@@ -87,10 +91,13 @@ export function v1Routes(registry: RegistryApi, version: string, clock: Clock = 
       reply.type('application/json; charset=utf-8').send(body);
     });
 
-    app.get('/state', READ, async (): Promise<StateResponse> => ({
-      revision: registry.revision,
-      instances: registry.instances().map(toView),
-    }));
+    // Built once per revision and sent in chunks as the socket takes them: a large catalog never
+    // holds the event loop for long, and readers at the same revision share one serialization.
+    const states = stateCacheOf(registry, clock);
+    app.get('/state', READ, async (_request, reply) => {
+      const state = await states.get();
+      return reply.type('application/json; charset=utf-8').header('content-length', state.bytes).send(Readable.from(state.chunks));
+    });
 
     app.get('/health', { config: { access: 'public' } }, async (_request, reply) => {
       const body: RegistryHealthResponse = {

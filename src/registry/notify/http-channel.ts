@@ -6,6 +6,7 @@ import type { Patch } from '../../protocol/course.js';
 import { SIGNATURE_HEADER } from '../../protocol/signature.js';
 import { errorCode, exchange, ExchangeError, trustingCa } from '../../shared/exchange.js';
 import type { NotificationChannel } from './channel.js';
+import type { OriginGate } from '../origin-gate.js';
 
 /** The `roster-signature` value for `body` sent to `target`, or null to send it unsigned. */
 export type PatchSigner = (target: string, body: string) => string | null;
@@ -19,6 +20,8 @@ export interface HttpChannelOptions {
   sign?: PatchSigner;
   /** A CA (PEM) to trust for HTTPS update URLs, besides the public ones. */
   ca?: string;
+  /** Bounds the sends in flight per origin, shared with the prober; without it only `connections` does. */
+  gate?: OriginGate;
 }
 
 export const DEFAULT_HTTP_CHANNEL_OPTIONS: Readonly<Pick<HttpChannelOptions, 'connections' | 'keepAliveTimeoutMs'>> = Object.freeze({
@@ -40,13 +43,15 @@ const NETWORK_ERRORS: Record<string, string> = {
 export class HttpChannel implements NotificationChannel {
   readonly #agent: Agent;
   readonly #sign: PatchSigner | undefined;
+  readonly #gate: OriginGate | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: Partial<HttpChannelOptions> = {}) {
-    const { connections, keepAliveTimeoutMs, sign, ca } = { ...DEFAULT_HTTP_CHANNEL_OPTIONS, ...options };
+    const { connections, keepAliveTimeoutMs, sign, ca, gate } = { ...DEFAULT_HTTP_CHANNEL_OPTIONS, ...options };
     // undici's Agent follows no redirect unless told to: a 3xx is a failed delivery.
     this.#agent = new Agent({ connections, keepAliveTimeout: keepAliveTimeoutMs, connect: trustingCa(ca) });
     this.#sign = sign;
+    this.#gate = gate;
   }
 
   async send(target: string, patch: Patch, signal: AbortSignal): Promise<void> {
@@ -64,12 +69,13 @@ export class HttpChannel implements NotificationChannel {
     return signature ? { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature } : JSON_HEADERS;
   }
 
-  // The notifier bounds each send through `signal`; the answer's body is read and dropped, so
-  // that the socket goes back to the keep-alive pool.
+  // The notifier bounds each send through `signal`, the wait for a slot at the gate included; the
+  // answer's body is read and dropped, so that the socket goes back to the keep-alive pool.
   async #post(target: string, patch: Patch, signal: AbortSignal): Promise<number> {
     try {
       const body = patchBody(patch);
-      return await exchange(this.#agent, { method: 'POST', url: target, headers: this.#headers(target, body), body, signal, maxBodyBytes: MAX_ANSWER_BYTES });
+      const post = (): Promise<number> => exchange(this.#agent, { method: 'POST', url: target, headers: this.#headers(target, body), body, signal, maxBodyBytes: MAX_ANSWER_BYTES });
+      return await (this.#gate ? this.#gate.run(target, signal, post) : post());
     } catch (error) {
       throw new Error(`POST ${target} ${describeFailure(error, signal)}`, { cause: error });
     }

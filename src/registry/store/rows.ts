@@ -2,7 +2,7 @@
 // read back as what was written refuses the load with a message naming the store, the row's key
 // and what is wrong. Skipping it would lose an instance, or a patch, without a word.
 import { z } from 'zod';
-import { storeDamaged } from '../../protocol/errors.js';
+import { storeDamaged, type RosterError } from '../../protocol/errors.js';
 import { describeIssue } from '../../protocol/validation.js';
 import { instanceViewSchema } from '../../protocol/watch.js';
 import type { InstanceRecord } from '../catalog.js';
@@ -37,10 +37,17 @@ const outboxEntrySchema = z.object({
 export interface RowSource {
   store: string;
   key: string;
+  /** Makes the refusal: a store that knows its file says which and how to recover. Default storeDamaged. */
+  refuse?: (key: string, problem: string) => RosterError;
 }
 
 export function parseInstanceRow(value: unknown, source: RowSource): InstanceRecord {
   return parseRow(instanceRecordSchema, value, source, 'instance record');
+}
+
+/** The registry revision, stored as its decimal text (which reads back as a JSON number). */
+export function parseRevisionRow(value: unknown, source: RowSource): number {
+  return parseRow(revision, value, source, 'revision');
 }
 
 export function parseOutboxRow(value: unknown, source: RowSource): OutboxEntry {
@@ -52,12 +59,16 @@ export function parseRowJson(text: string, source: RowSource): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw storeDamaged(source.store, source.key, `not JSON (${(error as Error).message})`);
+    throw refusal(source, `not JSON (${(error as Error).message})`);
   }
 }
 
 function parseRow<T extends z.ZodType>(schema: T, value: unknown, source: RowSource, what: string): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw storeDamaged(source.store, source.key, describeIssue(what, result.error.issues[0]));
+  throw refusal(source, describeIssue(what, result.error.issues[0]));
+}
+
+function refusal(source: RowSource, problem: string): RosterError {
+  return source.refuse ? source.refuse(source.key, problem) : storeDamaged(source.store, source.key, problem);
 }

@@ -1,13 +1,35 @@
 // The embedded default: the registry's state in one SQLite file (better-sqlite3, WAL).
 // Batches are written in one transaction each. With synchronous=NORMAL in WAL mode a
 // committed batch survives the registry being killed; a power cut may lose the last batches.
+// At open the file is checked (schema, SQLite's quick check, the record kept beside it) and at
+// load every row is parsed: damaged state is refused, naming the file and the way out.
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import { schemaTooNew } from '../../protocol/errors.js';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { damagedState, RosterError, schemaTooNew } from '../../protocol/errors.js';
+import { systemClock, type Clock } from '../../shared/clock.js';
+import { isSqliteDamage, missingTables, moveAside, quickCheckProblem, readStateRecord, shortOfRecord, tablesOf, writeStateRecord, type StateCounts } from '../../shared/sqlite-state.js';
 import type { InstanceRecord } from '../catalog.js';
 import { parseInstanceRow, parseOutboxRow, parseRowJson, type RowSource } from './rows.js';
 import { closedStoreError, type OutboxEntry, type RegistryStore, type StoreBatch, type StoreSnapshot } from './store.js';
+
+/** How an operator starts afresh from damaged state (said in every refusal). */
+export const REGISTRY_RESET_REMEDY = '`roster registry --reset-data` (startRegistry({ resetData: true }))';
+
+/** Beside registry.db: the revision and instance count at the last write or close. */
+export const REGISTRY_STATE_RECORD = 'registry.state.json';
+
+const TABLES = ['meta', 'instances', 'outbox'] as const;
+
+export interface SqliteStoreOptions {
+  /** Damaged state is moved aside as registry.db.damaged-<time> and the store starts empty, instead of refusing. */
+  resetData?: boolean;
+  /** Stamps the name of a file moved aside. */
+  clock?: Clock;
+  /** Told when damaged state was moved aside, and why. */
+  onReset?: (aside: string, problem: string) => void;
+}
 
 const SCHEMA_VERSION = 1;
 
@@ -41,15 +63,24 @@ interface OutboxRow {
 
 export class SqliteStore implements RegistryStore {
   readonly description: string;
-  readonly #db: Database.Database;
-  readonly #writeBatch: (batch: StoreBatch) => void;
+  readonly #file: string;
+  readonly #recordFile: string;
+  readonly #options: SqliteStoreOptions;
+  #db: Database.Database;
+  #writeBatch: (batch: StoreBatch) => void;
+  /** The revision the record beside the file holds; 0 until there is state worth recording. */
+  #recordedRevision = 0;
   #closed = false;
 
-  constructor(file: string) {
+  constructor(file: string, options: SqliteStoreOptions = {}) {
     this.description = `sqlite:${file}`;
+    this.#file = file;
+    this.#recordFile = join(dirname(file), REGISTRY_STATE_RECORD);
+    this.#options = options;
     mkdirSync(dirname(file), { recursive: true });
-    this.#db = openDatabase(file);
+    this.#db = this.#resetIfDamaged(() => openDatabase(file, this.#recordFile));
     this.#writeBatch = this.#prepareWrites();
+    this.#record();
   }
 
   get closed(): boolean {
@@ -58,6 +89,52 @@ export class SqliteStore implements RegistryStore {
 
   async load(): Promise<StoreSnapshot> {
     if (this.#closed) throw closedStoreError();
+    try {
+      return this.#readAll();
+    } catch (error) {
+      if (!this.#options.resetData || !isDamagedState(error)) throw error;
+      this.#startAfresh(error as RosterError);
+      return { revision: 0, instances: [], outbox: [] };
+    }
+  }
+
+  /** A row found damaged at load, with resetData: the file goes aside and an empty one takes its place. */
+  #startAfresh(error: RosterError): void {
+    this.#db.close();
+    this.#db = this.#resetIfDamaged(() => {
+      throw error;
+    });
+    this.#writeBatch = this.#prepareWrites();
+    this.#recordedRevision = 0;
+  }
+
+  async write(batch: StoreBatch): Promise<void> {
+    if (this.#closed) throw closedStoreError();
+    this.#writeBatch(batch);
+    // The first state worth recording: from now on an emptied file is noticed.
+    if (this.#recordedRevision === 0) this.#recordIfPossible();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#recordIfPossible();
+    this.#db.close();
+  }
+
+  /**
+   * The record is a safety net: the batch is stored whether or not it can be written, so a
+   * write is not failed for it, and a folder gone or read-only does not keep the file open.
+   */
+  #recordIfPossible(): void {
+    try {
+      this.#record();
+    } catch {
+      // Written again at the next start and close.
+    }
+  }
+
+  #readAll(): StoreSnapshot {
     const revision = (this.#db.prepare("SELECT value FROM meta WHERE key = 'revision'").get() as { value: number } | undefined)?.value ?? 0;
     const instances = (this.#db.prepare('SELECT id, record FROM instances').all() as InstanceRow[]).map((row) => this.#toRecord(row));
     const outbox = (this.#db.prepare('SELECT seq, target, revision, prev_revision, added, removed FROM outbox ORDER BY seq').all() as OutboxRow[]).map(
@@ -66,27 +143,38 @@ export class SqliteStore implements RegistryStore {
     return { revision, instances, outbox };
   }
 
-  async write(batch: StoreBatch): Promise<void> {
-    if (this.#closed) throw closedStoreError();
-    this.#writeBatch(batch);
+  /** Opens with `open`; damaged state is refused, or with resetData moved aside for an empty file. */
+  #resetIfDamaged(open: () => Database.Database): Database.Database {
+    try {
+      return open();
+    } catch (error) {
+      if (!this.#options.resetData || !isDamagedState(error)) throw error;
+      const aside = moveAside(this.#file, this.#recordFile, (this.#options.clock ?? systemClock).now());
+      this.#options.onReset?.(aside, (error as Error).message);
+      return openDatabase(this.#file, this.#recordFile);
+    }
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#db.close();
+  /** Writes the revision and instance count beside the file, once there is state to speak of. */
+  #record(): void {
+    const held = heldCounts(this.#db);
+    if (held.revision === 0) return;
+    writeStateRecord(this.#recordFile, held);
+    this.#recordedRevision = held.revision ?? 0;
   }
 
   #toRecord(row: InstanceRow): InstanceRecord {
-    const source: RowSource = { store: this.description, key: `instances/${row.id}` };
+    const source: RowSource = { store: this.description, key: `instances/${row.id}`, refuse: this.#refuseRow };
     return parseInstanceRow(parseRowJson(row.record, source), source);
   }
 
   #toEntry(row: OutboxRow): OutboxEntry {
-    const source: RowSource = { store: this.description, key: `outbox/${row.seq}` };
+    const source: RowSource = { store: this.description, key: `outbox/${row.seq}`, refuse: this.#refuseRow };
     const entry = { target: row.target, revision: row.revision, prevRevision: row.prev_revision };
     return parseOutboxRow({ ...entry, added: parseRowJson(row.added, source), removed: parseRowJson(row.removed, source) }, source);
   }
+
+  readonly #refuseRow = (key: string, problem: string): RosterError => damaged(this.#file, `the row ${key} does not parse: ${problem}`);
 
   #prepareWrites(): (batch: StoreBatch) => void {
     const db = this.#db;
@@ -105,20 +193,69 @@ export class SqliteStore implements RegistryStore {
   }
 }
 
-function openDatabase(file: string): Database.Database {
-  const db = new Database(file);
+function damaged(file: string, problem: string): RosterError {
+  return damagedState(file, problem, REGISTRY_RESET_REMEDY);
+}
+
+function isDamagedState(error: unknown): boolean {
+  return error instanceof RosterError && error.code === 'STORE_DAMAGED';
+}
+
+/**
+ * better-sqlite3 (a native addon) is loaded when the first store opens, not when roster/registry
+ * is imported: a registry on another store never loads it.
+ */
+function betterSqlite3(): typeof Database {
+  return createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+}
+
+/** Opens and checks the file; SQLite's own "malformed" and "not a database" name the file too. */
+function openDatabase(file: string, recordFile: string): Database.Database {
+  let db: Database.Database | undefined;
   try {
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw schemaTooNew(file, version, 'upgrade Roster or choose another --data-dir');
-    }
+    db = new (betterSqlite3())(file);
+    checkState(db, file, recordFile);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.exec(SCHEMA);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
     return db;
   } catch (error) {
-    db.close();
+    db?.close();
+    if (isSqliteDamage(error)) throw damaged(file, `SQLite reports "${(error as Error).message}"`);
     throw error;
   }
+}
+
+/** Refuses a file of a newer or unknown schema, with damaged pages, or holding less than its record. */
+function checkState(db: Database.Database, file: string, recordFile: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) throw schemaTooNew(file, version, 'upgrade Roster or choose another --data-dir');
+  const problem = quickCheckProblem(db) ?? schemaProblem(db, version) ?? recordProblem(db, recordFile);
+  if (problem !== null) throw damaged(file, problem);
+}
+
+function schemaProblem(db: Database.Database, version: number): string | null {
+  // Version 0 is a new file: it must hold nothing yet.
+  if (version === 0) return tablesOf(db).size === 0 ? null : 'it holds tables but no schema version: it was not written by Roster';
+  return missingTables(db, TABLES);
+}
+
+function recordProblem(db: Database.Database, recordFile: string): string | null {
+  let record: StateCounts | null;
+  try {
+    record = readStateRecord(recordFile);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  // Only the revision is compared: it never goes down, while instances come and go.
+  return shortOfRecord(heldCounts(db), record, recordFile, ['revision']);
+}
+
+/** The revision and instance count the file holds (0 and 0 for a new file). */
+function heldCounts(db: Database.Database): StateCounts {
+  const tables = tablesOf(db);
+  const revision = tables.has('meta') ? ((db.prepare("SELECT value FROM meta WHERE key = 'revision'").get() as { value: number } | undefined)?.value ?? 0) : 0;
+  const instances = tables.has('instances') ? (db.prepare('SELECT count(*) AS n FROM instances').get() as { n: number }).n : 0;
+  return { revision, instances };
 }

@@ -1,7 +1,7 @@
 // The grading service's HTTP app (not listening): the course's routes and JSON, plus adding a student.
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { emptyBody, methodNotAllowed, notFound } from '../../protocol/errors.js';
-import { renderErrors } from '../../shared/fastify-errors.js';
+import { frameworkErrors, renderErrors } from '../../shared/fastify-errors.js';
 import { parseGrade, parseNewStudent, type Grade, type Student } from './domain.js';
 import type { GradeStore } from './grade-store.js';
 
@@ -25,6 +25,7 @@ export function buildGradingApp(options: GradingAppOptions): FastifyInstance {
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     // The log service gets what happened to the grade book, not a line per request.
     logController: new LogController({ disableRequestLogging: true }),
+    frameworkErrors,
   });
   acceptJsonWhateverContentType(app);
   renderErrors(app, { server: 'the grading service', bodyLimitBytes: GRADING_BODY_LIMIT_BYTES, notFound: {} });

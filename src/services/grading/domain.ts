@@ -1,6 +1,6 @@
 // The grading domain as the Go course writes it on the wire: Go's field names, no JSON tags.
 import { z } from 'zod';
-import { parseOrThrow } from '../../protocol/index.js';
+import { parseOrThrow } from '../../protocol/validation.js';
 
 export const GRADE_TYPES = ['Quiz', 'Test', 'Exam'] as const;
 export type GradeType = (typeof GRADE_TYPES)[number];

@@ -1,9 +1,13 @@
 // The grade book in an embedded SQLite file: survives restarts, seeded once with the course's data.
+// At open the file is checked (schema, SQLite's quick check, every row, the record kept beside
+// it): damaged state is refused, naming the file and the way out, never re-seeded as new.
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { schemaTooNew, storeClosed } from '../../protocol/errors.js';
-import type { Grade, GradeType, NewStudent, Student } from './domain.js';
+import { damagedState, RosterError, schemaTooNew, storeClosed } from '../../protocol/errors.js';
+import { systemClock, type Clock } from '../../shared/clock.js';
+import { isSqliteDamage, missingTables, moveAside, quickCheckProblem, readStateRecord, shortOfRecord, tablesOf, writeStateRecord, type StateCounts } from '../../shared/sqlite-state.js';
+import { GRADE_LIMITS, GRADE_TYPES, type Grade, type GradeType, type NewStudent, type Student } from './domain.js';
 
 /** What the grading app needs from a store. */
 export interface GradeStore {
@@ -21,7 +25,19 @@ export interface GradeStore {
 export interface SqliteGradeStoreOptions {
   /** Database file; its folder is created. Default ./data/grading.db. ":memory:" for a throwaway one. */
   file?: string;
+  /** Damaged state is moved aside as grading.db.damaged-<time> and the store starts afresh (seeded), instead of refusing. */
+  resetData?: boolean;
+  /** Stamps the name of a file moved aside. */
+  clock?: Clock;
+  /** Told when damaged state was moved aside, and why. */
+  onReset?: (aside: string, problem: string) => void;
 }
+
+/** How an operator starts afresh from a damaged grading.db (said in every refusal). */
+export const GRADING_RESET_REMEDY = '`roster grading --reset-data` (runGradingService({ resetData: true }))';
+
+/** Beside grading.db: how many students and grades it held at its last open or close. */
+export const GRADING_STATE_RECORD = 'grading.state.json';
 
 export const DEFAULT_GRADING_DB = './data/grading.db';
 export const SCHEMA_VERSION = 1;
@@ -77,23 +93,41 @@ interface GradeRow {
 
 export class SqliteGradeStore implements GradeStore {
   readonly file: string;
+  readonly #recordFile: string | null;
   readonly #db: Database.Database;
   readonly #sql: ReturnType<typeof prepareStatements>;
 
   constructor(options: SqliteGradeStoreOptions = {}) {
     this.file = options.file ?? DEFAULT_GRADING_DB;
-    if (this.file !== ':memory:') mkdirSync(dirname(this.file), { recursive: true });
-    this.#db = new Database(this.file);
+    const inMemory = this.file === ':memory:';
+    if (!inMemory) mkdirSync(dirname(this.file), { recursive: true });
+    this.#recordFile = inMemory ? null : join(dirname(this.file), GRADING_STATE_RECORD);
+    this.#db = this.#resetIfDamaged(options, () => openDatabase(this.file, this.#recordFile));
+    this.#sql = prepareStatements(this.#db);
+    this.#recordIfPossible();
+  }
+
+  /** Opens with `open`; damaged state is refused, or with resetData moved aside for a new, seeded file. */
+  #resetIfDamaged(options: SqliteGradeStoreOptions, open: () => Database.Database): Database.Database {
     try {
-      // foreign_keys is per connection and off by default.
-      this.#db.pragma('foreign_keys = ON');
-      migrate(this.#db);
-      // After migrating, so a database we refuse is left exactly as it was. WAL: readers never wait for the writer.
-      this.#db.pragma('journal_mode = WAL');
-      this.#sql = prepareStatements(this.#db);
+      return open();
     } catch (error) {
-      this.#db.close();
-      throw error;
+      if (!options.resetData || this.#recordFile === null || !(error instanceof RosterError && error.code === 'STORE_DAMAGED')) throw error;
+      const aside = moveAside(this.file, this.#recordFile, (options.clock ?? systemClock).now());
+      options.onReset?.(aside, error.message);
+      return openDatabase(this.file, this.#recordFile);
+    }
+  }
+
+  /**
+   * Writes the counts beside the file: an emptied or replaced file is noticed at the next open.
+   * A safety net: a folder gone or read-only neither fails the store nor keeps the file open.
+   */
+  #recordIfPossible(): void {
+    try {
+      if (this.#recordFile !== null && this.#db.open) writeStateRecord(this.#recordFile, heldCounts(this.#db));
+    } catch {
+      // Written again at the next open and close.
     }
   }
 
@@ -141,7 +175,9 @@ export class SqliteGradeStore implements GradeStore {
   }
 
   async close(): Promise<void> {
-    if (this.#db.open) this.#db.close();
+    if (!this.#db.open) return;
+    this.#recordIfPossible();
+    this.#db.close();
   }
 
   // better-sqlite3 would throw a TypeError about its connection; say what was closed instead.
@@ -150,20 +186,91 @@ export class SqliteGradeStore implements GradeStore {
   }
 }
 
+function damaged(file: string, problem: string): RosterError {
+  return damagedState(file, problem, GRADING_RESET_REMEDY);
+}
+
+/** Opens, checks and migrates the file; SQLite's own "malformed" and "not a database" name the file too. */
+function openDatabase(file: string, recordFile: string | null): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file);
+    // foreign_keys is per connection and off by default.
+    db.pragma('foreign_keys = ON');
+    migrate(db, recordFile);
+    // After migrating, so a database we refuse is left exactly as it was. WAL: readers never wait for the writer.
+    db.pragma('journal_mode = WAL');
+    return db;
+  } catch (error) {
+    db?.close();
+    if (isSqliteDamage(error)) throw damaged(file, `SQLite reports "${(error as Error).message}"`);
+    throw error;
+  }
+}
+
 /** Brings the schema to SCHEMA_VERSION; a new, empty database also gets the sample data (only then). */
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database, recordFile: string | null): void {
   // IMMEDIATE: two processes opening a new file at once cannot both create and seed it.
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw schemaTooNew(`grading database ${db.name}`, version, `this Roster knows up to schema ${SCHEMA_VERSION}: upgrade Roster`);
     }
+    // The rows before SQLite's check: a row that breaks a rule is then named, not only its table.
+    const problem = schemaProblem(db, version) ?? recordProblem(db, recordFile) ?? rowProblem(db, version) ?? quickCheckProblem(db);
+    if (problem !== null) throw damaged(db.name, problem);
     if (version === 0) {
       db.exec(SCHEMA_V1);
       seed(db);
     }
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
+}
+
+function schemaProblem(db: Database.Database, version: number): string | null {
+  // Version 0 is a new file: it must hold nothing yet.
+  if (version === 0) return tablesOf(db).size === 0 ? null : 'it holds tables but no schema version: it was not written by Roster';
+  return missingTables(db, ['students', 'grades']);
+}
+
+function recordProblem(db: Database.Database, recordFile: string | null): string | null {
+  if (recordFile === null) return null;
+  try {
+    const held = heldCounts(db);
+    // An operator may delete rows by hand: only a grade book with nothing left, where there was something, is refused.
+    if (held.students! > 0 || held.grades! > 0) return null;
+    return shortOfRecord(held, readStateRecord(recordFile), recordFile, ['students', 'grades']);
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** The first row that is not what the grading service writes, described; null when all are. */
+function rowProblem(db: Database.Database, version: number): string | null {
+  if (version === 0) return null;
+  const students = db.prepare('SELECT id, first_name, last_name FROM students').all() as StudentRow[];
+  const badStudent = students.find((row) => !isName(row.first_name) || !isName(row.last_name));
+  if (badStudent) return `the row students/${badStudent.id} does not hold a first and a last name of 1 to ${GRADE_LIMITS.nameLength} characters`;
+  const grades = db.prepare('SELECT id, title, type, score FROM grades').all() as Array<GradeRow & { id: number }>;
+  const badGrade = grades.find((row) => !isGrade(row));
+  return badGrade ? `the row grades/${badGrade.id} is not a grade (a title, one of ${GRADE_TYPES.join(', ')}, a score from 0 to 100)` : null;
+}
+
+function isName(value: unknown): boolean {
+  return typeof value === 'string' && value.length >= 1 && value.length <= GRADE_LIMITS.nameLength;
+}
+
+function isGrade(row: GradeRow): boolean {
+  const { title, type, score } = row as { title: unknown; type: unknown; score: unknown };
+  const typed = typeof title === 'string' && title.length >= 1 && title.length <= GRADE_LIMITS.titleLength && GRADE_TYPES.includes(type as GradeType);
+  return typed && typeof score === 'number' && score >= GRADE_LIMITS.minScore && score <= GRADE_LIMITS.maxScore;
+}
+
+/** How many students and grades the file holds (0 and 0 for a new file). */
+function heldCounts(db: Database.Database): StateCounts {
+  const tables = tablesOf(db);
+  const count = (table: string): number => (tables.has(table) ? (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n : 0);
+  return { students: count('students'), grades: count('grades') };
 }
 
 function seed(db: Database.Database): void {

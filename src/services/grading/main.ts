@@ -8,6 +8,7 @@ import { buildGradingApp } from './app.js';
 import { SqliteGradeStore } from './grade-store.js';
 import { DEMO_SERVICES } from '../names.js';
 import type { LogFormat } from '../log/service-logger.js';
+import type { ServerLimitsInput } from '../../shared/server-limits.js';
 
 const SELF = DEMO_SERVICES.grading;
 
@@ -18,12 +19,16 @@ export interface RunGradingServiceOptions {
   host?: string;
   /** Folder of grading.db. Default ./data. */
   dataDir?: string;
+  /** When grading.db is found damaged at start: move it aside as grading.db.damaged-<time> and start afresh, instead of refusing. */
+  resetData?: boolean;
   registryUrl?: string | string[];
   protocol?: ClientProtocol;
   /** The service's token: it registers with it and ships its logs with it. Default: ROSTER_TOKEN. */
   token?: string;
-  /** On SIGINT/SIGTERM: deregister, drain, close the database, exit 0. Default true. */
+  /** On SIGINT, SIGTERM or SIGHUP: deregister, drain, close the database, exit 0. Default true. */
   handleSignals?: boolean;
+  /** Header and request timeouts, keep-alive and the connection cap of its server (docs/operations.md). Default DEFAULT_SERVER_LIMITS. */
+  server?: ServerLimitsInput;
   /** Log lines on stdout besides shipping them to the LogService. Default true. */
   stdout?: boolean;
   /** How the lines on stdout look: readable (the default) or JSON, as pino writes them. */
@@ -43,7 +48,8 @@ export interface RunningGradingService {
 
 export async function runGradingService(options: RunGradingServiceOptions = {}): Promise<RunningGradingService> {
   const { logger, shipped } = chooseLogger(SELF.name, options);
-  const store = new SqliteGradeStore({ file: join(options.dataDir ?? './data', 'grading.db') });
+  const onReset = (aside: string, problem: string): void => logger.warn({ aside }, `starting afresh (resetData): the damaged grade book was moved aside as ${aside}; it was refused because ${problem}`);
+  const store = new SqliteGradeStore({ file: join(options.dataDir ?? './data', 'grading.db'), resetData: options.resetData === true, onReset });
   const app = buildGradingApp({ store, logger });
   const service = await serveApp(app, options, {
     name: SELF.name,

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { z } from 'zod';
 import { checkOption, forbidden, internal, invalidRequest, methodNotAllowed, notFound, payloadTooLarge, unauthorized } from '../../protocol/errors.js';
 import { parseOrThrow, serviceName } from '../../protocol/validation.js';
-import { renderErrors } from '../../shared/fastify-errors.js';
+import { frameworkErrors, renderErrors } from '../../shared/fastify-errors.js';
 import { DEFAULT_COURSE_SOURCES, SourceList } from '../../shared/source-list.js';
 import { LOG_LEVELS, LOG_LIMITS, type LogEntry, type LogStore } from './log-store.js';
 import { canRead, canWrite, writerName, type Writer, type WriterIdentity } from './writer-identity.js';
@@ -31,8 +31,17 @@ export interface CourseLogOptions {
   sources?: readonly string[];
 }
 
+/**
+ * Control characters a message may not hold: all but tab and line feed. The log file is JSON lines,
+ * so a multi-line message (a stack trace) stays one line there; NUL, ESC and CR would reach the
+ * terminal or the page of whoever reads the log as they are.
+ */
+const MESSAGE_CONTROL_CHARACTER = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
+const MESSAGE_CONTROL_RULE = 'must not contain control characters other than tab and line feed (such as NUL, ESC or a carriage return)';
+
 const message = z
   .string()
+  .refine((text) => !MESSAGE_CONTROL_CHARACTER.test(text), MESSAGE_CONTROL_RULE)
   .refine((text) => Buffer.byteLength(text) <= LOG_LIMITS.messageBytes, `must be at most ${LOG_LIMITS.messageBytes} bytes`);
 
 // `service` and `time` are the writer's claims: the entry is stored under the token's identity and
@@ -63,7 +72,7 @@ const COURSE_PREFIX = /^\[([^\]\n]*)\] - /;
 export function buildLogApp(options: LogAppOptions): FastifyInstance {
   checkOption(options?.identity === null || typeof options?.identity?.identify === 'function', 'identity', 'a WriterIdentity (identify(token)) or null');
   const course = resolveCourse(options.course);
-  const app = Fastify(options.logger ? { loggerInstance: options.logger } : { logger: false });
+  const app = Fastify({ ...(options.logger ? { loggerInstance: options.logger } : { logger: false }), frameworkErrors });
   const now = options.now ?? Date.now;
 
   renderErrors(app, { server: 'the log service', notFound: {} });
@@ -114,6 +123,7 @@ function courseLogRoute(store: LogStore, now: () => number, course: ResolvedCour
       const text = typeof request.body === 'string' ? request.body : '';
       const entry = parseCourseLine(text, now());
       if (entry.message === '') throw invalidRequest('send the log entry as the body');
+      if (MESSAGE_CONTROL_CHARACTER.test(entry.message)) throw invalidRequest(`the message ${MESSAGE_CONTROL_RULE}`);
       if (Buffer.byteLength(entry.message) > LOG_LIMITS.messageBytes) {
         throw payloadTooLarge(LOG_LIMITS.messageBytes, 'the message');
       }

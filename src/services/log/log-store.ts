@@ -4,7 +4,9 @@
 import { mkdirSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkOption, storeClosed } from '../../protocol/errors.js';
+import { z } from 'zod';
+import { storeClosed } from '../../protocol/errors.js';
+import { resolveOptions, text, wholeNumber } from '../../shared/options.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -49,28 +51,26 @@ export interface LogStore {
   close(): Promise<void>;
 }
 
-export interface LogStoreOptions {
-  /** Folder of the log file, created when missing. Default "./data/log". */
-  dir?: string;
-  /** File name inside `dir`. Default "roster.log". */
-  file?: string;
-  /** Rotate before a write would make the file larger than this. Default 10 MiB. */
-  maxBytes?: number;
-  /** Rotated files kept: roster.log.1 (newest) … roster.log.<maxFiles>. Default 5. */
-  maxFiles?: number;
-  /** Entries kept in memory for recent(). Default 5000. */
-  recentLimit?: number;
-}
-
-type ResolvedStoreOptions = Readonly<Required<LogStoreOptions>>;
-
-export const DEFAULT_LOG_STORE_OPTIONS: ResolvedStoreOptions = Object.freeze({
-  dir: './data/log',
-  file: 'roster.log',
-  maxBytes: 10 * 1024 * 1024,
-  maxFiles: 5,
-  recentLimit: 5_000,
+/** The log file's options, with their defaults. */
+const logStoreOptionsSchema = z.strictObject({
+  /** Folder of the log file, created when missing. */
+  dir: text('a folder path').default('./data/log'),
+  /** File name inside `dir`. */
+  file: text('a file name without a folder')
+    .refine((name) => !/[\\/]/.test(name))
+    .default('roster.log'),
+  /** Rotate before a write would make the file larger than this. */
+  maxBytes: wholeNumber(1, undefined, 'bytes').default(10 * 1024 * 1024),
+  /** Rotated files kept: roster.log.1 (newest) … roster.log.<maxFiles>. */
+  maxFiles: wholeNumber(0, 1000).default(5),
+  /** Entries kept in memory for recent(). */
+  recentLimit: wholeNumber(1).default(5_000),
 });
+
+export type LogStoreOptions = z.input<typeof logStoreOptionsSchema>;
+type ResolvedStoreOptions = Readonly<z.output<typeof logStoreOptionsSchema>>;
+
+export const DEFAULT_LOG_STORE_OPTIONS: ResolvedStoreOptions = resolveStoreOptions({});
 
 const TAIL_CHUNK_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
@@ -92,13 +92,7 @@ export async function openLogStore(options: LogStoreOptions = {}): Promise<FileL
 }
 
 function resolveStoreOptions(options: LogStoreOptions): ResolvedStoreOptions {
-  const o = { ...DEFAULT_LOG_STORE_OPTIONS, ...withoutUndefined(options) };
-  checkOption(typeof o.dir === 'string' && o.dir.length > 0, 'dir', 'a folder path');
-  checkOption(typeof o.file === 'string' && o.file.length > 0 && !/[\\/]/.test(o.file), 'file', 'a file name without a folder');
-  checkOption(Number.isInteger(o.maxBytes) && o.maxBytes >= 1, 'maxBytes', 'a positive integer (bytes)');
-  checkOption(Number.isInteger(o.maxFiles) && o.maxFiles >= 0 && o.maxFiles <= 1000, 'maxFiles', 'an integer from 0 to 1000');
-  checkOption(Number.isInteger(o.recentLimit) && o.recentLimit >= 1, 'recentLimit', 'a positive integer');
-  return Object.freeze(o);
+  return resolveOptions(logStoreOptionsSchema, options, { owner: 'the log store' });
 }
 
 interface PendingAppend {
@@ -317,8 +311,4 @@ class Ring<T> {
     const size = this.#items.length;
     for (let i = 1; i <= size; i++) yield this.#items[(this.#next - i + size) % size] as T;
   }
-}
-
-function withoutUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

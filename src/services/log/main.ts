@@ -9,6 +9,7 @@ import { buildLogApp, type CourseLogOptions } from './app.js';
 import { openLogStore, type LogStoreOptions } from './log-store.js';
 import { createWhoamiIdentity } from './writer-identity.js';
 import { DEMO_SERVICES } from '../names.js';
+import type { ServerLimitsInput } from '../../shared/server-limits.js';
 
 const SELF = DEMO_SERVICES.log;
 
@@ -29,8 +30,10 @@ export interface LogServiceOptions {
   writerCacheMs?: number;
   /** Rotation and memory settings of the log file. */
   store?: Omit<LogStoreOptions, 'dir'>;
-  /** On SIGINT/SIGTERM: deregister, drain, close the file, exit 0. Default true. */
+  /** On SIGINT, SIGTERM or SIGHUP: deregister, drain, close the file, exit 0. Default true. */
   handleSignals?: boolean;
+  /** Header and request timeouts, keep-alive and the connection cap of its server (docs/operations.md). Default DEFAULT_SERVER_LIMITS. */
+  server?: ServerLimitsInput;
   /** The process's own logger (not shipped anywhere: this is where logs go). */
   logger?: Logger;
 }

@@ -2,9 +2,11 @@
 // whichever LogService instance the registry provides right now. While none is reachable the
 // entries wait in a bounded buffer; what cannot wait goes to stderr, never silently away.
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import { checkOption } from '../../protocol/errors.js';
+import { z } from 'zod';
+import { invalidOption } from '../../protocol/errors.js';
 import { serviceName } from '../../protocol/validation.js';
 import { systemClock, withJitter, type Clock, type TimerHandle } from '../../shared/clock.js';
+import { durationMs, flag, func, oneOf, resolveOptions, wholeNumber, withMethods } from '../../shared/options.js';
 import { LOG_LEVELS, LOG_LIMITS, type LogEntry, type LogLevel } from './log-store.js';
 import { LOG_SERVICE } from '../names.js';
 
@@ -31,41 +33,47 @@ export interface TextSink {
   write(text: string): unknown;
 }
 
-export interface ServiceLoggerOptions {
+const sink = withMethods<TextSink>(['write'], 'an object with write()');
+const providerSource = withMethods<LogProviderSource>(['provider', 'on', 'off'], 'a RegistryClient');
+const aServiceName = z.custom<string>((value) => serviceName.safeParse(value).success, { error: 'a service name' });
+
+/** A service logger's options, with their defaults. */
+const serviceLoggerOptionsSchema = z.strictObject({
   /**
    * Where to find the LogService. Optional because a service's logger is needed before its
    * registry client exists (startService takes the app and its logger): hand it in later with
    * attach(); until then entries wait in the buffer.
    */
-  client?: LogProviderSource;
+  client: providerSource.optional(),
   /** The name entries are logged under. */
-  service: string;
-  /** Default "info". */
-  level?: LevelWithSilent;
-  /** Entries waiting for a LogService before the oldest spill to stderr. Default 1000. */
-  bufferSize?: number;
-  /** Readable lines on stdout (true, the default), nowhere (false), or on the given sink. */
-  stdout?: boolean | TextSink;
-  /** How lines look there: readable (the default), or JSON lines as pino writes them, for a log collector. */
-  stdoutFormat?: LogFormat;
+  service: aServiceName,
+  level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Entries waiting for a LogService before the oldest spill to stderr. */
+  bufferSize: wholeNumber(1).default(1_000),
+  /** Readable lines on stdout (true), nowhere (false), or on the given sink. */
+  stdout: z.union([flag(), sink], { error: 'true, false or an object with write()' }).default(true),
+  /** How lines look there: readable, or JSON lines as pino writes them, for a log collector. */
+  stdoutFormat: oneOf(['readable', 'json']).default('readable'),
   /** Where entries that cannot be delivered go. Default process.stderr. */
-  stderr?: TextSink;
-  fetchImpl?: typeof fetch;
+  stderr: sink.optional(),
+  /** Default: the global fetch. */
+  fetchImpl: func<typeof fetch>('a fetch function').optional(),
   /**
    * Sent as `Authorization: Bearer` to /v1/logs: the log service stores the entries under this
    * token's service. Default: the attached client's token, else ROSTER_TOKEN.
    */
-  token?: string;
-  clock?: Clock;
-  /** The registry name of the log service. Default LOG_SERVICE ("LogService"). */
-  logService?: string;
-  /** Timeout of one POST. Default 5000. */
-  requestTimeoutMs?: number;
-  /** First retry delay after a failed send, doubled up to retryMaxMs. Default 500. */
-  retryInitialMs?: number;
-  /** Default 30000. */
-  retryMaxMs?: number;
-}
+  token: z.string({ error: 'a non-empty token of printable characters without spaces' }).refine(isToken).optional(),
+  clock: withMethods<Clock>(['now', 'setTimeout', 'clearTimeout'], 'an object with now(), setTimeout() and clearTimeout()').default(systemClock),
+  /** The registry name of the log service. */
+  logService: aServiceName.default(LOG_SERVICE),
+  /** Timeout of one POST. */
+  requestTimeoutMs: durationMs(1).default(5_000),
+  /** First retry delay after a failed send, doubled up to retryMaxMs. */
+  retryInitialMs: durationMs(1).default(500),
+  retryMaxMs: durationMs(1).default(30_000),
+});
+
+export type ServiceLoggerOptions = z.input<typeof serviceLoggerOptionsSchema>;
 
 export interface ServiceLogger {
   logger: Logger;
@@ -83,11 +91,12 @@ const MAX_BATCH_BYTES = 1024 * 1024;
 const TRUNCATED = ' …[truncated]';
 const RETRY_JITTER = 0.2;
 
-export function createServiceLogger(options: ServiceLoggerOptions): ServiceLogger {
-  const shipper = new LogShipper(resolveOptions(options));
+export function createServiceLogger(input: ServiceLoggerOptions): ServiceLogger {
+  const options = resolveOptions(serviceLoggerOptionsSchema.transform(settle), input, { owner: 'createServiceLogger' });
+  const shipper = new LogShipper(options);
   const logger = pino(
     {
-      level: options.level ?? 'info',
+      level: options.level,
       base: null,
       timestamp: () => `,"time":"${new Date(shipper.now()).toISOString()}"`,
       formatters: { level: (label) => ({ level: label }) },
@@ -113,35 +122,23 @@ type ShipperOptions = Readonly<{
   retryMaxMs: number;
 }>;
 
-function resolveOptions(options: ServiceLoggerOptions): ShipperOptions {
-  if (options?.client !== undefined) checkClient(options.client);
-  checkOption(serviceName.safeParse(options?.service).success, 'service', 'a service name');
-  const stdout = options.stdout ?? true;
-  const resolved = {
-    service: options.service,
-    bufferSize: options.bufferSize ?? 1_000,
+/** The defaults that are read when the logger is made (the process's streams, the global fetch). */
+function settle({ client, level, stdout, stderr, fetchImpl, token, ...rest }: z.output<typeof serviceLoggerOptionsSchema>): ShipperOptions & { client?: LogProviderSource; level: LevelWithSilent } {
+  return {
+    ...rest,
+    client,
+    level,
     stdout: stdout === true ? process.stdout : stdout === false ? null : stdout,
-    stdoutFormat: options.stdoutFormat ?? 'readable',
-    stderr: options.stderr ?? process.stderr,
-    fetch: options.fetchImpl ?? globalThis.fetch,
-    token: options.token ?? null,
-    clock: options.clock ?? systemClock,
-    logService: options.logService ?? LOG_SERVICE,
-    requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
-    retryInitialMs: options.retryInitialMs ?? 500,
-    retryMaxMs: options.retryMaxMs ?? 30_000,
+    stderr: stderr ?? process.stderr,
+    fetch: fetchImpl ?? globalThis.fetch,
+    token: token ?? null,
   };
-  checkOption(Number.isInteger(resolved.bufferSize) && resolved.bufferSize >= 1, 'bufferSize', 'a positive integer');
-  checkOption(resolved.stdoutFormat === 'readable' || resolved.stdoutFormat === 'json', 'stdoutFormat', '"readable" or "json"');
-  checkOption(resolved.token === null || isToken(resolved.token), 'token', 'a non-empty token of printable characters without spaces');
-  for (const name of ['requestTimeoutMs', 'retryInitialMs', 'retryMaxMs'] as const) {
-    checkOption(Number.isInteger(resolved[name]) && resolved[name] > 0, name, 'a positive integer (milliseconds)');
-  }
-  return Object.freeze(resolved);
 }
 
+/** attach() takes what the `client` option takes. */
 function checkClient(client: LogProviderSource): void {
-  checkOption(typeof client?.provider === 'function' && typeof client.on === 'function', 'client', 'a RegistryClient');
+  const checked = providerSource.safeParse(client);
+  if (!checked.success) throw invalidOption('client', checked.error.issues[0]?.message ?? 'a RegistryClient');
 }
 
 /** An entry with its JSON, serialised once and reused for batching and sending. */
@@ -398,8 +395,12 @@ function parsePinoLine(line: string, service: string): { entry: LogEntry; extras
 function withExtras(entry: LogEntry, extras: Record<string, unknown>): LogEntry {
   const suffix = Object.keys(extras).length > 0 ? JSON.stringify(extras) : '';
   const message = entry.message && suffix ? `${entry.message} ${suffix}` : entry.message || suffix;
-  return { ...entry, message: truncateBytes(message, LOG_LIMITS.messageBytes) };
+  // The log service refuses control characters other than tab and line feed: escaped here, never lost.
+  return { ...entry, message: truncateBytes(message.replace(REFUSED_BY_LOG_SERVICE, (char) => escapeControls(char)), LOG_LIMITS.messageBytes) };
 }
+
+/** What the log service refuses in a message (all controls but tab and line feed). */
+const REFUSED_BY_LOG_SERVICE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 /** One line per entry however many newlines the message holds. */
 function readableLine(entry: LogEntry, extras: Record<string, unknown>): string {

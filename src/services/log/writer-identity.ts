@@ -5,9 +5,10 @@
 import { createHash } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
-import { checkOption, registryUnreachable } from '../../protocol/errors.js';
+import { registryUnreachable } from '../../protocol/errors.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { trustingCa } from '../../shared/exchange.js';
+import { durationMs, func, resolveOptions, wholeNumber, withMethods } from '../../shared/options.js';
 
 /** What the registry says of a token. `services` null: any service. */
 export interface Writer {
@@ -28,21 +29,24 @@ export interface WriterIdentity {
   close(): Promise<void>;
 }
 
-export interface WhoamiIdentityOptions {
+/** The identity lookup's options, with their defaults. */
+const whoamiIdentityOptionsSchema = z.strictObject({
   /** The registry URLs, read at each lookup (the log service knows them once its client exists). */
-  registryUrls: () => readonly string[];
+  registryUrls: func<() => readonly string[]>('a function returning the registry URLs'),
   /** PEM CA bundle trusted for an https:// registry besides the public CAs; read at the first lookup. */
-  ca?: () => string | null;
-  clock?: Clock;
-  /** How long a known token's answer is kept. Default 30000. */
-  ttlMs?: number;
-  /** How long "unknown token" is kept: short, so a token just added works soon. Default 5000. */
-  unknownTtlMs?: number;
-  /** Most answers kept; the oldest go first. Default 1000. */
-  maxEntries?: number;
-  /** Per registry URL. Default 3000. */
-  timeoutMs?: number;
-}
+  ca: func<() => string | null>('a function returning a PEM CA bundle or null').optional(),
+  clock: withMethods<Clock>(['now', 'setTimeout', 'clearTimeout'], 'an object with now(), setTimeout() and clearTimeout()').default(systemClock),
+  /** How long a known token's answer is kept. */
+  ttlMs: durationMs(1).default(30_000),
+  /** How long "unknown token" is kept: short, so a token just added works soon. */
+  unknownTtlMs: durationMs(1).default(5_000),
+  /** Most answers kept; the oldest go first. */
+  maxEntries: wholeNumber(1).default(1_000),
+  /** Per registry URL. */
+  timeoutMs: durationMs(1).default(3_000),
+});
+
+export type WhoamiIdentityOptions = z.input<typeof whoamiIdentityOptionsSchema>;
 
 const whoamiAnswer = z.object({
   name: z.string().min(1),
@@ -57,10 +61,10 @@ interface Cached {
 }
 
 export function createWhoamiIdentity(options: WhoamiIdentityOptions): WriterIdentity {
-  const o = resolveOptions(options);
+  const o = resolveOptions(whoamiIdentityOptionsSchema, options, { owner: 'createWhoamiIdentity' });
   let agent: Agent | null = null;
   const dispatcher = (): Agent => {
-    const ca = options.ca?.() ?? null;
+    const ca = o.ca?.() ?? null;
     // The CA is added to the public ones, as everywhere else, not put in their place.
     agent ??= new Agent({ connect: { timeout: o.timeoutMs, ...trustingCa(ca ?? undefined) } });
     return agent;
@@ -96,24 +100,6 @@ export function createWhoamiIdentity(options: WhoamiIdentityOptions): WriterIden
     },
     close: () => (closing ??= agent?.close() ?? Promise.resolve()),
   };
-}
-
-type Resolved = Readonly<Required<Omit<WhoamiIdentityOptions, 'ca'>>>;
-
-function resolveOptions(options: WhoamiIdentityOptions): Resolved {
-  checkOption(typeof options?.registryUrls === 'function', 'registryUrls', 'a function returning the registry URLs');
-  const resolved = {
-    registryUrls: options.registryUrls,
-    clock: options.clock ?? systemClock,
-    ttlMs: options.ttlMs ?? 30_000,
-    unknownTtlMs: options.unknownTtlMs ?? 5_000,
-    maxEntries: options.maxEntries ?? 1_000,
-    timeoutMs: options.timeoutMs ?? 3_000,
-  };
-  for (const name of ['ttlMs', 'unknownTtlMs', 'maxEntries', 'timeoutMs'] as const) {
-    checkOption(Number.isInteger(resolved[name]) && resolved[name] > 0, name, 'a positive integer');
-  }
-  return Object.freeze(resolved);
 }
 
 /** Each registry URL in turn until one answers; 401 means the token is unknown. */

@@ -69,6 +69,8 @@ export function buildPortalApp(options: PortalAppOptions): FastifyInstance {
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     // The log service gets what teachers did and what failed, not a line per page view.
     logController: new LogController({ disableRequestLogging: true }),
+    // A path that does not decode is refused before routing: with the error page, not fastify's JSON.
+    frameworkErrors: (error, request, reply) => void sendErrorPage(render, error, request, reply),
   });
   const deps: Deps = { grading: options.grading, system: options.system, render };
   app.register(formbody, { bodyLimit: PORTAL_BODY_LIMIT_BYTES });

@@ -10,6 +10,7 @@ import { createSystemGateway, type SystemSources } from './system-gateway.js';
 import { DEMO_SERVICES } from '../names.js';
 import type { LogFormat } from '../log/service-logger.js';
 import { noProvider } from '../../protocol/errors.js';
+import type { ServerLimitsInput } from '../../shared/server-limits.js';
 
 const SELF = DEMO_SERVICES.portal;
 
@@ -24,8 +25,10 @@ export interface RunPortalServiceOptions {
   token?: string;
   /** Per attempt at one grading instance. Default 5000. */
   gradingTimeoutMs?: number;
-  /** On SIGINT/SIGTERM: deregister, drain, flush the logs, exit 0. Default true. */
+  /** On SIGINT, SIGTERM or SIGHUP: deregister, drain, flush the logs, exit 0. Default true. */
   handleSignals?: boolean;
+  /** Header and request timeouts, keep-alive and the connection cap of its server (docs/operations.md). Default DEFAULT_SERVER_LIMITS. */
+  server?: ServerLimitsInput;
   /** Log lines on stdout besides shipping them to the LogService. Default true. */
   stdout?: boolean;
   /** How the lines on stdout look: readable (the default) or JSON, as pino writes them. */

@@ -6,6 +6,11 @@ registryClientContract({
   async start(t) {
     const registry = await FakeRegistry.start();
     t.after(() => registry.stop());
-    return { url: registry.url, token: null };
+    return {
+      url: registry.url,
+      token: null,
+      requests: () => registry.requests.map((request) => `${request.method} ${request.path}`),
+      dropConnections: () => registry.dropConnections(),
+    };
   },
 });

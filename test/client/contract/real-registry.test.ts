@@ -1,11 +1,20 @@
-// The registry client contract against the real registry, built as users build it and guarded
+// The registry client contract against the real registry, started as users start it and guarded
 // as it is by default: the client sends the admin token.
-import { startWatchRegistry } from '../../helpers/watch-registry.js';
+import type { IncomingMessage } from 'node:http';
+import { startRegistry } from '../../../src/registry/start-registry.js';
 import { registryClientContract } from './registry-contract.js';
 
 registryClientContract({
   async start(t) {
-    const registry = await startWatchRegistry(t, { adminToken: 'client-contract-admin-token' });
-    return { url: registry.url, token: registry.adminToken };
+    const running = await startRegistry({ host: '127.0.0.1', port: 0 });
+    t.after(() => running.close());
+    const requests: string[] = [];
+    running.app.server.on('request', (request: IncomingMessage) => void requests.push(`${request.method} ${request.url}`));
+    return {
+      url: running.url,
+      token: running.adminToken,
+      requests: () => [...requests],
+      dropConnections: () => running.app.server.closeAllConnections(),
+    };
   },
 });

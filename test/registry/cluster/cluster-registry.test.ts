@@ -8,12 +8,12 @@ import type { Patch } from '../../../src/protocol/course.js';
 import type { Registration } from '../../../src/registry/catalog.js';
 import { ClusterRegistry } from '../../../src/registry/cluster/cluster-registry.js';
 import type { Clock } from '../../../src/shared/clock.js';
+import { silentLogger, type Logger } from '../../../src/shared/logger.js';
 import { startEtcdCluster } from '../../helpers/etcd-cluster.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { changesOf, freshPrefix, untilLeading } from './cluster-helpers.js';
 
 const etcd = await startEtcdCluster({ after }, 1);
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const HEALTH = { intervalMs: 60_000, jitter: 0, timeoutMs: 1000, attempts: 1, retryDelayMs: 0 };
 
 interface Node {
@@ -24,16 +24,16 @@ interface Node {
 }
 
 /** A node on `prefix` that follows etcd; closed (and its client with it) after the test. */
-async function follower(t: TestContext, prefix: string, clock?: Clock): Promise<Node> {
+async function follower(t: TestContext, prefix: string, clock?: Clock, logger: Logger = silentLogger): Promise<Node> {
   const client = new Etcd3({ hosts: etcd.endpoints });
   const sent: Node['sent'] = [];
   const channel = new EventEmitter();
   const cluster = new ClusterRegistry({
     client,
     prefix,
-    leaseTtlSeconds: 2,
+    leaseTtlMs: 2000,
     clock,
-    logger: silent,
+    logger,
     options: { health: HEALTH },
     channel: {
       send: async (target, patch) => {
@@ -94,6 +94,21 @@ test('the leader takes writes; a follower refuses them with NO_LEADER and reads 
   assert.throws(() => b.cluster.renew(instance.id), { code: 'NO_LEADER' });
   assert.throws(() => b.cluster.service('Missing'), { code: 'SERVICE_NOT_FOUND' });
   assert.throws(() => b.cluster.instance('missing'), { code: 'INSTANCE_NOT_FOUND' });
+});
+
+test('a listener that throws is reported through the logger; the other listeners still hear the change', async (t) => {
+  const prefix = freshPrefix();
+  const a = await leader(t, prefix, 'http://node-a.test');
+  const reported: Array<{ event?: string }> = [];
+  const b = await follower(t, prefix, undefined, { ...silentLogger, error: (fields) => void reported.push(fields as { event?: string }) });
+  b.cluster.on('change', () => {
+    throw new Error('listener bug');
+  });
+  const seenByB = changesOf(b.cluster);
+  await a.cluster.register(registration('Log'));
+  const [change] = await seenByB.count(1);
+  assert.equal(change?.instance.service, 'Log');
+  assert.deepEqual(reported.map((fields) => fields.event), ['change']);
 });
 
 test('a deregistration on the leader reaches the follower as a deregistered change', async (t) => {

@@ -5,6 +5,8 @@ import { Etcd3 } from 'etcd3';
 import { EtcdMirror } from '../../../src/registry/cluster/etcd-mirror.js';
 import { EtcdStore } from '../../../src/registry/store/etcd-store.js';
 import { emptyBatch } from '../../../src/registry/store/store.js';
+import { RosterError } from '../../../src/protocol/errors.js';
+import { silentLogger } from '../../../src/shared/logger.js';
 import { startEtcdCluster } from '../../helpers/etcd-cluster.js';
 import { changesOf, freshPrefix, record } from './cluster-helpers.js';
 
@@ -71,6 +73,31 @@ test('keys outside its prefix, and patches waiting in the outbox, are no change 
   assert.equal(first?.instance.id, 'id-Log');
   assert.deepEqual(mirror.catalog.list().map((r) => r.id), ['id-Log']);
   assert.equal(mirror.catalog.revision, 2);
+});
+
+test('a damaged row from the watch is reported as STORE_DAMAGED and not taken; the rows after it are', async (t) => {
+  const prefix = freshPrefix();
+  const store = new EtcdStore(client, { prefix });
+  const reported: Array<{ err?: unknown; key?: string }> = [];
+  const mirror = new EtcdMirror(client, prefix, { ...silentLogger, error: (fields) => void reported.push(fields as { err?: unknown; key?: string }) });
+  t.after(() => mirror.close());
+  await mirror.start();
+  const changes = changesOf(mirror);
+
+  await client.put(`${prefix}instances/id-Broken`).value(JSON.stringify({ ...record('Broken', 1), service: 42 }));
+  await client.put(`${prefix}instances/id-Garbled`).value('{"id":');
+  await client.put(`${prefix}meta/revision`).value('-3');
+  await store.write({ ...emptyBatch(), revision: 2, upserts: [record('Log', 2)] });
+
+  const [change] = await changes.count(1);
+  assert.equal(change?.instance.id, 'id-Log');
+  assert.deepEqual(mirror.catalog.list().map((r) => r.id), ['id-Log']);
+  assert.equal(mirror.catalog.revision, 2);
+  assert.deepEqual(reported.map((fields) => fields.key), [`${prefix}instances/id-Broken`, `${prefix}instances/id-Garbled`, `${prefix}meta/revision`]);
+  for (const { err } of reported) {
+    assert.ok(err instanceof RosterError && err.code === 'STORE_DAMAGED', String(err));
+  }
+  assert.match(String((reported[0]?.err as Error).message), /"service"/);
 });
 
 test('close is idempotent; after it nothing more arrives', async (t) => {

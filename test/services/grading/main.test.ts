@@ -58,12 +58,14 @@ test('runs as GradingService requiring LogService, serves the course routes, and
   assert.equal(reopened.getStudent(2)?.Grades.at(-1)?.Title, 'Quiz 3');
 });
 
-test('a registry that cannot be reached: the start fails and the database is closed', async (t) => {
+// (A registry that cannot be reached is waited for instead: see test/service/start-before-registry.test.ts.)
+test('a registry that refuses the registration: the start fails and the database is closed', async (t) => {
   const reg = await registry(t);
-  const deadUrl = reg.url;
-  await reg.close();
   const dataDir = tempDir(t);
-  await assert.rejects(runGradingService({ port: 0, host: '127.0.0.1', dataDir, registryUrl: deadUrl, token: reg.tokens.grading, handleSignals: false, logger: pino({ level: 'silent' }) }));
+  await assert.rejects(
+    runGradingService({ port: 0, host: '127.0.0.1', dataDir, registryUrl: reg.url, token: 'not-a-token-of-this-registry', handleSignals: false, logger: pino({ level: 'silent' }) }),
+    { code: 'UNAUTHORIZED' },
+  );
   assert.deepEqual(openFilesUnder(dataDir), [], 'the database is closed');
 });
 

@@ -1,12 +1,15 @@
-// The dashboard: follows the registry's watch stream (GET /v1/watch) and redraws the graph and
-// the service list on every change. Without a watch stream it polls GET /v1/state instead.
+// The dashboard: follows the registry's watch stream (GET /v1/watch) and redraws the page shown
+// by the address's fragment on every change: the overview (#/), a service's page
+// (#/service/<name>) or the whole graph (#/graph). Without a watch stream it polls GET /v1/state.
 import { drawGraph } from './graph.js';
+import { el } from './dom.js';
 import { applyChange, applySnapshot, createModel, servicesOf } from './model.js';
-import { drawServices } from './services.js';
+import { createOverview } from './overview.js';
+import { drawServicePage } from './service-page.js';
 
 const POLL_MS = 2000;
 // The stream carries changes of membership and health, not every probe: refresh the probe
-// times and latencies now and then.
+// times and latencies (and the registry's own health) now and then.
 const PROBE_REFRESH_MS = 5000;
 
 const model = createModel();
@@ -14,9 +17,11 @@ const view = {
   status: document.getElementById('status'),
   revision: document.getElementById('revision'),
   version: document.getElementById('version'),
-  graph: document.getElementById('graph'),
-  services: document.getElementById('services'),
+  banner: document.getElementById('banner'),
+  overview: document.getElementById('overview'),
+  page: document.getElementById('page'),
 };
+const updateOverview = createOverview(view.overview);
 
 let renderScheduled = false;
 
@@ -26,11 +31,31 @@ function render() {
   renderScheduled = true;
   requestAnimationFrame(() => {
     renderScheduled = false;
-    const services = servicesOf(model);
-    view.graph.replaceChildren(...(services.length > 0 ? [drawGraph(services)] : []));
-    view.services.replaceChildren(drawServices(services));
+    draw(servicesOf(model), route());
     view.revision.textContent = String(Math.max(0, model.revision));
   });
+}
+
+/** The page the fragment asks for. */
+function route() {
+  const hash = location.hash.replace(/^#/, '');
+  if (hash.startsWith('/service/')) return { page: 'service', name: decodeURIComponent(hash.slice('/service/'.length)) };
+  if (hash === '/graph') return { page: 'graph' };
+  return { page: 'overview' };
+}
+
+function draw(services, where) {
+  view.overview.hidden = where.page !== 'overview';
+  view.page.hidden = where.page === 'overview';
+  if (where.page === 'overview') return updateOverview(services);
+  if (where.page === 'service') return view.page.replaceChildren(drawServicePage(services, where.name));
+  view.page.replaceChildren(wholeGraph(services));
+}
+
+function wholeGraph(services) {
+  const back = el('a', { href: '#/', class: 'back' }, '← all services');
+  const body = services.length > 0 ? el('div', { class: 'graph-box' }, drawGraph(services)) : el('p', { class: 'empty' }, 'No service is registered yet.');
+  return el('section', { class: 'panel', id: 'whole-graph' }, back, el('h2', {}, 'Dependencies'), body);
 }
 
 /** The session ended (token revoked or the registry's tokens changed): say how to sign in again. */
@@ -67,6 +92,7 @@ function watch() {
 
 /** Takes GET /v1/state when it is not behind what the stream already showed. */
 async function refreshProbes() {
+  void showRegistryHealth();
   const state = await fetchState();
   if (state && state.revision >= model.revision) {
     applySnapshot(model, state);
@@ -101,15 +127,37 @@ async function fetchState() {
   }
 }
 
-async function showVersion() {
+/** The version, and a banner for whatever the registry says about itself that an operator must see. */
+async function showRegistryHealth() {
   try {
     const response = await fetch('/v1/health');
-    if (response.ok) view.version.textContent = `v${(await response.json()).version}`;
+    const health = await response.json();
+    if (health.version) view.version.textContent = `v${health.version}`;
+    const warnings = registryWarnings(health);
+    view.banner.hidden = warnings.length === 0;
+    view.banner.replaceChildren(...warnings.map((text) => el('p', {}, text)));
   } catch {
-    // The version is decoration; the dashboard works without it.
+    // Decoration: the dashboard works without it.
   }
 }
 
-void showVersion();
+/** Warnings from GET /v1/health; fields the registry does not report yet simply add none. */
+function registryWarnings(health) {
+  const warnings = [];
+  if (health.selfPreservation) warnings.push(`Self-preservation: too many instances failed at once, so the registry suspects itself and keeps them. ${text(health.selfPreservation.reason)}`.trim());
+  if (health.status === 'stopping') warnings.push('The registry is shutting down.');
+  if (health.role === 'follower' && health.leader === null) warnings.push('No leader is elected: the catalog cannot change until one is.');
+  return warnings;
+}
+
+function text(value) {
+  return typeof value === 'string' ? value : '';
+}
+
+window.addEventListener('hashchange', () => {
+  render();
+  window.scrollTo(0, 0);
+});
+void showRegistryHealth();
 render();
 watch();

@@ -1,5 +1,6 @@
 // The dependency graph as SVG: services as nodes in columns by depth (dependents on the left),
-// "requires" as arrows to the right. Every string goes in through textContent.
+// "requires" as arrows to the right; each node links to its service's page. Every string goes
+// in through textContent.
 import { depths, stateOf } from './model.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -7,8 +8,8 @@ const NODE = { width: 220, height: 64 };
 const GAP = { column: 90, row: 28 };
 const MARGIN = 16;
 
-/** Draws `services` (from servicesOf) as a new <svg>. */
-export function drawGraph(services) {
+/** Draws `services` (from servicesOf) as a new <svg>; the node named `focus` is highlighted. */
+export function drawGraph(services, focus) {
   const positions = layout(services);
   const byName = new Map(services.map((s) => [s.name, s]));
   const edges = services.flatMap((from) => from.requires.map((name) => ({ from, to: byName.get(name) })));
@@ -18,7 +19,7 @@ export function drawGraph(services) {
   const size = extent(positions, lanes);
   const svg = element('svg', { class: 'graph', viewBox: `0 0 ${size.width} ${size.height}`, width: size.width, height: size.height, role: 'img' });
   svg.append(element('title', {}, 'Dependency graph: an arrow points from a service to one it requires'), markers(), ...paths);
-  for (const service of services) svg.append(node(service, positions.get(service.name)));
+  for (const service of services) svg.append(node(service, positions.get(service.name), service.name === focus));
   return svg;
 }
 
@@ -78,16 +79,18 @@ function extent(positions, lanes) {
   return { width: right + MARGIN, height: bottom + MARGIN };
 }
 
-function node(service, at) {
+function node(service, at, focused) {
   const broken = service.missing.length > 0;
-  const group = element('g', { class: 'node', 'data-service': service.name, 'data-state': stateOf(service), 'data-broken': String(broken), transform: `translate(${at.x} ${at.y})` });
+  const group = element('g', { class: 'node', 'data-service': service.name, 'data-state': stateOf(service), 'data-broken': String(broken), 'data-focus': String(focused), transform: `translate(${at.x} ${at.y})` });
   group.append(element('title', {}, tooltip(service)));
   group.append(element('rect', { class: 'box', width: NODE.width, height: NODE.height, rx: 8 }));
   group.append(element('text', { class: 'name', x: 12, y: 22 }, clip(service.name, 26)));
   group.append(element('text', { class: 'counts', x: 12, y: 40 }, counts(service)));
   if (broken) group.append(element('text', { class: 'warning', x: 12, y: 56 }, clip(`needs ${service.missing.join(', ')}`, 32)));
   service.instances.forEach((instance, i) => group.append(instanceDot(instance, i)));
-  return group;
+  const link = element('a', { href: `#/service/${encodeURIComponent(service.name)}`, class: 'node-link' });
+  link.append(group);
+  return link;
 }
 
 /** One dot per instance, top right, so that a critical instance shows on the graph too. */

@@ -88,3 +88,61 @@ export function stateOf(service) {
 function compare(a, b) {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * What is wrong with a service, in words, for the list and its page; empty when nothing is. A
+ * service has problems when an instance is critical, none passes, none is registered though some
+ * service requires it, or a service it requires has no passing instance.
+ */
+export function problemsOf(service) {
+  const problems = [];
+  if (service.instances.length === 0) problems.push(`no instance, required by ${service.requiredBy.join(', ')}`);
+  else if (service.passing === 0) problems.push('no passing instance');
+  else if (service.critical > 0) problems.push(`${service.critical} critical`);
+  if (service.missing.length > 0) problems.push(`needs ${service.missing.join(', ')}`);
+  return problems;
+}
+
+/** The overview's filters: `all`, `passing` (every instance passing), `critical` (some critical), `problems`. */
+export const FILTERS = {
+  all: () => true,
+  passing: (s) => s.instances.length > 0 && s.critical === 0,
+  critical: (s) => s.critical > 0,
+  problems: (s) => problemsOf(s).length > 0,
+};
+
+/** Services whose name holds `query` (any case) and that pass the filter named `filter`. */
+export function filterServices(services, { query, filter }) {
+  const needle = query.trim().toLowerCase();
+  const keep = FILTERS[filter] ?? FILTERS.all;
+  return services.filter((s) => keep(s) && s.name.toLowerCase().includes(needle));
+}
+
+/** Counts for the top of the page. */
+export function totals(services) {
+  const instances = services.flatMap((s) => s.instances);
+  return {
+    services: services.length,
+    instances: instances.length,
+    passing: instances.filter((i) => i.health === 'passing').length,
+    critical: instances.filter((i) => i.health === 'critical').length,
+    problems: services.filter(FILTERS.problems).length,
+  };
+}
+
+/**
+ * One service and its direct neighbours, for a focused graph: copies whose edges are only those
+ * that touch `name` (a neighbour's own requirements are left out, so the picture stays small).
+ */
+export function neighbourhood(services, name) {
+  const centre = services.find((s) => s.name === name);
+  if (!centre) return [];
+  const around = new Set([...centre.requires, ...centre.requiredBy]);
+  return services
+    .filter((s) => s.name === name || around.has(s.name))
+    .map((s) => (s.name === name ? s : {
+      ...s,
+      requires: s.requires.filter((r) => r === name),
+      requiredBy: s.requiredBy.filter((r) => r === name),
+    }));
+}
