@@ -325,3 +325,8 @@ function parseOrUndefined(text: string): unknown {
     return undefined;
   }
 }
+
+/** An integration's client is built when the app listens (no `url` given); `what` was used before that. */
+export function clientNotListening(what: string): RosterError {
+  return new RosterError('CLIENT_CLOSED', `${what}: the app does not listen yet, and its Roster client is built when it does; give the \`url\` option to build it at once`);
+}

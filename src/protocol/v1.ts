@@ -2,6 +2,13 @@
 
 export type Health = 'passing' | 'critical';
 
+/**
+ * How the registry learns that an instance is alive: `probe` — it probes the heartbeat URL (or
+ * waits for renewals, in TTL mode); `session` — the instance's client holds a session stream
+ * (`GET /v1/instances/{id}/session`) open and answers its pings.
+ */
+export type Liveness = 'probe' | 'session';
+
 /** What a service sends to register an instance through `POST /v1/instances`. */
 export interface RegisterRequest {
   service: string;
@@ -13,6 +20,8 @@ export interface RegisterRequest {
   heartbeatUrl?: string;
   /** TTL mode only: how long the instance stays passing without a renewal. */
   ttlMs?: number;
+  /** Default 'probe'. 'session' takes neither heartbeatUrl nor ttlMs. */
+  liveness?: Liveness;
   metadata?: InstanceMetadata;
 }
 
@@ -31,6 +40,8 @@ export interface InstanceView {
   updateUrl: string | null;
   heartbeatUrl: string | null;
   ttlMs: number | null;
+  /** How its liveness is known; course registrations are always 'probe'. Absent means 'probe'. */
+  liveness?: Liveness;
   metadata: InstanceMetadata;
   health: Health;
   /** Which API registered it. */

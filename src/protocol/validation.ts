@@ -75,9 +75,14 @@ export const registerRequestSchema = z
     updateUrl: httpUrl.optional(),
     heartbeatUrl: httpUrl.optional(),
     ttlMs: z.int().min(LIMITS.minTtlMs).max(LIMITS.maxTtlMs).optional(),
+    liveness: z.enum(['probe', 'session'], { error: "must be 'probe' or 'session'" }).optional(),
     metadata: metadata.optional(),
   })
   .strict()
+  .refine((body) => body.liveness !== 'session' || (!body.heartbeatUrl && !body.ttlMs), {
+    message: "liveness 'session' takes neither heartbeatUrl nor ttlMs: the session stream tells the registry the instance is alive",
+    path: ['liveness'],
+  })
   .refine((body) => !(body.heartbeatUrl && body.ttlMs), {
     message: 'give either heartbeatUrl (the registry probes it) or ttlMs (the instance renews itself), not both',
     path: ['ttlMs'],

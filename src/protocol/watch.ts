@@ -41,6 +41,8 @@ export const instanceViewSchema = z.object({
   updateUrl: z.string().nullable(),
   heartbeatUrl: z.string().nullable(),
   ttlMs: z.number().nullable(),
+  // A registry older than session liveness sends none: its instances are all probed.
+  liveness: z.enum(['probe', 'session']).default('probe'),
   metadata: instanceMetadataSchema,
   health: z.enum(['passing', 'critical']),
   protocol: z.enum(['course', 'v1']),

@@ -1,7 +1,7 @@
 // The catalog: every registered instance and the registry revision.
 // It only records; deciding who must hear of a change is the registry's job.
 import { instanceId } from '../protocol/ids.js';
-import type { Health, InstanceView, ServiceView } from '../protocol/v1.js';
+import type { Health, InstanceView, Liveness, ServiceView } from '../protocol/v1.js';
 
 /** The view's fields that a record holds differently: as epoch milliseconds, not ISO text. */
 type ViewTimestamps = 'registeredAt' | 'lastCheckAt' | 'criticalSince';
@@ -18,11 +18,11 @@ export interface InstanceRecord extends Omit<InstanceView, ViewTimestamps> {
   signingKey: string | null;
 }
 
-/** What a registration says, whichever API it came through. */
+/** What a registration says, whichever API it came through; `liveness` defaults to 'probe'. */
 export type Registration = Pick<
   InstanceRecord,
   'service' | 'url' | 'requires' | 'updateUrl' | 'heartbeatUrl' | 'ttlMs' | 'metadata' | 'protocol' | 'owner'
->;
+> & { liveness?: Liveness };
 
 export class Catalog {
   #instances = new Map<string, InstanceRecord>();
@@ -61,6 +61,8 @@ export class Catalog {
       // Records written before ownership and signing existed have neither.
       record.owner ??= null;
       record.signingKey ??= null;
+      // Records written before session liveness existed were all probed.
+      record.liveness ??= 'probe';
       this.#instances.set(record.id, record);
       this.#index(record);
     }
@@ -102,6 +104,7 @@ export class Catalog {
       updateUrl: registration.updateUrl,
       heartbeatUrl: registration.heartbeatUrl,
       ttlMs: registration.ttlMs,
+      liveness: registration.liveness ?? 'probe',
       metadata: registration.metadata,
       protocol: registration.protocol,
       owner: registration.owner,
@@ -238,6 +241,7 @@ export function toView(record: InstanceRecord): InstanceView {
     updateUrl: record.updateUrl,
     heartbeatUrl: record.heartbeatUrl,
     ttlMs: record.ttlMs,
+    liveness: record.liveness ?? 'probe',
     metadata: record.metadata,
     health: record.health,
     protocol: record.protocol,

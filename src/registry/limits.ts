@@ -22,6 +22,8 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxWatchStreams: 2_000,
   /** Open watch streams of one credential. */
   maxWatchStreamsPerCredential: 200,
+  /** Open session streams (GET /v1/instances/{id}/session), one per session instance. */
+  maxSessions: 20_000,
   /** Bytes a watch stream may have written but its reader not taken; beyond it the reader is cut. */
   watchBacklogBytes: 8 * MiB,
   /** Queued patch bytes for one subscriber (an update URL); beyond it its queue is dropped. */

@@ -5,6 +5,7 @@ import { healthOptionsSchema } from './health/health-checker.js';
 import { notifierOptionsSchema } from './notify/notifier.js';
 import { isOutboundRule } from './outbound-policy.js';
 import { limitsSchema } from './limits.js';
+import { sessionOptionsShape } from './health/sessions.js';
 
 /**
  * startRegistry's defaults for where it listens and keeps its state; `roster registry` and
@@ -45,6 +46,8 @@ export const registryOptionsObject = z.strictObject({
   outbound: outboundSchema.prefault({}),
   /** Bounds on every resource a caller can make the registry hold (docs/operations.md). */
   limits: limitsSchema.prefault({}),
+  /** Session liveness: sessionPingMs, sessionStallMs, sessionGraceMs, sessionRestoreGraceMs (health/sessions.ts). */
+  ...sessionOptionsShape,
 });
 
 const registryOptionsSchema = registryOptionsObject.transform(({ initialDeliveryWaitMs, ...options }) => ({

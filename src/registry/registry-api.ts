@@ -8,6 +8,7 @@ import type { CatalogReads } from './catalog-reader.js';
 import type { HealthEvent } from './health/health-checker.js';
 import type { NotifierEvent } from './notify/notifier.js';
 import type { RegistryOptions } from './options.js';
+import type { SessionConnection } from './health/sessions.js';
 
 /** Emitted as 'change' after every change of the catalog, with the revision it made. */
 export interface RegistryChange {
@@ -59,6 +60,23 @@ export interface RegistryApi extends EventEmitter<RegistryEvents>, CatalogReads 
   notificationQueues(): Map<string, number>;
   /** Bytes of every undelivered patch (limits.outboxBytesTotal bounds them); absent on a node that does not deliver. */
   notificationBytes?(): number;
+  /** Session liveness (GET /v1/instances/{id}/session); absent where sessions are not held (cluster mode). */
+  readonly sessions?: SessionHost;
+}
+
+/** What the session routes need of a registry. */
+export interface SessionHost {
+  /** Open session streams. */
+  readonly count: number;
+  /**
+   * Opens the session of instance `id` (INSTANCE_NOT_FOUND, NOT_OWNER, INVALID_REQUEST for an
+   * instance without session liveness, LIMIT_REACHED over limits.maxSessions); returns its token.
+   */
+  open(id: string, caller: Caller | undefined, connection: SessionConnection): number;
+  /** The stream `token` of `id` closed. */
+  closed(id: string, token: number): void;
+  /** The client pinged: true while its session is open. INSTANCE_NOT_FOUND when it is not registered. */
+  ping(id: string, caller: Caller | undefined, token?: number): boolean;
 }
 
 export type RegistryRole = { role: 'single' } | { role: 'leader' | 'follower'; leader: string | null };

@@ -2,7 +2,7 @@
 // It knows nothing of HTTP; the transports (course routes, /v1) call into it, and the
 // adapters it needs (a notification channel, a prober) are handed in.
 import { EventEmitter } from 'node:events';
-import { instanceNotFound, notOwner, notTtlInstance, registryStopping } from '../protocol/errors.js';
+import { instanceNotFound, invalidRequest, limitReached, notOwner, notTtlInstance, registryStopping } from '../protocol/errors.js';
 import type { PatchEntry } from '../protocol/course.js';
 import type { RegisterResponse, ServiceView } from '../protocol/v1.js';
 import { Catalog, toView, type InstanceRecord, type Registration } from './catalog.js';
@@ -13,7 +13,8 @@ import type { Prober } from './health/prober.js';
 import type { NotificationChannel } from './notify/channel.js';
 import { Notifier, type NotifierEvent } from './notify/notifier.js';
 import { resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from './options.js';
-import type { Caller, RegistryApi, RegistryEvents, RegistryRole } from './registry-api.js';
+import type { Caller, RegistryApi, RegistryEvents, RegistryRole, SessionHost } from './registry-api.js';
+import { SessionTracker, type SessionConnection } from './health/sessions.js';
 import { emitReporting, silentLogger, type Logger } from '../shared/logger.js';
 import { BatchWriter } from './store/batch-writer.js';
 import { admitInstance } from './admission.js';
@@ -50,6 +51,9 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
   readonly #logger: Logger;
   readonly #notifier: Notifier;
   readonly #health: HealthChecker;
+  /** Session liveness: which session instances hold a stream open. */
+  readonly #sessions: SessionTracker;
+  readonly sessions: SessionHost;
   readonly #store: RegistryStore | undefined;
   /** Hands changes to the store in batches; absent when nothing is persisted. */
   readonly #writer: BatchWriter | undefined;
@@ -92,6 +96,14 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
       logger: this.#logger,
       onEvent: (event) => this.#onHealthEvent(event),
     });
+    const { sessionPingMs, sessionStallMs, sessionGraceMs, sessionRestoreGraceMs } = this.options;
+    this.#sessions = new SessionTracker({
+      clock: this.#clock,
+      options: { sessionPingMs, sessionStallMs, sessionGraceMs, sessionRestoreGraceMs },
+      // The health checker's state change path: dependents, the store and events hear as for a probe.
+      onChange: (id, alive, reason) => this.#health.setSessionHealth(id, alive, reason),
+    });
+    this.sessions = this.#sessionHost();
   }
 
   /**
@@ -106,8 +118,11 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
     for (const record of snapshot.instances) {
       this.#trackKeys(record);
       const { id, heartbeatUrl, ttlMs, health, criticalSince } = record;
+      const session = record.liveness === 'session';
       // A TTL instance could not renew while the registry was down: its TTL starts afresh.
-      this.#health.track({ id, heartbeatUrl, ttlMs, health, criticalSince, lastRenewAt: now });
+      this.#health.track({ id, heartbeatUrl, ttlMs, health, criticalSince, lastRenewAt: now, session });
+      // A session instance gets a window to reconnect before it turns critical.
+      if (session) this.#sessions.expect(id, this.options.sessionRestoreGraceMs, health === 'critical');
     }
     this.#restoring = true;
     for (const entry of snapshot.outbox) {
@@ -143,7 +158,10 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
     this.#trackKeys(record);
     this.#announceRegistration(previous, record);
     this.#forgetUpdateUrl(previous?.updateUrl ?? null, record.updateUrl);
-    this.#health.track({ id: record.id, heartbeatUrl: record.heartbeatUrl, ttlMs: record.ttlMs, health: 'passing' });
+    const session = record.liveness === 'session';
+    this.#health.track({ id: record.id, heartbeatUrl: record.heartbeatUrl, ttlMs: record.ttlMs, health: 'passing', session });
+    if (session) this.#sessions.expect(record.id);
+    else this.#sessions.forget(record.id);
     this.#logger.info({ service: record.service, url: record.url, revision: record.revision }, previous ? 'instance re-registered' : 'instance registered');
     this.#emit('change', { type: 'registered', revision: record.revision, instance: record });
 
@@ -171,6 +189,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
     if (!record) return undefined;
     this.#writer?.delete(id);
     this.#health.untrack(id);
+    this.#sessions.forget(id);
     this.#untrackKeys(record);
     if (record.health === 'passing') this.#notifyDependents(record.service, [], [entry(record)], record.revision);
     this.#forgetUpdateUrl(record.updateUrl, null);
@@ -251,11 +270,43 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
    */
   close(graceMs = this.options.shutdownGraceMs): Promise<void> {
     this.#closing ??= (async () => {
+      this.#sessions.close();
       await this.#health.close();
       await this.#notifier.close(graceMs);
       await this.persisted().catch((error: Error) => this.#logger.error({ err: error }, 'could not write the last changes to the store'));
     })();
     return this.#closing;
+  }
+
+  #sessionHost(): SessionHost {
+    const sessions = this.#sessions;
+    const sessionInstance = (id: string, caller: Caller | undefined): InstanceRecord => {
+      const record = this.#catalog.get(id);
+      if (!record) throw instanceNotFound(id);
+      assertMayChange(record, caller);
+      if (record.liveness !== 'session') throw invalidRequest(`instance ${id} (${record.url}) was registered with liveness '${record.liveness ?? 'probe'}'; a session needs liveness 'session'`);
+      return record;
+    };
+    return {
+      get count() {
+        return sessions.open;
+      },
+      open: (id, caller, connection: SessionConnection) => {
+        this.#assertOpen();
+        sessionInstance(id, caller);
+        const { maxSessions } = this.options.limits;
+        if (!sessions.connected(id) && sessions.open >= maxSessions) {
+          this.#rejections.count('maxSessions');
+          throw limitReached('maxSessions', maxSessions, `the registry holds ${sessions.open} open sessions`);
+        }
+        return sessions.connect(id, connection);
+      },
+      closed: (id, token) => sessions.disconnect(id, token),
+      ping: (id, caller, token) => {
+        sessionInstance(id, caller);
+        return sessions.heard(id, token);
+      },
+    };
   }
 
   /** The outbox in the store follows the notifier: queued, then done when delivered or dropped. */

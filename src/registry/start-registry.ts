@@ -98,7 +98,7 @@ const START_ONLY_OPTIONS = {
   changeLog: true,
 } as const satisfies Record<Exclude<keyof StartRegistryOptions, keyof RegistryOptionsInput>, true>;
 
-const startRegistryNames = registryOptionsObject.extend(Object.fromEntries(Object.keys(START_ONLY_OPTIONS).map((name) => [name, z.unknown()])));
+const startRegistryNames = registryOptionsObject.extend(Object.fromEntries(Object.keys(START_ONLY_OPTIONS).map((name) => [name, z.unknown().optional()])));
 
 export interface RunningRegistry {
   url: string;

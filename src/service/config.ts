@@ -132,8 +132,7 @@ function resolvePort(value: number | undefined): number {
   if (value !== undefined) return value;
   const fromEnv = process.env.ROSTER_PORT;
   const port = fromEnv ? Number(fromEnv) : 0;
-  const name = 'ROSTER_PORT';
-  checkOption(Number.isInteger(port) && port >= 0 && port <= 65535, name, 'an integer from 0 to 65535 (0 picks a free port)');
+  checkOption(Number.isInteger(port) && port >= 0 && port <= 65535, 'ROSTER_PORT', 'an integer from 0 to 65535 (0 picks a free port)');
   return port;
 }
 

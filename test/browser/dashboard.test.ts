@@ -182,7 +182,7 @@ test('the overview searches by name and filters by health and by problems', asyn
   const page = await openDashboard(t, url);
   await page.waitForSelector(listed('catalog', '[data-state="degraded"]'), WAIT);
   assert.deepEqual(await rowNames(page), ['api-gateway', 'auth', 'billing', 'catalog', 'catalog-search', 'ghost']);
-  assert.deepEqual(await page.locator('#counts .count').allTextContents(), ['6 services', '6 instances', '5 passing', '1 critical', '3 with problems']);
+  assert.deepEqual(await page.locator('#counts .count').allTextContents(), ['6 services', '3 with problems', '6 instances', '5 passing', '1 critical']);
 
   await page.fill('#search', 'CAT');
   await page.waitForFunction(() => document.querySelectorAll('li.service-row').length === 2, undefined, WAIT);
@@ -229,7 +229,7 @@ test('a service page: upstreams and downstreams as links and a graph of its neig
   await page.waitForSelector(servicePage('api-gateway'), WAIT);
   await page.click('a.back');
   await page.waitForSelector(listed('catalog'), WAIT);
-  assert.deepEqual((await page.locator('#counts .count').allTextContents()).slice(0, 2), ['6 services', '7 instances']);
+  assert.equal(await page.locator('#counts [data-count="instances"]').textContent(), '7 instances');
 });
 
 const WORDS = ['gateway', 'auth', 'users', 'billing', 'catalog', 'search', 'orders', 'payments', 'inventory', 'shipping', 'email', 'sms', 'notify', 'reports', 'audit', 'ledger', 'pricing', 'cart', 'reviews', 'media', 'thumbnails', 'sessions', 'profile', 'feed', 'ranking', 'geo', 'tax', 'fraud', 'loyalty', 'export'];
@@ -259,11 +259,13 @@ async function assertNoOverflow(page: Page, what: string): Promise<void> {
   assert.ok(scrollWidth <= clientWidth, `${what}: the page is ${scrollWidth} px wide in a ${clientWidth} px window`);
 }
 
+/** The whole page, and what the window shows first. */
 async function shoot(page: Page, name: string): Promise<void> {
   const folder = process.env.ROSTER_DASHBOARD_SHOTS;
   if (!folder) return;
   mkdirSync(folder, { recursive: true });
   await page.screenshot({ path: join(folder, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(folder, `${name}-top.png`) });
 }
 
 for (const count of [3, 30, 100]) {
@@ -279,13 +281,45 @@ for (const count of [3, 30, 100]) {
       await page.waitForSelector('#overview:not([hidden])', WAIT);
       await assertNoOverflow(page, `overview, ${label}`);
       await shoot(page, `${count}-services-${label}-overview`);
-      // The busiest page: the gateway and its neighbours, a degraded one among them.
-      await openService(page, names[0]);
-      await assertNoOverflow(page, `${names[0]}'s page, ${label}`);
-      await shoot(page, `${count}-services-${label}-service`);
+      // The busiest page (the gateway requires up to eight), and one with both upstreams and downstreams.
+      for (const name of new Set([names[0], names[Math.min(4, names.length - 1)]])) {
+        await openService(page, name);
+        await assertNoOverflow(page, `${name}'s page, ${label}`);
+        await shoot(page, `${count}-services-${label}-${name}`);
+      }
+      await page.evaluate(() => { location.hash = '#/graph'; });
+      await page.waitForSelector('#whole-graph svg.graph', WAIT);
+      await assertNoOverflow(page, `the whole graph, ${label}`);
+      await shoot(page, `${count}-services-${label}-graph`);
     }
   });
 }
+
+test('the hooks show what a registry reports beyond today\'s fields: a self-preservation banner, maintenance and weight', async (t) => {
+  const { url } = await startTestRegistry(t);
+  await registerV1(url, { service: 'LogService', url: 'http://127.0.0.1:9/log', ttlMs: 60_000 });
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  // A registry that reports more than this one does: its answers, with the extra fields added.
+  await page.route(/\/v1\/health$/, async (route) => {
+    const health = await (await route.fetch()).json();
+    await route.fulfill({ json: { ...health, selfPreservation: { reason: '3 of 4 instances failed within one probe interval' } } });
+  });
+  await page.route(/\/v1\/watch(\?|$)/, (route) => route.fulfill({ status: 404, json: { code: 'NOT_FOUND', message: 'no watch' } }));
+  await page.route(/\/v1\/state$/, async (route) => {
+    const state = await (await route.fetch()).json();
+    state.instances = state.instances.map((i: object) => ({ ...i, weight: 3, maintenance: { reason: 'deploy' } }));
+    await route.fulfill({ json: state });
+  });
+  await page.goto(`${url}/login?token=${ADMIN_TOKEN}`);
+  await page.waitForSelector('#banner:not([hidden]) >> text=Self-preservation', WAIT);
+  assert.match(await page.locator('#banner').textContent() ?? '', /3 of 4 instances failed/);
+  await openService(page, 'LogService');
+  await page.waitForSelector('td.maintenance', WAIT);
+  assert.equal(await page.locator('td.maintenance').textContent(), 'on: deploy');
+  assert.equal(await page.locator('td.weight').textContent(), '3');
+  assert.equal(await page.locator('table.instances th', { hasText: 'actions' }).count(), 0);
+});
 
 test('the open dashboard counts as a watch stream in /metrics', async (t) => {
   const { url } = await startTestRegistry(t);

@@ -14,9 +14,26 @@ import { isErrorCode } from '../../src/protocol/errors.js';
 export const FUZZ_SEED = integerFromEnv('ROSTER_FUZZ_SEED') ?? 20261201;
 const FUZZ_RUNS = integerFromEnv('ROSTER_FUZZ_RUNS');
 
-/** fast-check's parameters for one property: `runs` unless ROSTER_FUZZ_RUNS says otherwise. */
-export function fuzzParameters<T>(runs: number): fc.Parameters<T> {
-  return { seed: FUZZ_SEED, numRuns: FUZZ_RUNS ?? runs };
+/**
+ * fast-check's parameters for one property: `runs` unless ROSTER_FUZZ_RUNS says otherwise.
+ * `examples` run first, every time: the failures the fuzzer found once, kept as regressions.
+ */
+export function fuzzParameters<T>(runs: number, examples: T[] = []): fc.Parameters<T> {
+  return { seed: FUZZ_SEED, numRuns: FUZZ_RUNS ?? runs, examples };
+}
+
+/** A plain request, for the examples a property always tries. */
+export function plain(method: string, path: string, headers: Array<[string, string]> = [], body = ''): RawRequest {
+  return printable({ method, path, headers, body: Buffer.from(body) });
+}
+
+/**
+ * Paths fastify refuses before routing (they do not decode, or a parameter is over its length):
+ * they used to get fastify's own `{ error, code: "FST_ERR_BAD_URL", statusCode }` rather than
+ * `{ code, message }` (or the portal's error page).
+ */
+export function undecodablePaths(prefix: string): string[] {
+  return [`${prefix}/%`, `${prefix}/%E0%A4%A`, `${prefix}/${'x'.repeat(200)}`];
 }
 
 /** Generous for a long campaign on a loaded machine; the default runs take a few seconds. */

@@ -8,6 +8,7 @@ import { DEFAULT_HEALTH_OPTIONS, HealthChecker } from '../../src/registry/health
 import { resolveLimits } from '../../src/registry/limits.js';
 import { DEFAULT_NOTIFIER_OPTIONS, Notifier } from '../../src/registry/notify/notifier.js';
 import { resolveRegistryOptions, type RegistryOptionsInput } from '../../src/registry/options.js';
+import { startRegistry, type StartRegistryOptions } from '../../src/registry/start-registry.js';
 import { silentLogger } from '../../src/shared/logger.js';
 
 test('registry options: defaults from each part, frozen all the way down; initialDeliveryWaitMs follows notify.timeoutMs', () => {
@@ -76,4 +77,9 @@ test('cluster: leaseTtlMs in milliseconds, whole seconds from 2000 (etcd counts 
   assert.throws(() => clusterNode({ leaseTtlMs: 1000 }), { code: 'INVALID_OPTION', message: /^option "leaseTtlMs" must be whole seconds in milliseconds, at least 2000/ });
   assert.throws(() => clusterNode({ leaseTtlMs: 2500 }), { code: 'INVALID_OPTION', message: /^option "leaseTtlMs" must be whole seconds/ });
   assert.throws(() => clusterNode({ options: { notify: { timeoutMS: 1 } } }), { code: 'INVALID_OPTION', message: /^option "notify\.timeoutMS" is not an option of the registry/ });
+});
+
+test('startRegistry refuses an option it does not know before anything starts, its own or the registry\'s', async () => {
+  await assert.rejects(startRegistry({ prot: 0 } as StartRegistryOptions), { code: 'INVALID_OPTION', message: /^option "prot" is not an option of startRegistry; known: (?=.*\bport\b)(?=.*\bhealth\b)/ });
+  await assert.rejects(startRegistry({ notify: { timeoutMS: 5 } } as StartRegistryOptions), { code: 'INVALID_OPTION', message: /^option "notify\.timeoutMS" is not an option of startRegistry; known: timeoutMs, / });
 });

@@ -52,6 +52,8 @@ export interface HealthTarget {
   criticalSince?: number | null;
   /** TTL mode: when the instance last renewed; the TTL counts from here. */
   lastRenewAt?: number | null;
+  /** Session liveness: never probed; its session tracker calls setSessionHealth(). */
+  session?: boolean;
 }
 
 export type HealthEvent =
@@ -75,6 +77,8 @@ interface Entry {
   readonly id: string;
   readonly url: string | null;
   readonly ttlMs: number;
+  /** Session liveness: no probe round, no TTL; only setSessionHealth() changes its health. */
+  readonly session: boolean;
   /** Set when the entry stops being tracked, so that its async round stops too. */
   stopped: boolean;
   health: Health;
@@ -118,6 +122,7 @@ export class HealthChecker {
     const entry = this.#createEntry(target);
     this.#entries.set(entry.id, entry);
     if (entry.health === 'critical') this.#armGrace(entry);
+    if (entry.session) return;
     if (entry.url !== null) this.#scheduleRound(entry, Math.floor(this.#random() * this.options.intervalMs));
     else if (entry.health === 'passing') this.#armTtl(entry, target.lastRenewAt ?? this.#clock.now());
   }
@@ -135,10 +140,22 @@ export class HealthChecker {
   /** TTL mode: the instance is alive now. False when `id` is not tracked or not a TTL target. */
   renew(id: string): boolean {
     const entry = this.#entries.get(id);
-    if (!entry || entry.url !== null) return false;
+    if (!entry || entry.url !== null || entry.session) return false;
     const now = this.#clock.now();
     this.#armTtl(entry, now);
     this.#markPassing(entry);
+    return true;
+  }
+
+  /**
+   * Session liveness: the session tracker says the instance is alive or not. The same state
+   * changes as a probe's (critical, then expired after graceMs), so dependents hear the same.
+   */
+  setSessionHealth(id: string, alive: boolean, reason = 'session closed'): boolean {
+    const entry = this.#entries.get(id);
+    if (!entry?.session) return false;
+    if (alive) this.#markPassing(entry);
+    else this.#markCritical(entry, reason);
     return true;
   }
 
@@ -155,6 +172,7 @@ export class HealthChecker {
       id: target.id,
       url: target.heartbeatUrl,
       ttlMs: target.ttlMs ?? this.options.defaultTtlMs,
+      session: target.session === true,
       stopped: false,
       health: target.health,
       criticalSince: critical ? (target.criticalSince ?? this.#clock.now()) : null,

@@ -21,6 +21,8 @@ const instanceRecordSchema = instanceViewSchema
     // Records written before ownership and signing existed have neither.
     owner: z.string().nullable().default(null),
     signingKey: z.string().nullable().default(null),
+    // Records written before session liveness existed were all probed.
+    liveness: z.enum(['probe', 'session']).default('probe'),
   }) satisfies z.ZodType<InstanceRecord>;
 
 const patchEntries = z.array(z.object({ Name: z.string(), URL: z.string() }));

@@ -7,6 +7,8 @@ const SVG = 'http://www.w3.org/2000/svg';
 const NODE = { width: 220, height: 64 };
 const GAP = { column: 90, row: 28 };
 const MARGIN = 16;
+/** Narrowest the picture is drawn, in CSS pixels: its text stays at least 10 px. */
+const MIN_WIDTH = 440;
 
 /** Draws `services` (from servicesOf) as a new <svg>; the node named `focus` is highlighted. */
 export function drawGraph(services, focus) {
@@ -18,6 +20,9 @@ export function drawGraph(services, focus) {
   const paths = edges.map((e) => edge(e, positions, ports, lanes));
   const size = extent(positions, lanes);
   const svg = element('svg', { class: 'graph', viewBox: `0 0 ${size.width} ${size.height}`, width: size.width, height: size.height, role: 'img' });
+  // Shrinks to fit a narrow window, but not below legible: past that its box scrolls sideways.
+  // (Set through the CSSOM: the page's policy refuses style attributes.)
+  svg.style.minWidth = `${Math.min(size.width, MIN_WIDTH)}px`;
   svg.append(element('title', {}, 'Dependency graph: an arrow points from a service to one it requires'), markers(), ...paths);
   for (const service of services) svg.append(node(service, positions.get(service.name), service.name === focus));
   return svg;

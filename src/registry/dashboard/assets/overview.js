@@ -39,10 +39,10 @@ function drawCounts(node, services) {
   const t = totals(services);
   node.replaceChildren(
     count(t.services, 'services'),
+    count(t.problems, 'with problems', t.problems > 0 ? 'critical' : ''),
     count(t.instances, 'instances'),
     count(t.passing, 'passing', 'passing'),
     count(t.critical, 'critical', t.critical > 0 ? 'critical' : ''),
-    count(t.problems, 'with problems', t.problems > 0 ? 'critical' : ''),
   );
 }
 

@@ -20,8 +20,8 @@ export function drawServicePage(services, name) {
       el('h2', {}, el('span', { class: 'name' }, name), badge(stateOf(service)), el('span', { class: 'muted counts' }, summary(service))),
       problems.length > 0 ? el('p', { class: 'problems' }, problems.join(' · ')) : null,
       el('div', { class: 'relations' }, relationList('upstreams', 'Requires', service.requires, byName), relationList('downstreams', 'Required by', service.requiredBy, byName))),
-    el('section', { class: 'panel' }, el('h3', {}, 'Neighbours'), el('div', { class: 'graph-box' }, drawGraph(neighbourhood(services, name), name))),
     el('section', { class: 'panel' }, el('h3', {}, 'Instances'), service.instances.length > 0 ? instanceTable(service.instances) : el('p', { class: 'empty' }, 'No instance: required, but not registered.')),
+    el('section', { class: 'panel' }, el('h3', {}, 'Neighbours'), el('div', { class: 'graph-box' }, drawGraph(neighbourhood(services, name), name))),
   );
 }
 
