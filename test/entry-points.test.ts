@@ -12,8 +12,10 @@ const EXPECTED: Record<string, string[]> = {
     'BODY_LIMIT_BYTES', 'ChangeEvent', 'ClientEvents', 'ClientProtocol', 'ClientTlsOptions', 'DEFAULT_FORGOTTEN_AFTER_MS',
     'DEFAULT_REGISTER_RETRY', 'DEFAULT_REGISTRY_URL', 'DEFAULT_TTL_MS', 'DEFAULT_WAIT_MS', 'Logger', 'Notifications',
     'RegistryClient', 'RegistryClientOptions', 'RequestHandler', 'ResolvedClientOptions', 'RetryPolicy', 'ServiceChange',
-    'Strategy', 'WaitForOptions', 'WaitingEvent', 'defaultLogger',
+    'RosterError', 'Strategy', 'WaitForOptions', 'WaitingEvent', 'defaultLogger',
   ],
+  './client/fastify': ['RosterFastifyOptions', 'rosterFastify'],
+  './client/express': ['Middleware', 'RosterExpress', 'RosterExpressOptions', 'rosterExpress'],
   './service': ['RunningService', 'ServiceTlsOptions', 'StartServiceOptions', 'startService'],
   './registry': [
     'Access', 'Authenticator', 'Caller', 'ChangeLogOptions', 'Clock', 'Credentials', 'EtcdAuthOptions', 'EtcdStore',
@@ -41,7 +43,8 @@ const EXPECTED: Record<string, string[]> = {
 };
 
 const root = new URL('../', import.meta.url);
-const packageJson = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { exports: Record<string, string> };
+const packageJson = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { exports: Record<string, { types: string; default: string }> };
+const entryFiles = Object.fromEntries(Object.entries(packageJson.exports).map(([entry, target]) => [entry, target.default]));
 
 /** ./dist/registry/index.js is built from src/registry/index.ts. */
 function sourceOf(target: string): string {
@@ -69,8 +72,14 @@ test('package.json "exports" names exactly the entry points listed here', () => 
   assert.deepEqual(Object.keys(packageJson.exports).sort(), Object.keys(EXPECTED).sort());
 });
 
+test('every entry point declares its types beside its code', () => {
+  for (const [entry, target] of Object.entries(packageJson.exports)) {
+    assert.equal(target.types, target.default.replace(/\.js$/, '.d.ts'), `${entry}: "types" must sit beside "default"`);
+  }
+});
+
 test('every entry point exports exactly the names listed here', { timeout: 60_000 }, () => {
-  const actual = exportedNames(packageJson.exports);
+  const actual = exportedNames(entryFiles);
   for (const [entry, names] of Object.entries(EXPECTED)) {
     const exported = actual[entry] ?? [];
     const added = exported.filter((name) => !names.includes(name));

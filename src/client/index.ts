@@ -1,4 +1,5 @@
 // Public API of roster/client.
+export { RosterError } from '../protocol/errors.js';
 export { RegistryClient, DEFAULT_WAIT_MS } from './registry-client.js';
 export type { ChangeEvent, ClientEvents, WaitForOptions, WaitingEvent } from './registry-client.js';
 export { DEFAULT_REGISTRY_URL, DEFAULT_TTL_MS, DEFAULT_FORGOTTEN_AFTER_MS, defaultLogger } from './options.js';

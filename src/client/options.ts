@@ -1,6 +1,6 @@
 // The client's options: one schema with its defaults, validated at construction, then frozen.
 import { z } from 'zod';
-import { checkOption, LIMITS } from '../protocol/index.js';
+import { checkOption, hasControlCharacter, LIMITS } from '../protocol/index.js';
 import { httpUrl, serviceName } from '../protocol/validation.js';
 import type { InstanceMetadata } from '../protocol/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
@@ -9,10 +9,13 @@ import type { Logger } from '../shared/logger.js';
 import { durationMs, oneOf, resolveOptions, text, wholeNumber, withMethods } from '../shared/options.js';
 import { DEFAULT_REGISTER_RETRY, type RetryPolicy } from './register-retry.js';
 
-export type Strategy = 'round-robin' | 'random';
+/** 'round-robin' is smooth weighted round-robin (plain round-robin when weights are equal); 'weighted' is weighted random. */
+export type Strategy = 'round-robin' | 'weighted' | 'random';
 export type ClientProtocol = 'roster' | 'course';
 /** How the view of required services is kept current: patches POSTed to us, or GET /v1/watch. */
 export type Notifications = 'callback' | 'watch';
+/** 'probe': the registry probes the heartbeat URL (or waits for renewals); 'session': a session stream to the registry says this process is alive. */
+export type ClientLiveness = 'probe' | 'session';
 
 /** Roster's one logger type: console, pino, or a test double. */
 export type { Logger } from '../shared/logger.js';
@@ -27,8 +30,14 @@ export interface ResolvedClientOptions {
   readonly notifications: Notifications;
   readonly heartbeatUrl: string | null;
   readonly ttlMs: number | null;
+  readonly liveness: ClientLiveness;
   readonly metadata: InstanceMetadata | undefined;
   readonly strategy: Strategy;
+  /** Routing, sent in the registration's metadata (null: not given). */
+  readonly weight: number | null;
+  readonly tags: readonly string[] | null;
+  /** This instance's zone, and the zone whose providers provider() prefers: `zone` or ROSTER_ZONE. */
+  readonly zone: string | null;
   readonly requestTimeoutMs: number;
   readonly checkIntervalMs: number;
   /** How register() waits for a registry that is not there yet; null: it fails at once (REGISTRY_UNREACHABLE). */
@@ -72,6 +81,8 @@ const aToken = 'a non-empty token of printable characters without spaces';
 const TOKEN = /^[\x21-\x7e]{1,4096}$/;
 
 const url = (expected = anHttpUrl): z.ZodType<string, string> => z.custom<string>((value) => httpUrl.safeParse(value).success, { error: expected });
+const aRoutingName = `a non-empty string of at most ${LIMITS.tagLength} characters without control characters`;
+const routingName = z.custom<string>((value) => isRoutingName(value), { error: aRoutingName });
 const name = z.custom<string>((value) => serviceName.safeParse(value).success, { error: aServiceName });
 
 /** The client's options as a user writes them, with their defaults; startService takes them too. */
@@ -96,8 +107,16 @@ export const clientOptionsObject = z.strictObject({
   heartbeatUrl: url('an absolute http(s) URL or null').nullable().optional(),
   /** TTL mode only (heartbeatUrl null). Default DEFAULT_TTL_MS. */
   ttlMs: wholeNumber(LIMITS.minTtlMs, LIMITS.maxTtlMs, 'milliseconds').optional(),
+  /** 'session': no heartbeat URL; the client holds a session stream open to the registry. Default 'probe'. */
+  liveness: oneOf(['probe', 'session']).default('probe'),
   metadata: z.custom<InstanceMetadata>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), { error: 'a plain object' }).optional(),
-  strategy: oneOf(['round-robin', 'random']).default('round-robin'),
+  strategy: oneOf(['round-robin', 'weighted', 'random']).default('round-robin'),
+  /** This instance's share of its service's picks, 0 to 1000 (registry default 100; 0: never picked). */
+  weight: wholeNumber(0, LIMITS.maxWeight).optional(),
+  /** This instance's tags (they replace metadata.tags). */
+  tags: z.array(routingName, { error: `a list of at most ${LIMITS.tags} tags` }).max(LIMITS.tags).optional(),
+  /** This instance's zone, preferred when it picks providers. Default: ROSTER_ZONE. */
+  zone: routingName.optional(),
   requestTimeoutMs: durationMs(1).default(2_000),
   /** How often the client confirms the registry still knows it. */
   checkIntervalMs: durationMs(1).default(5_000),
@@ -135,7 +154,8 @@ export function resolveClientOptions(options: RegistryClientOptions): ResolvedCl
 function settle(options: CheckedOptions): ResolvedClientOptions {
   const { service, protocol, requires, strategy, requestTimeoutMs, checkIntervalMs, forgottenAfterMs, clock, logger } = options;
   const url = trimSlash(options.url);
-  const heartbeatUrl = options.heartbeatUrl === undefined ? `${url}/heartbeat` : options.heartbeatUrl;
+  const liveness = checkLiveness(options);
+  const heartbeatUrl = liveness === 'session' ? null : options.heartbeatUrl === undefined ? `${url}/heartbeat` : options.heartbeatUrl;
   const notifications = checkNotifications(options);
   return {
     service,
@@ -146,9 +166,13 @@ function settle(options: CheckedOptions): ResolvedClientOptions {
     updateUrl: notifications === 'watch' ? null : options.updateUrl === undefined ? `${url}/services` : options.updateUrl,
     notifications,
     heartbeatUrl,
-    ttlMs: resolveTtl(options.ttlMs, heartbeatUrl, protocol),
+    ttlMs: liveness === 'session' ? null : resolveTtl(options.ttlMs, heartbeatUrl, protocol),
+    liveness,
     metadata: options.metadata === undefined ? undefined : { ...options.metadata },
     strategy,
+    weight: options.weight ?? null,
+    tags: options.tags === undefined ? null : [...options.tags],
+    zone: resolveZone(options.zone),
     requestTimeoutMs,
     checkIntervalMs,
     registerRetry: resolveRegisterRetry(options.registerRetry),
@@ -170,6 +194,19 @@ function resolveRegisterRetry(value: CheckedOptions['registerRetry']): RetryPoli
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as Partial<T>;
+}
+
+function isRoutingName(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= LIMITS.tagLength && !hasControlCharacter(value);
+}
+
+/** Explicit option, else ROSTER_ZONE (empty: none). */
+function resolveZone(value: string | undefined): string | null {
+  if (value !== undefined) return value;
+  const fromEnv = process.env.ROSTER_ZONE?.trim();
+  if (!fromEnv) return null;
+  checkOption(isRoutingName(fromEnv), 'ROSTER_ZONE', aRoutingName);
+  return fromEnv;
 }
 
 /** Explicit option, else ROSTER_TOKEN; it must fit in a header line. */
@@ -210,6 +247,15 @@ function checkNotifications({ notifications, updateUrl, protocol }: CheckedOptio
   checkOption(protocol === 'roster', 'notifications', '"callback" with protocol "course" (its registry has no watch stream)');
   checkOption(updateUrl === undefined || updateUrl === null, 'updateUrl', 'left out with notifications "watch" (changes come over the watch stream)');
   return notifications;
+}
+
+/** A session replaces the heartbeat and the TTL, and only Roster's registry holds sessions. */
+function checkLiveness({ liveness, protocol, heartbeatUrl, ttlMs }: CheckedOptions): ClientLiveness {
+  if (liveness === 'probe') return liveness;
+  checkOption(protocol === 'roster', 'liveness', '"probe" with protocol "course" (its registry only probes)');
+  checkOption(heartbeatUrl === undefined || heartbeatUrl === null, 'heartbeatUrl', 'left out with liveness "session" (the session stream replaces the heartbeat)');
+  checkOption(ttlMs === undefined, 'ttlMs', 'left out with liveness "session"');
+  return liveness;
 }
 
 function resolveTtl(value: number | undefined, heartbeatUrl: string | null, protocol: ClientProtocol): number | null {

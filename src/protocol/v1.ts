@@ -27,7 +27,12 @@ export interface RegisterRequest {
 
 export interface InstanceMetadata {
   version?: string;
+  /** Routing: a provider() call with tags picks only instances that carry all of them. */
   tags?: string[];
+  /** Routing: share of the picks, 0 to 1000 (default 100; 0: registered but never picked). */
+  weight?: number;
+  /** Routing: callers in the same zone pick this instance before those of other zones. */
+  zone?: string;
   [key: string]: unknown;
 }
 

@@ -10,6 +10,8 @@ export const LIMITS = {
   requires: 64,
   tags: 32,
   tagLength: 64,
+  /** An instance's weight: 0 keeps it registered but never picked. */
+  maxWeight: 1000,
   metadataKeys: 32,
   metadataBytes: 4096,
   patchEntries: 10_000,
@@ -57,10 +59,21 @@ const requiredServices = z
   .max(LIMITS.requires, `must list at most ${LIMITS.requires} services`)
   .refine((names) => new Set(names).size === names.length, 'must not list a service twice');
 
+/** A tag or a zone: 1 to 64 characters, no control characters. */
+const routingName = plainText.min(1, 'must not be empty').max(LIMITS.tagLength, `must be at most ${LIMITS.tagLength} characters`);
+
+const aWeight = `must be a whole number from 0 to ${LIMITS.maxWeight}`;
+const instanceWeight = z.int({ error: aWeight }).min(0, aWeight).max(LIMITS.maxWeight, aWeight);
+
+/** The weight of an instance that gives none. */
+export const DEFAULT_WEIGHT = 100;
+
 const metadata = z
   .object({
     version: plainText.max(LIMITS.tagLength).optional(),
-    tags: z.array(plainText.min(1).max(LIMITS.tagLength)).max(LIMITS.tags).optional(),
+    tags: z.array(routingName).max(LIMITS.tags).optional(),
+    weight: instanceWeight.optional(),
+    zone: routingName.optional(),
   })
   .catchall(z.unknown())
   .superRefine(refuseControlCharacters)

@@ -29,7 +29,7 @@ export const DEFAULT_LIMITS = Object.freeze({
   /** Queued patch bytes for one subscriber (an update URL); beyond it its queue is dropped. */
   outboxBytesPerSubscriber: 1 * MiB,
   /** Queued patch bytes for all subscribers together. */
-  outboxBytesTotal: 64 * MiB,
+  outboxBytesTotal: 16 * MiB,
   /** A subscriber failing for longer than this is not retried until it is heard from again. */
   subscriberGiveUpMs: 10 * 60_000,
   /** Probes and patches in flight towards one origin (scheme://host:port). */

@@ -11,7 +11,10 @@ export const PORTAL_SERVICE = 'Portal';
 export interface DemoService {
   /** The name it registers under. */
   readonly name: string;
-  /** The port it listens on unless told otherwise (the course's). */
+  /**
+   * The port it listens on unless told otherwise: the course's, except grading's 6100 (the
+   * course's 6000 is on the Fetch standard's bad-ports list: fetch() and browsers refuse it).
+   */
   readonly port: number;
   /** The services it requires. */
   readonly requires: readonly string[];
@@ -24,7 +27,7 @@ export type DemoPart = 'log' | 'grading' | 'portal';
 /** In the order `roster up` starts them: each after what it requires. */
 export const DEMO_SERVICES: Readonly<Record<DemoPart, DemoService>> = Object.freeze({
   log: Object.freeze({ part: 'log', name: LOG_SERVICE, port: 4000, requires: Object.freeze([]) }),
-  grading: Object.freeze({ part: 'grading', name: GRADING_SERVICE, port: 6000, requires: Object.freeze([LOG_SERVICE]) }),
+  grading: Object.freeze({ part: 'grading', name: GRADING_SERVICE, port: 6100, requires: Object.freeze([LOG_SERVICE]) }),
   portal: Object.freeze({ part: 'portal', name: PORTAL_SERVICE, port: 5000, requires: Object.freeze([LOG_SERVICE, GRADING_SERVICE]) }),
 });
 

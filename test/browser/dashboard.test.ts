@@ -105,22 +105,28 @@ test('a service appears, turns critical, then disappears, live; its page shows w
   await page.waitForSelector('path.edge[data-from="GradingService"][data-to="LogService"]:not(.broken)', ATTACHED);
   assert.equal(await page.locator(node('LogService', '[data-state="ok"]')).count(), 1);
 
-  log.heartbeat = 500;
-  await page.waitForSelector('#upstreams li[data-service="LogService"][data-state="down"]', WAIT);
-  await page.waitForSelector(node('LogService', '[data-state="down"]'), WAIT);
-  await page.waitForSelector(`${node('LogService')} circle.instance.critical[data-url="${log.url}"]`, WAIT);
-  await page.waitForSelector(node('GradingService', '[data-broken="true"]'), WAIT);
-  await page.waitForSelector('path.edge.broken[data-from="GradingService"][data-to="LogService"]', ATTACHED);
-  assert.match(await page.locator(node('GradingService')).textContent() ?? '', /needs LogService/);
-  assert.match(await page.locator(`${servicePage('GradingService')} .problems`).textContent() ?? '', /needs LogService/);
-
   await page.click('#upstreams a', WAIT);
-  await page.waitForSelector(`${servicePage('LogService')} ${row(log.url, 'critical')}`, WAIT);
+  await page.waitForSelector(`${servicePage('LogService')} ${row(log.url, 'passing')}`, WAIT);
+
+  // Critical for graceMs, then removed: all of this is drawn at once, so it is checked at once.
+  log.heartbeat = 500;
+  const whileCritical = [
+    row(log.url, 'critical'),
+    node('LogService', '[data-state="down"][data-focus="true"]'),
+    `${node('LogService')} circle.instance.critical[data-url="${log.url}"]`,
+    node('GradingService', '[data-broken="true"]'),
+    'path.edge.broken[data-from="GradingService"][data-to="LogService"]',
+  ];
+  await page.waitForFunction((selectors) => selectors.every((selector) => document.querySelector(selector) !== null), whileCritical, WAIT);
+
   await page.waitForSelector(row(log.url), { ...WAIT, state: 'detached' });
   // Still required, so still shown: with no instance at all, and its dependent still cut off.
   await page.waitForSelector(`${servicePage('LogService')}[data-state="absent"] #downstreams li[data-service="GradingService"]`, WAIT);
   await page.goBack();
+  await page.waitForSelector('#upstreams li[data-service="LogService"][data-state="absent"]', WAIT);
   await page.waitForSelector(node('GradingService', '[data-broken="true"]'), WAIT);
+  assert.match(await page.locator(node('GradingService')).textContent() ?? '', /needs LogService/);
+  assert.match(await page.locator(`${servicePage('GradingService')} .problems`).textContent() ?? '', /needs LogService/);
   assert.equal(await page.evaluate(() => (globalThis as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
 });
 

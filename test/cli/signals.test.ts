@@ -4,7 +4,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeProcess, ROSTER_CLI, bearer, freePort, scratchDir, startRegistryProcess, type RegistryProcess } from '../helpers/processes.js';
 
-const BOUNDED = { timeout: 60_000 };
+const BOUNDED = { timeout: 90_000 };
 
 async function hangUp(run: NodeProcess): Promise<void> {
   run.kill('SIGHUP');

@@ -99,7 +99,7 @@ test('a startService service: random patches and probes never get a 5xx, are ref
         current = await view(fuzzed);
       }
     }),
-    fuzzParameters(40),
+    fuzzParameters(30),
   );
   // Else the signed half would test nothing but the signature check.
   assert.ok(acceptedSignedPatches > 0, 'no patch signed with the registry\'s key was accepted');
@@ -114,6 +114,6 @@ test('a startService service: malformed HTTP never gets a 5xx nor stops it answe
       if (answer) assert.ok(answer.status < 500, `a ${answer.status} to ${JSON.stringify(Buffer.from(bytes).toString('latin1').slice(0, 200))}`);
       assert.deepEqual(await view(fuzzed), before);
     }),
-    fuzzParameters(10),
+    fuzzParameters(8),
   );
 });

@@ -84,11 +84,9 @@ export class MountedClient {
     const client = this.#client;
     if (client === null) return;
     client.setDraining();
-    try {
-      await client.deregister();
-    } finally {
-      await client.close();
-    }
+    // The app stops either way: a registry that cannot be told drops us after its failed probes.
+    await client.deregister().catch((error: unknown) => client.options.logger.warn(`${client.options.service} could not deregister: ${(error as Error)?.message ?? error}`));
+    await client.close();
   }
 }
 

@@ -12,6 +12,7 @@ import { frameworkErrors, renderErrors } from '../../shared/fastify-errors.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { v1Routes } from './v1-routes.js';
 import { watchRoutes, type WatchRoutesOptions } from './watch-routes.js';
+import { sessionRoutes } from './session-routes.js';
 import { checkOption } from '../../protocol/errors.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { courseOptionsOf, type RegistryCourseOptions } from './course-options.js';
@@ -123,6 +124,7 @@ export function buildRegistryServer(registry: RegistryApi, options: RegistryServ
   app.register(whoamiRoute({ authenticator }), { prefix: '/v1', logLevel: 'warn' });
   app.register(v1Routes(registry, options.version ?? '0.0.0', clock), { prefix: '/v1', logLevel: 'warn' });
   app.register(watch.plugin, { prefix: '/v1', logLevel: 'warn' });
+  app.register(sessionRoutes(registry), { prefix: '/v1', logLevel: 'warn' });
   app.register(metricsRoutes(metrics), { logLevel: 'warn' });
   app.register(dashboardRoutes(), { logLevel: 'warn' });
   return app as RegistryServer;

@@ -14,9 +14,9 @@ import { WRITE_RATE_LIMIT } from './write-rate-limit.js';
 import { stateCacheOf } from './state-cache.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 
-const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'is not an instance id') });
-const nameParams = z.object({ name: serviceName });
-const byUrlQuery = z.object({ url: httpUrl });
+export const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'is not an instance id') });
+export const nameParams = z.object({ name: serviceName });
+export const byUrlQuery = z.object({ url: httpUrl });
 
 const READ = { config: { access: 'read' } } as const;
 // Every route that needs the register scope is a write: counted against the caller's write rate.
@@ -39,7 +39,8 @@ export function v1Routes(registry: RegistryApi, version: string, clock: Clock = 
         requires: body.requires ?? [],
         updateUrl: body.updateUrl ?? null,
         heartbeatUrl: body.heartbeatUrl ?? null,
-        ttlMs: body.heartbeatUrl ? null : (body.ttlMs ?? registry.options.health.defaultTtlMs),
+        ttlMs: body.heartbeatUrl || body.liveness === 'session' ? null : (body.ttlMs ?? registry.options.health.defaultTtlMs),
+        liveness: body.liveness ?? 'probe',
         metadata: body.metadata ?? {},
         protocol: 'v1',
         owner: principal?.name ?? null,
