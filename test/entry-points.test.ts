@@ -11,7 +11,7 @@ const EXPECTED: Record<string, string[]> = {
   './client': [
     'BODY_LIMIT_BYTES', 'ChangeEvent', 'ClientEvents', 'ClientProtocol', 'ClientTlsOptions', 'DEFAULT_FORGOTTEN_AFTER_MS',
     'DEFAULT_REGISTER_RETRY', 'DEFAULT_REGISTRY_URL', 'DEFAULT_TTL_MS', 'DEFAULT_WAIT_MS', 'Logger', 'Notifications',
-    'RegistryClient', 'RegistryClientOptions', 'RequestHandler', 'ResolvedClientOptions', 'RetryPolicy', 'ServiceChange',
+    'ProviderOptions', 'RegistryClient', 'RegistryClientOptions', 'RequestHandler', 'ResolvedClientOptions', 'RetryPolicy', 'ServiceChange',
     'RosterError', 'Strategy', 'WaitForOptions', 'WaitingEvent', 'defaultLogger',
   ],
   './client/fastify': ['RosterFastifyOptions', 'rosterFastify'],

@@ -2,7 +2,7 @@
 // Each view is an insertion-ordered Set, so that applying a patch costs time linear in the patch,
 // whatever the size of the view.
 import type { PatchEntry } from '../protocol/index.js';
-import { DEFAULT_WEIGHT, LIMITS } from '../protocol/index.js';
+import { DEFAULT_WEIGHT, LIMITS } from '../protocol/validation.js';
 import type { Strategy } from './options.js';
 
 /** How an instance takes part in picks: read from its metadata (weight, zone, tags). */

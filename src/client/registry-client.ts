@@ -3,16 +3,17 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { RosterError, instanceId } from '../protocol/index.js';
-import type { CourseRegistration, InstanceView, Patch, ProviderView, RegisterRequest, RegisterResponse, StateResponse } from '../protocol/index.js';
+import type { CourseRegistration, InstanceMetadata, InstanceView, Patch, ProviderView, RegisterRequest, RegisterResponse, StateResponse } from '../protocol/index.js';
 import { createRequestHandler, pathOf, sendError, type ReceivedPatch, type RequestHandler, type Verdict } from './handlers.js';
 import { RegistryHttp, answerError, authorization, expectStatus, type Answer } from './http.js';
-import { resolveClientOptions, type RegistryClientOptions, type ResolvedClientOptions } from './options.js';
+import { resolveClientOptions, type RegistryClientOptions, type ResolvedClientOptions, type Strategy } from './options.js';
 import { MAX_REVISION_JUMP, parseJsonBody, parseProviderPatch } from './patch-rules.js';
 import { ProviderCache, type ServiceChange } from './provider-cache.js';
 import { SignatureGuard, describeGuardCheck, type GuardCheck } from './signature-guard.js';
 import { keepTrying, type Waiting } from './register-retry.js';
 import { Ticker } from './ticker.js';
 import { WatchStream, type WatchChange, type WatchSnapshot } from './watch-stream.js';
+import { SessionKeeper } from './session.js';
 import { clientClosed, internal, invalidRequest, noProvider, registrationCancelled, registryError, routeNotFound } from '../protocol/errors.js';
 
 export interface ChangeEvent extends ServiceChange {
@@ -31,6 +32,16 @@ export type ClientEvents = {
   /** Trouble the client recovers from by itself. There is never an 'error' event. */
   warning: [Error];
 };
+
+/** What provider() narrows its pick by (docs/client.md, "Routing"). */
+export interface ProviderOptions {
+  /** Only instances that carry all of these tags. */
+  tags?: readonly string[];
+  /** Prefer instances of this zone; default the client's `zone`. */
+  zone?: string;
+  /** Default the client's `strategy`. */
+  strategy?: Strategy;
+}
 
 export interface WaitForOptions {
   timeoutMs?: number;
@@ -64,6 +75,8 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   readonly #ticker: Ticker;
   /** Notifications 'watch' with something to watch: keeps the view instead of patches. */
   readonly #watch: WatchStream | null;
+  /** Liveness 'session': the session stream that tells the registry we are alive. */
+  readonly #session: SessionKeeper | null;
   readonly #guard: SignatureGuard;
   #lastRevision = 0;
   #registering = false;
@@ -105,6 +118,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     });
     this.#ticker = new Ticker(this.options.clock, this.#checkIntervalMs(), () => this.#check(), (error) => this.options.logger.error(`the keep-alive round failed: ${(error as Error)?.message ?? error}`));
     this.#watch = this.options.notifications === 'watch' && this.options.requires.length > 0 ? this.#createWatch() : null;
+    this.#session = this.options.liveness === 'session' ? this.#createSession() : null;
     // Bound, so that `server.on('request', ...)`-style code can pass it around unattached.
     this.handleRequest = this.handleRequest.bind(this);
   }
@@ -164,6 +178,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     // Roster: renew or look ourselves up. Course: notice when the registry stops probing us.
     this.#ticker.start();
     this.#watch?.start();
+    this.#session?.start();
   }
 
   /** The first wait is a warning; the later ones, while the registry stays away, are info. */
@@ -192,7 +207,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     await this.#cancelRegistration('deregister()');
     if (!this.#registered) return;
     this.#registered = false;
-    await Promise.all([this.#ticker.stop(), this.#watch?.stop()]);
+    await Promise.all([this.#ticker.stop(), this.#watch?.stop(), this.#session?.stop()]);
     const answer =
       this.options.protocol === 'course'
         ? await this.#http.send('DELETE', '/services', { text: this.options.url, contentType: 'text/plain' })
@@ -204,10 +219,16 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     this.options.logger.info(`deregistered ${this.options.service} at ${this.options.url}`);
   }
 
-  /** A passing instance URL of `service`, chosen by the strategy; throws NO_PROVIDER when none. */
-  provider(service: string): string {
-    const url = this.#cache.pick(service);
+  /**
+   * A passing instance URL of `service` that carries every tag asked for, of the caller's zone when
+   * one of them is (`zone`, default this client's), chosen by the strategy (default the client's);
+   * throws NO_PROVIDER when none.
+   */
+  provider(service: string, options: ProviderOptions = {}): string {
+    const filter = { tags: options.tags, zone: options.zone ?? this.options.zone ?? undefined, strategy: options.strategy };
+    const url = this.#cache.pick(service, filter);
     if (url !== undefined) return url;
+    if (this.#cache.list(service).length > 0) throw noProvider(noMatch(service, this.#cache.list(service).length, options.tags));
     throw noProvider(`no instance of service "${service}" is available (${this.#whyNone(service)})`);
   }
 
@@ -239,6 +260,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     }
     const state = expectStatus(await this.#http.send('GET', '/v1/state'), [200]) as StateResponse;
     checkShape(typeof state?.revision === 'number' && Array.isArray(state.instances), 'GET /v1/state');
+    this.#cache.learn(state.instances);
     this.#applyFullView(state.revision, passingUrls(state.instances));
   }
 
@@ -301,7 +323,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
 
   async #close(): Promise<void> {
     await this.#cancelRegistration('close()');
-    await Promise.all([this.#ticker.stop(), this.#watch?.close()]);
+    await Promise.all([this.#ticker.stop(), this.#watch?.close(), this.#session?.close()]);
     await this.#repair;
     await this.#http.close();
   }
@@ -316,6 +338,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
       checkShape(typeof body?.revision === 'number' && typeof body.providers === 'object' && body.providers !== null, 'POST /v1/instances');
       this.#guard.setKey(typeof body.signingKey === 'string' && body.signingKey !== '' ? body.signingKey : null);
       this.#identity = this.#identityOf(body.instance);
+      this.#cache.learn(Object.values(body.providers).flatMap((list) => list ?? []));
       this.#applyFullView(body.revision, providerUrls(body.providers));
       registered = true;
     } finally {
@@ -382,13 +405,26 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   }
 
   #registerRequest(): RegisterRequest {
-    const { service, url, requires, updateUrl, heartbeatUrl, ttlMs, metadata } = this.options;
+    const { service, url, requires, updateUrl, heartbeatUrl, ttlMs } = this.options;
     const body: RegisterRequest = { service, url, requires: [...requires] };
     if (updateUrl !== null) body.updateUrl = updateUrl;
     if (heartbeatUrl !== null) body.heartbeatUrl = heartbeatUrl;
     if (ttlMs !== null) body.ttlMs = ttlMs;
+    if (this.options.liveness === 'session') body.liveness = 'session';
+    const metadata = this.#metadata();
     if (metadata !== undefined) body.metadata = metadata;
     return body;
+  }
+
+  /** The metadata option with the routing options (weight, tags, zone) on top. */
+  #metadata(): InstanceMetadata | undefined {
+    const { metadata, weight, tags, zone } = this.options;
+    if (weight === null && tags === null && zone === null) return metadata;
+    const routing: InstanceMetadata = { ...metadata };
+    if (weight !== null) routing.weight = weight;
+    if (tags !== null) routing.tags = [...tags];
+    if (zone !== null) routing.zone = zone;
+    return routing;
   }
 
   async #registerCourse(): Promise<void> {
@@ -459,6 +495,19 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     }
   }
 
+  #createSession(): SessionKeeper {
+    return new SessionKeeper({
+      registryUrl: () => this.registryUrl,
+      instanceId: () => this.id,
+      clock: this.options.clock,
+      headers: authorization(this.options.token),
+      ca: this.options.tlsCa ?? undefined,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      reregister: () => this.#registerAgain('the registry does not know this instance (session)'),
+      disconnected: (error, retryInMs) => this.options.logger.debug(`session dropped: ${error.message}; reopening in ${retryInMs} ms`),
+    });
+  }
+
   #createWatch(): WatchStream {
     return new WatchStream({
       registryUrl: () => this.registryUrl,
@@ -478,6 +527,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   /** A snapshot is the registry's state now: it wins even over a higher revision (a restarted registry). */
   #applySnapshot(snapshot: WatchSnapshot): void {
     this.#lastRevision = snapshot.revision;
+    this.#cache.learn(snapshot.instances);
     this.#emitChanges(this.#cache.replace(passingUrls(snapshot.instances)), snapshot.revision);
   }
 
@@ -485,6 +535,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     // The registration's answer may already hold it.
     if (change.revision <= this.#lastRevision) return;
     this.#lastRevision = change.revision;
+    this.#cache.learn([change.instance]);
     const entries = [{ Name: change.instance.service, URL: change.instance.url }];
     const visible = (change.type === 'registered' || change.type === 'passing') && change.instance.health === 'passing';
     this.#applyEntries({ Added: visible ? entries : [], Removed: visible ? [] : entries }, change.revision);
@@ -651,6 +702,12 @@ function identityChanges(mine: Identity, view: InstanceView | undefined): string
   compare('heartbeatUrl', mine.heartbeatUrl, view.heartbeatUrl ?? null);
   if (mine.owner !== undefined && view.owner !== undefined) compare('owner', mine.owner, view.owner);
   return changes;
+}
+
+/** NO_PROVIDER with instances passing: the tags excluded them all, or they all weigh 0. */
+function noMatch(service: string, passing: number, tags: readonly string[] | undefined): string {
+  const filter = tags && tags.length > 0 ? ` with tags ${JSON.stringify(tags)}` : '';
+  return `no instance of service "${service}"${filter} is available (${passing} passing, none${filter ? ' carries all these tags with' : ' has'} a weight above 0)`;
 }
 
 function errorCode(answer: Answer): unknown {

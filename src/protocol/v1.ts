@@ -60,6 +60,31 @@ export interface InstanceView {
   lastCheckMs: number | null;
   lastError: string | null;
   criticalSince: string | null;
+  /** Set while the instance is in maintenance (its own, or its service's); null or absent otherwise. */
+  maintenance?: InstanceMaintenance | null;
+}
+
+/**
+ * Why and since when an instance is out of rotation. Dependents are told `Removed` at once, or
+ * when `drainUntil` comes (while `draining` is true they still see it); it stays registered and probed.
+ */
+export interface InstanceMaintenance {
+  reason: string;
+  since: string;
+  /** The credential that put it in maintenance (null with authentication off). */
+  by: string | null;
+  /** 'service': the whole service is in maintenance, this instance with it. */
+  scope: 'instance' | 'service';
+  drainUntil: string | null;
+  /** True while dependents still see it, until drainUntil. */
+  draining: boolean;
+}
+
+/** `PUT /v1/instances/{id}/maintenance` and `PUT /v1/services/{name}/maintenance`. */
+export interface MaintenanceRequest {
+  reason: string;
+  /** Dependents are told `Removed` after this many milliseconds instead of at once. */
+  drainMs?: number;
 }
 
 export interface RegisterResponse {

@@ -53,6 +53,18 @@ export const instanceViewSchema = z.object({
   lastCheckMs: z.number().nullable(),
   lastError: z.string().nullable(),
   criticalSince: isoTime.nullable(),
+  // A registry older than maintenance sends none.
+  maintenance: z
+    .object({
+      reason: z.string(),
+      since: isoTime,
+      by: z.string().nullable(),
+      scope: z.enum(['instance', 'service']),
+      drainUntil: isoTime.nullable(),
+      draining: z.boolean(),
+    })
+    .nullable()
+    .default(null),
 }) satisfies z.ZodType<InstanceView>;
 
 export const watchSnapshotSchema = z.object({ revision, instances: z.array(instanceViewSchema) }) satisfies z.ZodType<WatchSnapshot>;

@@ -1,7 +1,7 @@
 // The catalog: every registered instance and the registry revision.
 // It only records; deciding who must hear of a change is the registry's job.
 import { instanceId } from '../protocol/ids.js';
-import type { Health, InstanceView, Liveness, ServiceView } from '../protocol/v1.js';
+import type { Health, InstanceMaintenance, InstanceView, Liveness, ServiceView } from '../protocol/v1.js';
 
 /** The view's fields that a record holds differently: as epoch milliseconds, not ISO text. */
 type ViewTimestamps = 'registeredAt' | 'lastCheckAt' | 'criticalSince';
@@ -117,6 +117,8 @@ export class Catalog {
       lastCheckMs: previous?.lastCheckMs ?? null,
       lastError: null,
       criticalSince: null,
+      // Registration never ends maintenance: a client re-registering during a deploy stays out.
+      maintenance: previous?.maintenance ?? null,
     };
     if (previous) this.#unindex(previous);
     this.#instances.set(id, record);
@@ -153,9 +155,18 @@ export class Catalog {
     record.lastError = error;
   }
 
-  /** Passing instances of `service`. */
+  /** Passing instances of `service` that dependents see (not in maintenance, or still draining). */
   passing(service: string): InstanceRecord[] {
-    return this.ofService(service).filter((record) => record.health === 'passing');
+    return this.ofService(service).filter(inRotation);
+  }
+
+  /** Puts an instance in or out of maintenance (maintenance.ts decides); a change of membership. */
+  setMaintenance(id: string, maintenance: InstanceMaintenance | null): InstanceRecord | undefined {
+    const record = this.#instances.get(id);
+    if (!record) return undefined;
+    record.maintenance = maintenance;
+    record.revision = this.#bump();
+    return record;
   }
 
   /** Every instance of `service`, whatever its health. */
@@ -252,5 +263,11 @@ export function toView(record: InstanceRecord): InstanceView {
     lastCheckMs: record.lastCheckMs,
     lastError: record.lastError,
     criticalSince: iso(record.criticalSince),
+    maintenance: record.maintenance ? { ...record.maintenance } : null,
   };
+}
+
+/** Whether dependents see the instance: passing, and not in maintenance (or still draining). */
+export function inRotation(record: Pick<InstanceRecord, 'health' | 'maintenance'>): boolean {
+  return record.health === 'passing' && (!record.maintenance || record.maintenance.draining);
 }

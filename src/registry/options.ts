@@ -6,6 +6,7 @@ import { notifierOptionsSchema } from './notify/notifier.js';
 import { isOutboundRule } from './outbound-policy.js';
 import { limitsSchema } from './limits.js';
 import { sessionOptionsShape } from './health/sessions.js';
+import { selfPreservationOptionsSchema } from './health/self-preservation.js';
 
 /**
  * startRegistry's defaults for where it listens and keeps its state; `roster registry` and
@@ -46,6 +47,8 @@ export const registryOptionsObject = z.strictObject({
   outbound: outboundSchema.prefault({}),
   /** Bounds on every resource a caller can make the registry hold (docs/operations.md). */
   limits: limitsSchema.prefault({}),
+  /** When many instances turn critical at once, hold their removal (health/self-preservation.ts, docs/operations.md). */
+  selfPreservation: selfPreservationOptionsSchema.prefault({}),
   /** Session liveness: sessionPingMs, sessionStallMs, sessionGraceMs, sessionRestoreGraceMs (health/sessions.ts). */
   ...sessionOptionsShape,
 });

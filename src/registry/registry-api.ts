@@ -9,6 +9,7 @@ import type { HealthEvent } from './health/health-checker.js';
 import type { NotifierEvent } from './notify/notifier.js';
 import type { RegistryOptions } from './options.js';
 import type { SessionConnection } from './health/sessions.js';
+import type { SelfPreservationState, SelfPreservationStatus } from './health/self-preservation.js';
 
 /** Emitted as 'change' after every change of the catalog, with the revision it made. */
 export interface RegistryChange {
@@ -30,6 +31,8 @@ export type RegistryEvents = {
   probe: [event: ProbeEvent];
   notification: [event: NotifierEvent];
   leader: [url: string];
+  /** Self-preservation started or ended (health/self-preservation.ts). */
+  selfPreservation: [state: SelfPreservationState];
 };
 
 /**
@@ -60,6 +63,8 @@ export interface RegistryApi extends EventEmitter<RegistryEvents>, CatalogReads 
   notificationQueues(): Map<string, number>;
   /** Bytes of every undelivered patch (limits.outboxBytesTotal bounds them); absent on a node that does not deliver. */
   notificationBytes?(): number;
+  /** Whether removals are held because many instances turned critical at once; absent on a node that does not probe. */
+  selfPreservation?(): SelfPreservationStatus;
   /** Session liveness (GET /v1/instances/{id}/session); absent where sessions are not held (cluster mode). */
   readonly sessions?: SessionHost;
 }

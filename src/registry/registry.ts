@@ -5,7 +5,8 @@ import { EventEmitter } from 'node:events';
 import { instanceNotFound, invalidRequest, limitReached, notOwner, notTtlInstance, registryStopping } from '../protocol/errors.js';
 import type { PatchEntry } from '../protocol/course.js';
 import type { RegisterResponse, ServiceView } from '../protocol/v1.js';
-import { Catalog, toView, type InstanceRecord, type Registration } from './catalog.js';
+import { Catalog, inRotation, toView, type InstanceRecord, type Registration } from './catalog.js';
+import { MaintenanceBook } from './maintenance.js';
 import { CatalogReader } from './catalog-reader.js';
 import { systemClock, sleep, type Clock } from '../shared/clock.js';
 import { HealthChecker, type HealthEvent } from './health/health-checker.js';
@@ -22,6 +23,7 @@ import { LimitRejections } from './limits.js';
 import { createOutboundPolicy, type OutboundPolicy } from './outbound-policy.js';
 import { nextSigningKey, SigningKeys } from './signing-keys.js';
 import type { RegistryStore } from './store/store.js';
+import { SelfPreservation, type SelfPreservationEvent, type SelfPreservationStatus } from './health/self-preservation.js';
 
 // Defined with the API every registry shares; re-exported where they were first defined.
 export type { Logger } from '../shared/logger.js';
@@ -51,9 +53,13 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
   readonly #logger: Logger;
   readonly #notifier: Notifier;
   readonly #health: HealthChecker;
+  /** Holds removals while many instances turn critical at once (health/self-preservation.ts). */
+  readonly #selfPreservation: SelfPreservation;
   /** Session liveness: which session instances hold a stream open. */
   readonly #sessions: SessionTracker;
   readonly sessions: SessionHost;
+  /** Instances and services out of rotation (maintenance.ts). */
+  readonly maintenance: MaintenanceBook;
   readonly #store: RegistryStore | undefined;
   /** Hands changes to the store in batches; absent when nothing is persisted. */
   readonly #writer: BatchWriter | undefined;
@@ -88,7 +94,19 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
       logger: this.#logger,
       onEvent: (event) => this.#onNotifierEvent(event),
     });
+    this.#selfPreservation = new SelfPreservation({
+      clock: this.#clock,
+      options: this.options.selfPreservation,
+      defaultWindowMs: this.options.health.intervalMs,
+      census: {
+        countOf: (service) => this.#catalog.countOfService(service),
+        total: () => this.#catalog.size,
+        isCritical: (id) => this.#catalog.get(id)?.health === 'critical',
+      },
+      onEvent: (event) => this.#onSelfPreservation(event),
+    });
     this.#health = new HealthChecker({
+      holdsExpiry: (id) => this.#selfPreservation.holds(id),
       probe: init.probe,
       clock: this.#clock,
       options: this.options.health,
@@ -104,6 +122,14 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
       onChange: (id, alive, reason) => this.#health.setSessionHealth(id, alive, reason),
     });
     this.sessions = this.#sessionHost();
+    this.maintenance = new MaintenanceBook({
+      catalog: this.#catalog,
+      clock: this.#clock,
+      writer: this.#writer,
+      notify: (service, added, removed, revision) => this.#notifyDependents(service, added, removed, revision),
+      emit: (change) => this.#emit('change', change),
+      assertMayChange,
+    });
   }
 
   /**
@@ -115,6 +141,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
     const snapshot = await this.#store.load();
     const now = this.#clock.now();
     this.#catalog.restore(snapshot.revision, snapshot.instances);
+    this.maintenance.restore(snapshot.serviceMaintenance ?? [], snapshot.instances);
     for (const record of snapshot.instances) {
       this.#trackKeys(record);
       const { id, heartbeatUrl, ttlMs, health, criticalSince } = record;
@@ -153,10 +180,11 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
     this.#outbound.check(registration);
     admitInstance(this.#catalog, registration, this.options.limits, this.#rejections);
     const { record, previous } = this.#catalog.upsert(registration, this.#clock.now(), signingKeyFor(registration, existing));
+    this.maintenance.registered(record);
     this.#writer?.upsert(record);
     if (previous) this.#untrackKeys(previous);
     this.#trackKeys(record);
-    this.#announceRegistration(previous, record);
+    this.#announceRegistration(previous, record, previous !== undefined && this.#selfPreservation.released(previous.id));
     this.#forgetUpdateUrl(previous?.updateUrl ?? null, record.updateUrl);
     const session = record.liveness === 'session';
     this.#health.track({ id: record.id, heartbeatUrl: record.heartbeatUrl, ttlMs: record.ttlMs, health: 'passing', session });
@@ -191,7 +219,9 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
     this.#health.untrack(id);
     this.#sessions.forget(id);
     this.#untrackKeys(record);
-    if (record.health === 'passing') this.#notifyDependents(record.service, [], [entry(record)], record.revision);
+    const wasHeld = this.#selfPreservation.released(id);
+    this.maintenance.forget(id);
+    if (inRotation(record) || wasHeld) this.#notifyDependents(record.service, [], [entry(record)], record.revision);
     this.#forgetUpdateUrl(record.updateUrl, null);
     this.#logger.info({ service: record.service, url: record.url, revision: record.revision }, 'instance deregistered');
     this.#emit('change', { type: 'deregistered', revision: record.revision, instance: record });
@@ -250,6 +280,11 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
     return this.#notifier.pending(target);
   }
 
+  /** Whether the registry suspects itself and holds removals (GET /v1/health, /metrics). */
+  selfPreservation(): SelfPreservationStatus {
+    return this.#selfPreservation.status;
+  }
+
   role(): RegistryRole {
     return { role: 'single' };
   }
@@ -271,6 +306,8 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
   close(graceMs = this.options.shutdownGraceMs): Promise<void> {
     this.#closing ??= (async () => {
       this.#sessions.close();
+      this.maintenance.close();
+      this.#selfPreservation.close();
       await this.#health.close();
       await this.#notifier.close(graceMs);
       await this.persisted().catch((error: Error) => this.#logger.error({ err: error }, 'could not write the last changes to the store'));
@@ -329,12 +366,15 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
   }
 
   /** Dependents learn of a new instance, of one that came back, or of one that changed service. */
-  #announceRegistration(previous: InstanceRecord | undefined, record: InstanceRecord): void {
-    const wasVisible = previous?.health === 'passing';
-    if (wasVisible && previous.service !== record.service) {
+  #announceRegistration(previous: InstanceRecord | undefined, record: InstanceRecord, wasHeld = false): void {
+    // A held critical instance is still in its dependents' view.
+    const wasVisible = previous !== undefined && (inRotation(previous) || wasHeld);
+    // An instance in maintenance stays out of its dependents' view when it registers again.
+    const visible = inRotation(record);
+    if (wasVisible && (previous.service !== record.service || !visible)) {
       this.#notifyDependents(previous.service, [], [entry(previous)], record.revision);
     }
-    if (!(wasVisible && previous.service === record.service)) {
+    if (visible && !(wasVisible && previous.service === record.service)) {
       this.#notifyDependents(record.service, [entry(record)], [], record.revision);
     }
   }
@@ -397,10 +437,42 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
     if (!this.#catalog.setHealth(event.id, event.type, event.at, reason)) return;
     const record = this.#catalog.get(event.id) as InstanceRecord;
     this.#writer?.upsert(record);
+    // A held instance stays in its dependents' view: they hear neither its going nor its return.
+    const held = event.type === 'critical' ? this.#selfPreservation.critical(record.id, record.service) : this.#selfPreservation.released(record.id);
     const [added, removed] = event.type === 'passing' ? [[entry(record)], []] : [[], [entry(record)]];
-    this.#notifyDependents(record.service, added, removed, record.revision);
+    // An instance in maintenance is already out of its dependents' view: its health changes nothing there.
+    const outOfRotation = record.maintenance !== null && record.maintenance !== undefined && !record.maintenance.draining;
+    if (!held && !outOfRotation) this.#notifyDependents(record.service, added, removed, record.revision);
     this.#logger.info({ service: record.service, url: record.url, reason }, `instance is ${event.type}`);
     this.#emit('change', { type: event.type, revision: record.revision, instance: record });
+  }
+
+  /**
+   * Starting, dependents hear again of the instances they were told had gone in the window;
+   * ending, they hear of the held instances still critical going, which expire in turn.
+   */
+  #onSelfPreservation(event: SelfPreservationEvent): void {
+    const ids = event.type === 'started' ? event.restored : event.stillCritical;
+    for (const id of ids) {
+      const record = this.#touch(id);
+      if (!record) continue;
+      const [added, removed] = event.type === 'started' ? [[entry(record)], []] : [[], [entry(record)]];
+      this.#notifyDependents(record.service, added, removed, record.revision);
+    }
+    const state = this.#selfPreservation.state;
+    if (event.type === 'started') this.#logger.warn({ reason: event.reason, held: this.#selfPreservation.heldCount }, 'self-preservation on: many instances turned critical at once; their removal is held while probing goes on');
+    else this.#logger.warn({ cause: event.cause, removed: ids.length }, 'self-preservation off: normal removal rules again');
+    this.#emit('selfPreservation', state);
+  }
+
+  /** A new revision for `id` with nothing else changed, so that a patch about it is not taken for one already seen. */
+  #touch(id: string): InstanceRecord | undefined {
+    const current = this.#catalog.get(id);
+    if (!current) return undefined;
+    const record = { ...current, revision: this.#catalog.revision + 1 };
+    this.#catalog.put(record);
+    this.#writer?.upsert(record);
+    return record;
   }
 
   #onNotifierEvent(event: NotifierEvent): void {

@@ -80,13 +80,25 @@ async function registerV1(registryUrl: string, body: Record<string, unknown>): P
 }
 
 async function openService(page: Page, name: string): Promise<void> {
-  await page.evaluate((hash) => { location.hash = hash; }, `#/service/${encodeURIComponent(name)}`);
+  await goTo(page, `#/service/${encodeURIComponent(name)}`);
   await page.waitForSelector(servicePage(name), WAIT);
 }
 
-async function rowNames(page: Page): Promise<string[]> {
-  return page.locator('li.service-row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.service ?? ''));
+/** Moves the page to another of its own addresses (a fragment): no reload. */
+async function goTo(page: Page, hash: string): Promise<void> {
+  await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
 }
+
+/** Waits until `count` elements match `selector`. */
+async function waitForCount(page: Page, selector: string, count: number): Promise<void> {
+  await page.waitForFunction(`document.querySelectorAll(${JSON.stringify(selector)}).length === ${count}`, undefined, WAIT);
+}
+
+async function attributeOf(page: Page, selector: string, name: string): Promise<string[]> {
+  return page.locator(selector).evaluateAll((elements, attribute) => elements.map((e) => e.getAttribute(attribute) ?? ''), name);
+}
+
+const rowNames = (page: Page) => attributeOf(page, 'li.service-row', 'data-service');
 
 test('a service appears, turns critical, then disappears, live; its page shows who it cuts off', async (t) => {
   const { url } = await startTestRegistry(t);
@@ -117,7 +129,7 @@ test('a service appears, turns critical, then disappears, live; its page shows w
     node('GradingService', '[data-broken="true"]'),
     'path.edge.broken[data-from="GradingService"][data-to="LogService"]',
   ];
-  await page.waitForFunction((selectors) => selectors.every((selector) => document.querySelector(selector) !== null), whileCritical, WAIT);
+  await page.waitForFunction(`${JSON.stringify(whileCritical)}.every((selector) => document.querySelector(selector) !== null)`, undefined, WAIT);
 
   await page.waitForSelector(row(log.url), { ...WAIT, state: 'detached' });
   // Still required, so still shown: with no instance at all, and its dependent still cut off.
@@ -191,7 +203,7 @@ test('the overview searches by name and filters by health and by problems', asyn
   assert.deepEqual(await page.locator('#counts .count').allTextContents(), ['6 services', '3 with problems', '6 instances', '5 passing', '1 critical']);
 
   await page.fill('#search', 'CAT');
-  await page.waitForFunction(() => document.querySelectorAll('li.service-row').length === 2, undefined, WAIT);
+  await waitForCount(page, 'li.service-row', 2);
   assert.deepEqual(await rowNames(page), ['catalog', 'catalog-search']);
   await page.fill('#search', 'nothing-like-it');
   await page.waitForSelector('#service-list >> text=No service matches.', WAIT);
@@ -215,11 +227,10 @@ test('a service page: upstreams and downstreams as links and a graph of its neig
   const page = await openDashboard(t, url);
   await page.click(`${listed('api-gateway')} a`, WAIT);
   await page.waitForSelector(servicePage('api-gateway'), WAIT);
-  assert.deepEqual(await page.locator('#upstreams li').evaluateAll((items) => items.map((i) => (i as HTMLElement).dataset.service)), ['auth', 'catalog']);
+  assert.deepEqual(await attributeOf(page, '#upstreams li', 'data-service'), ['auth', 'catalog']);
   assert.equal(await page.locator('#downstreams li').count(), 0);
   // Only its neighbours: not billing, catalog-search or ghost.
-  const nodes = await page.locator('svg.graph g.node').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-service')).sort());
-  assert.deepEqual(nodes, ['api-gateway', 'auth', 'catalog']);
+  assert.deepEqual((await attributeOf(page, 'svg.graph g.node', 'data-service')).sort(), ['api-gateway', 'auth', 'catalog']);
 
   await page.click('#upstreams li[data-service="catalog"] a');
   await page.waitForSelector(servicePage('catalog'), WAIT);
@@ -248,9 +259,9 @@ const WORDS = ['gateway', 'auth', 'users', 'billing', 'catalog', 'search', 'orde
 async function seedCatalog(t: TestContext, url: string, count: number): Promise<string[]> {
   const failing = await startService(t);
   failing.heartbeat = 500;
-  const names = Array.from({ length: count }, (_, i) => (i < WORDS.length ? WORDS[i] : `${WORDS[i % WORDS.length]}-${Math.floor(i / WORDS.length) + 1}`));
+  const names = Array.from({ length: count }, (_, i) => `${WORDS[i % WORDS.length]}${i < WORDS.length ? '' : `-${Math.floor(i / WORDS.length) + 1}`}`);
   for (const [i, service] of names.entries()) {
-    const requires = i === 0 ? names.slice(1, 9) : [names[i + 1], names[i + 4]].filter((name) => name !== undefined && i % 3 !== 2);
+    const requires = i === 0 ? names.slice(1, 9) : [names[i + 1], names[i + 4]].filter((name): name is string => name !== undefined && i % 3 !== 2);
     if (i === 5) requires.push('legacy-ledger');
     const metadata = { version: `1.${i % 5}.0`, tags: i % 2 === 0 ? ['eu'] : ['us', 'canary'] };
     await registerV1(url, { service, url: `http://127.0.0.1:9/${service}/1`, ttlMs: 600_000, requires, metadata });
@@ -261,7 +272,7 @@ async function seedCatalog(t: TestContext, url: string, count: number): Promise<
 
 /** The page is no wider than the window: nothing scrolls sideways but inside its own box. */
 async function assertNoOverflow(page: Page, what: string): Promise<void> {
-  const { scrollWidth, clientWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth }));
+  const { scrollWidth, clientWidth } = await page.evaluate<{ scrollWidth: number; clientWidth: number }>('({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth })');
   assert.ok(scrollWidth <= clientWidth, `${what}: the page is ${scrollWidth} px wide in a ${clientWidth} px window`);
 }
 
@@ -280,20 +291,21 @@ for (const count of [3, 30, 100]) {
     const names = await seedCatalog(t, url, count);
     const page = await openDashboard(t, url);
     const critical = names.filter((_, i) => i % 7 === 3).length;
-    await page.waitForFunction(([services, degraded]) => document.querySelectorAll('li.service-row').length === services && document.querySelectorAll('li.service-row[data-state="degraded"]').length === degraded, [names.length + (count > 5 ? 1 : 0), critical], WAIT);
+    await waitForCount(page, 'li.service-row', names.length + (count > 5 ? 1 : 0));
+    await waitForCount(page, 'li.service-row[data-state="degraded"]', critical);
     for (const [label, size] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
       await page.setViewportSize(size);
-      await page.evaluate(() => { location.hash = '#/'; });
+      await goTo(page, '#/');
       await page.waitForSelector('#overview:not([hidden])', WAIT);
       await assertNoOverflow(page, `overview, ${label}`);
       await shoot(page, `${count}-services-${label}-overview`);
       // The busiest page (the gateway requires up to eight), and one with both upstreams and downstreams.
-      for (const name of new Set([names[0], names[Math.min(4, names.length - 1)]])) {
+      for (const name of new Set([0, Math.min(4, names.length - 1)].map((i) => names[i] ?? ''))) {
         await openService(page, name);
         await assertNoOverflow(page, `${name}'s page, ${label}`);
         await shoot(page, `${count}-services-${label}-${name}`);
       }
-      await page.evaluate(() => { location.hash = '#/graph'; });
+      await goTo(page, '#/graph');
       await page.waitForSelector('#whole-graph svg.graph', WAIT);
       await assertNoOverflow(page, `the whole graph, ${label}`);
       await shoot(page, `${count}-services-${label}-graph`);

@@ -210,7 +210,7 @@ export function request(routes: readonly RouteShape[], authorization: fc.Arbitra
 /** Authorization values: the given good ones for about half the requests, none or garbage for the rest. */
 export function authorizations(good: readonly string[]): fc.Arbitrary<string | null> {
   return fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom(...good.map((token) => `Bearer ${token}`)) },
+    { weight: 5, arbitrary: fc.constantFrom(...good.map((token) => `Bearer ${token}`)) },
     { weight: 2, arbitrary: fc.constant(null) },
     { weight: 2, arbitrary: fc.constantFrom('Bearer', 'Bearer ', 'Bearer x', `Bearer ${'a'.repeat(1100)}`, 'Basic YWRtaW46YWRtaW4=', 'bearer  x y', 'Token x', '', ...good.map((token) => `Bearer ${token}x`), ...good.map((token) => `bearer ${token}`)) },
     { weight: 1, arbitrary: headerText },

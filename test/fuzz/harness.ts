@@ -19,7 +19,12 @@ const FUZZ_RUNS = integerFromEnv('ROSTER_FUZZ_RUNS');
  * `examples` run first, every time: the failures the fuzzer found once, kept as regressions.
  */
 export function fuzzParameters<T>(runs: number, examples: T[] = []): fc.Parameters<T> {
-  return { seed: FUZZ_SEED, numRuns: FUZZ_RUNS ?? runs, examples };
+  return { seed: FUZZ_SEED, numRuns: fuzzRuns(runs), examples };
+}
+
+/** The runs a property makes: `runs`, or ROSTER_FUZZ_RUNS. */
+export function fuzzRuns(runs: number): number {
+  return FUZZ_RUNS ?? runs;
 }
 
 /** A plain request, for the examples a property always tries. */

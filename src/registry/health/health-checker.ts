@@ -70,6 +70,8 @@ export interface HealthCheckerInit {
   random?: () => number;
   /** Where an error thrown by `onEvent` is reported. */
   logger?: Logger;
+  /** Self-preservation: true while the expiry of `id` is held; its grace is looked at again an interval later. */
+  holdsExpiry?: (id: string) => boolean;
 }
 
 /** One tracked instance. A new `track` of the same id replaces the whole entry. */
@@ -97,6 +99,7 @@ export class HealthChecker {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #random: () => number;
+  readonly #holdsExpiry: (id: string) => boolean;
   readonly #entries = new Map<string, Entry>();
   readonly #rounds = new Set<Promise<void>>();
   #closed = false;
@@ -108,6 +111,7 @@ export class HealthChecker {
     this.#clock = init.clock ?? systemClock;
     this.#random = init.random ?? Math.random;
     this.#logger = init.logger ?? silentLogger;
+    this.#holdsExpiry = init.holdsExpiry ?? (() => false);
   }
 
   get size(): number {
@@ -308,12 +312,14 @@ export class HealthChecker {
   }
 
   /** A timer at criticalSince + graceMs, so expiry is on time rather than at the next round. */
-  #armGrace(entry: Entry): void {
+  #armGrace(entry: Entry, delayMs?: number): void {
     const since = entry.criticalSince ?? this.#clock.now();
-    const delay = Math.max(0, since + this.options.graceMs - this.#clock.now());
+    const delay = delayMs ?? Math.max(0, since + this.options.graceMs - this.#clock.now());
     entry.graceTimer = this.#clock.setTimeout(() => {
       entry.graceTimer = null;
-      this.#expire(entry);
+      // Held: still probed, still critical; expires at the first look after the hold ends.
+      if (this.#holdsExpiry(entry.id)) this.#armGrace(entry, this.options.intervalMs);
+      else this.#expire(entry);
     }, delay);
   }
 

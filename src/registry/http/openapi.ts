@@ -10,9 +10,11 @@ import { byUrlQuery, idParams, nameParams } from './v1-routes.js';
 
 type JsonSchema = Record<string, unknown>;
 
-/** What a request sends (before defaults and transforms) and what an answer holds (after). */
-const input = (schema: z.ZodType): JsonSchema => strip(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }));
-const output = (schema: z.ZodType): JsonSchema => strip(z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' }));
+/**
+ * What a request may send, and what an answer may hold: both as the schemas accept them (before
+ * defaults), so that a field an older registry leaves out is not described as required.
+ */
+const jsonSchemaOf = (schema: z.ZodType): JsonSchema => strip(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }));
 
 /** OpenAPI 3.1 takes JSON Schema 2020-12 as is; the dialect is declared once, at the top. */
 function strip(schema: JsonSchema): JsonSchema {
@@ -63,15 +65,15 @@ const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}
 const json = (schema: JsonSchema) => ({ content: { 'application/json': { schema } } });
 const answer = (description: string, schema: JsonSchema) => ({ description, ...json(schema) });
 const ERRORS = { default: answer('an error: `{ code, message }` (docs/api.md, "Error codes")', ref('Error')) };
-const READ_SCOPE = [{ bearer: [] }];
+const BEARER = [{ bearer: [] }];
 
 /** Path and query parameters from the routes' own zod objects. */
 function parameters(where: 'path' | 'query', schema: z.ZodObject): JsonSchema[] {
-  return Object.entries(schema.shape).map(([name, field]) => ({ name, in: where, required: true, schema: input(field as z.ZodType) }));
+  return Object.entries(schema.shape).map(([name, field]) => ({ name, in: where, required: true, schema: jsonSchemaOf(field as z.ZodType) }));
 }
 
 function operation(summary: string, scope: string, responses: Record<string, unknown>, extra: JsonSchema = {}): JsonSchema {
-  const security = scope === 'public' ? [] : READ_SCOPE;
+  const security = scope === 'public' ? [] : BEARER;
   return { summary, 'x-roster-scope': scope, security, ...extra, responses: { ...responses, ...ERRORS } };
 }
 
@@ -92,12 +94,12 @@ function paths(): JsonSchema {
       post: operation('TTL mode: "I am alive"', 'register', { 200: answer('the instance', ref('OneInstance')) }, { parameters: id }),
     },
     '/v1/services': {
-      get: operation('every service', 'read', { 200: answer('the services', output(z.object({ revision, services: z.array(serviceView) }))) }),
+      get: operation('every service', 'read', { 200: answer('the services', jsonSchemaOf(z.object({ revision, services: z.array(serviceView) }))) }),
     },
     '/v1/services/{name}': {
-      get: operation('one service', 'read', { 200: answer('the service', output(z.object({ revision, service: serviceView }))) }, { parameters: parameters('path', nameParams) }),
+      get: operation('one service', 'read', { 200: answer('the service', jsonSchemaOf(z.object({ revision, service: serviceView }))) }, { parameters: parameters('path', nameParams) }),
     },
-    '/v1/state': { get: operation('the whole catalog', 'read', { 200: answer('the catalog', output(watchSnapshotSchema)) }) },
+    '/v1/state': { get: operation('the whole catalog', 'read', { 200: answer('the catalog', jsonSchemaOf(watchSnapshotSchema)) }) },
     '/v1/health': { get: operation('the registry itself', 'public', { 200: answer('up', ref('Health')), 503: answer('stopping', ref('Health')) }) },
     '/v1/watch': { get: operation('a stream of changes (Server-Sent Events)', 'read', { 200: watchAnswer() }, { parameters: watchParameters() }) },
     '/v1/openapi.json': { get: operation('this document', 'read', { 200: answer('OpenAPI 3.1', { type: 'object' }) }) },
@@ -106,15 +108,15 @@ function paths(): JsonSchema {
 
 /** The stream's events are `snapshot` (the catalog) and `change`; SSE frames them as text. */
 function watchAnswer(): JsonSchema {
-  const events = { snapshot: output(watchSnapshotSchema), change: output(watchChangeSchema) };
+  const events = { snapshot: jsonSchemaOf(watchSnapshotSchema), change: jsonSchemaOf(watchChangeSchema) };
   return { description: 'text/event-stream: `snapshot` and `change` events, each `data:` one JSON object', content: { 'text/event-stream': { schema: { type: 'string' }, 'x-roster-events': events } } };
 }
 
 function watchParameters(): JsonSchema[] {
-  const names = input(z.array(serviceName));
+  const names = jsonSchemaOf(z.array(serviceName));
   return [
-    { name: 'since', in: 'query', required: false, schema: input(revision), description: 'a revision: send the changes after it' },
-    { name: 'Last-Event-ID', in: 'header', required: false, schema: input(revision), description: 'the same, as EventSource sends it; wins over since' },
+    { name: 'since', in: 'query', required: false, schema: jsonSchemaOf(revision), description: 'a revision: send the changes after it' },
+    { name: 'Last-Event-ID', in: 'header', required: false, schema: jsonSchemaOf(revision), description: 'the same, as EventSource sends it; wins over since' },
     { name: 'services', in: 'query', required: false, schema: { type: 'string' }, description: `comma-separated service names, each ${JSON.stringify(names.items)}` },
   ];
 }
@@ -129,12 +131,12 @@ export function openApiDocument(version: string): JsonSchema {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a Roster token: read, register or admin scope' } },
       schemas: {
-        RegisterRequest: input(registerRequestSchema),
-        RegisterResponse: output(registerResponse),
-        Instance: output(instanceViewSchema),
-        OneInstance: output(oneInstance),
-        Health: output(healthResponse),
-        Error: output(errorBody),
+        RegisterRequest: jsonSchemaOf(registerRequestSchema),
+        RegisterResponse: jsonSchemaOf(registerResponse),
+        Instance: jsonSchemaOf(instanceViewSchema),
+        OneInstance: jsonSchemaOf(oneInstance),
+        Health: jsonSchemaOf(healthResponse),
+        Error: jsonSchemaOf(errorBody),
       },
     },
   };

@@ -11,6 +11,7 @@ import { SIGN_IN_HEADERS, SIGN_IN_PAGE, dashboardRoutes, wantsPage } from './das
 import { frameworkErrors, renderErrors } from '../../shared/fastify-errors.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { v1Routes } from './v1-routes.js';
+import { openApiRoute } from './openapi.js';
 import { watchRoutes, type WatchRoutesOptions } from './watch-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { checkOption } from '../../protocol/errors.js';
@@ -123,6 +124,7 @@ export function buildRegistryServer(registry: RegistryApi, options: RegistryServ
   app.register(loginRoute({ authenticator, secureCookie: options.https !== undefined }), { logLevel: 'warn' });
   app.register(whoamiRoute({ authenticator }), { prefix: '/v1', logLevel: 'warn' });
   app.register(v1Routes(registry, options.version ?? '0.0.0', clock), { prefix: '/v1', logLevel: 'warn' });
+  app.register(openApiRoute(options.version ?? '0.0.0'), { prefix: '/v1', logLevel: 'warn' });
   app.register(watch.plugin, { prefix: '/v1', logLevel: 'warn' });
   app.register(sessionRoutes(registry), { prefix: '/v1', logLevel: 'warn' });
   app.register(metricsRoutes(metrics), { logLevel: 'warn' });

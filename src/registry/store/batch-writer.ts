@@ -3,7 +3,7 @@
 // finish: many registrations in one tick cost one transaction, and a slow store (etcd) gets
 // fewer, larger batches under load instead of a queue of small ones.
 import type { InstanceRecord } from '../catalog.js';
-import { emptyBatch, isEmptyBatch, type OutboxEntry, type RegistryStore, type StoreBatch } from './store.js';
+import { emptyBatch, isEmptyBatch, type OutboxEntry, type RegistryStore, type ServiceMaintenanceEntry, type StoreBatch } from './store.js';
 
 export class BatchWriter {
   readonly #store: RegistryStore;
@@ -13,6 +13,8 @@ export class BatchWriter {
   #batch: StoreBatch = emptyBatch();
   /** Instances changed since the last write: the record, or null when removed. The last word wins. */
   #instances = new Map<string, InstanceRecord | null>();
+  /** Services put in or out of maintenance since the last write; the last word wins. */
+  #serviceMaintenance = new Map<string, ServiceMaintenanceEntry | null>();
   #scheduled: Promise<void> | null = null;
   #lastWrite: Promise<void> = Promise.resolve();
 
@@ -31,6 +33,11 @@ export class BatchWriter {
   delete(id: string): void {
     this.#instances.delete(id);
     this.#instances.set(id, null);
+    this.#soon();
+  }
+
+  serviceMaintenance(service: string, entry: ServiceMaintenanceEntry | null): void {
+    this.#serviceMaintenance.set(service, entry);
     this.#soon();
   }
 
@@ -76,9 +83,11 @@ export class BatchWriter {
       if (record) batch.upserts.push(record);
       else batch.deletes.push(id);
     }
+    if (this.#serviceMaintenance.size > 0) batch.serviceMaintenance = [...this.#serviceMaintenance].map(([service, entry]) => ({ service, entry }));
     batch.revision = this.#revision();
     this.#batch = emptyBatch();
     this.#instances = new Map();
+    this.#serviceMaintenance = new Map();
     return batch;
   }
 }

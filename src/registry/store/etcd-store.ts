@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import { notLeader } from '../../protocol/errors.js';
-import { parseInstanceRow, parseOutboxRow, parseRowJson, type RowSource } from './rows.js';
+import { parseInstanceRow, parseOutboxRow, parseRowJson, parseServiceMaintenanceRow, type RowSource } from './rows.js';
 import { closedStoreError, type RegistryStore, type StoreBatch, type StoreSnapshot } from './store.js';
 
 /** etcd refuses transactions of more than 128 operations by default. */
@@ -14,10 +14,12 @@ export interface EtcdKeys {
   revision: string;
   instances: string;
   outbox: string;
+  /** Services in maintenance, one key each. */
+  serviceMaintenance: string;
 }
 
 export function etcdKeys(prefix: string): EtcdKeys {
-  return { revision: `${prefix}meta/revision`, instances: `${prefix}instances/`, outbox: `${prefix}outbox/` };
+  return { revision: `${prefix}meta/revision`, instances: `${prefix}instances/`, outbox: `${prefix}outbox/`, serviceMaintenance: `${prefix}service-maintenance/` };
 }
 
 export class EtcdStore implements RegistryStore {
@@ -44,10 +46,11 @@ export class EtcdStore implements RegistryStore {
 
   async load(): Promise<StoreSnapshot> {
     if (this.#closed) throw closedStoreError();
-    const [revision, instances, outbox] = await Promise.all([
+    const [revision, instances, outbox, serviceMaintenance] = await Promise.all([
       this.#client.get(this.#keys.revision).number(),
       this.#client.getAll().prefix(this.#keys.instances).strings(),
       this.#client.getAll().prefix(this.#keys.outbox).sort('Key', 'Ascend').strings(),
+      this.#client.getAll().prefix(this.#keys.serviceMaintenance).strings(),
     ]);
     this.#revision = Math.max(this.#revision, revision ?? 0);
     return {
@@ -56,6 +59,7 @@ export class EtcdStore implements RegistryStore {
       outbox: Object.keys(outbox)
         .sort()
         .map((key) => parseOutboxRow(this.#parseJson(key, outbox[key] as string), this.#source(key))),
+      serviceMaintenance: Object.entries(serviceMaintenance).map(([key, json]) => parseServiceMaintenanceRow(this.#parseJson(key, json), this.#source(key))),
     };
   }
 
@@ -76,6 +80,10 @@ export class EtcdStore implements RegistryStore {
       ...[...enqueued].map(([key, entry]) => this.#client.put(key).value(JSON.stringify(entry))),
       ...batch.deletes.map((id) => this.#client.delete().key(this.#instanceKey(id))),
       ...[...done].map((key) => this.#client.delete().key(key)),
+      ...(batch.serviceMaintenance ?? []).map(({ service, entry }) => {
+        const key = `${this.#keys.serviceMaintenance}${encodeURIComponent(service)}`;
+        return entry ? this.#client.put(key).value(JSON.stringify(entry)) : this.#client.delete().key(key);
+      }),
     ];
     for (let start = 0; start < ops.length; start += OPS_PER_TXN) {
       await this.#commit(ops.slice(start, start + OPS_PER_TXN));

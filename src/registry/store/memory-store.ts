@@ -1,7 +1,7 @@
 // Keeps the registry's state in this process only: for tests, and for users who want no disk.
 // A new Registry opened on the same MemoryStore object resumes as after a restart.
 import type { InstanceRecord } from '../catalog.js';
-import { closedStoreError, type OutboxEntry, type RegistryStore, type StoreBatch, type StoreSnapshot } from './store.js';
+import { closedStoreError, type OutboxEntry, type RegistryStore, type ServiceMaintenanceEntry, type StoreBatch, type StoreSnapshot } from './store.js';
 
 export class MemoryStore implements RegistryStore {
   readonly description = 'memory';
@@ -9,6 +9,7 @@ export class MemoryStore implements RegistryStore {
   #instances = new Map<string, InstanceRecord>();
   #outbox: Array<OutboxEntry & { seq: number }> = [];
   #seq = 0;
+  #serviceMaintenance = new Map<string, ServiceMaintenanceEntry>();
   #closed = false;
 
   get closed(): boolean {
@@ -21,6 +22,7 @@ export class MemoryStore implements RegistryStore {
       revision: this.#revision,
       instances: [...this.#instances.values()].map((record) => structuredClone(record)),
       outbox: this.#outbox.map(({ seq: _seq, ...entry }) => structuredClone(entry)),
+      serviceMaintenance: [...this.#serviceMaintenance.values()].map((entry) => ({ ...entry })),
     };
   }
 
@@ -30,6 +32,10 @@ export class MemoryStore implements RegistryStore {
     for (const record of batch.upserts) this.#instances.set(record.id, copyRecord(record));
     for (const entry of batch.enqueued) this.#outbox.push({ ...structuredClone(entry), seq: ++this.#seq });
     for (const id of batch.deletes) this.#instances.delete(id);
+    for (const { service, entry } of batch.serviceMaintenance ?? []) {
+      if (entry) this.#serviceMaintenance.set(service, { ...entry });
+      else this.#serviceMaintenance.delete(service);
+    }
     const done = new Set(batch.done.map(({ target, revision }) => `${revision} ${target}`));
     if (done.size > 0) this.#outbox = this.#outbox.filter((entry) => !done.has(`${entry.revision} ${entry.target}`));
   }

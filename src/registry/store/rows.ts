@@ -6,7 +6,7 @@ import { storeDamaged, type RosterError } from '../../protocol/errors.js';
 import { describeIssue } from '../../protocol/validation.js';
 import { instanceViewSchema } from '../../protocol/watch.js';
 import type { InstanceRecord } from '../catalog.js';
-import type { OutboxEntry } from './store.js';
+import type { OutboxEntry, ServiceMaintenanceEntry } from './store.js';
 
 const epochMs = z.number().finite();
 const revision = z.int().min(0);
@@ -35,6 +35,14 @@ const outboxEntrySchema = z.object({
   removed: patchEntries,
 }) satisfies z.ZodType<OutboxEntry>;
 
+const serviceMaintenanceSchema = z.object({
+  service: z.string(),
+  reason: z.string(),
+  since: z.iso.datetime(),
+  by: z.string().nullable(),
+  drainMs: z.int().min(0).nullable(),
+}) satisfies z.ZodType<ServiceMaintenanceEntry>;
+
 /** Where a row was read: the store's description and the row's key in it. */
 export interface RowSource {
   store: string;
@@ -54,6 +62,10 @@ export function parseRevisionRow(value: unknown, source: RowSource): number {
 
 export function parseOutboxRow(value: unknown, source: RowSource): OutboxEntry {
   return parseRow(outboxEntrySchema, value, source, 'queued patch');
+}
+
+export function parseServiceMaintenanceRow(value: unknown, source: RowSource): ServiceMaintenanceEntry {
+  return parseRow(serviceMaintenanceSchema, value, source, 'service maintenance');
 }
 
 /** JSON.parse, refusing text that is not JSON as a damaged row. */

@@ -11,8 +11,8 @@ import { damagedState, RosterError, schemaTooNew } from '../../protocol/errors.j
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { isSqliteDamage, missingTables, moveAside, quickCheckProblem, readStateRecord, shortOfRecord, tablesOf, writeStateRecord, type StateCounts } from '../../shared/sqlite-state.js';
 import type { InstanceRecord } from '../catalog.js';
-import { parseInstanceRow, parseOutboxRow, parseRowJson, type RowSource } from './rows.js';
-import { closedStoreError, type OutboxEntry, type RegistryStore, type StoreBatch, type StoreSnapshot } from './store.js';
+import { parseInstanceRow, parseOutboxRow, parseRowJson, parseServiceMaintenanceRow, type RowSource } from './rows.js';
+import { closedStoreError, type OutboxEntry, type RegistryStore, type ServiceMaintenanceEntry, type StoreBatch, type StoreSnapshot } from './store.js';
 
 /** How an operator starts afresh from damaged state (said in every refusal). */
 export const REGISTRY_RESET_REMEDY = '`roster registry --reset-data` (startRegistry({ resetData: true }))';
@@ -45,6 +45,7 @@ const SCHEMA = `
     removed TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS outbox_by_target ON outbox (target, revision);
+  CREATE TABLE IF NOT EXISTS service_maintenance (service TEXT PRIMARY KEY, entry TEXT NOT NULL);
 `;
 
 interface InstanceRow {
@@ -140,7 +141,10 @@ export class SqliteStore implements RegistryStore {
     const outbox = (this.#db.prepare('SELECT seq, target, revision, prev_revision, added, removed FROM outbox ORDER BY seq').all() as OutboxRow[]).map(
       (row) => this.#toEntry(row),
     );
-    return { revision, instances, outbox };
+    const serviceMaintenance = (this.#db.prepare('SELECT service, entry FROM service_maintenance').all() as Array<{ service: string; entry: string }>).map((row) =>
+      this.#toServiceMaintenance(row),
+    );
+    return { revision, instances, outbox, serviceMaintenance };
   }
 
   /** Opens with `open`; damaged state is refused, or with resetData moved aside for an empty file. */
@@ -174,6 +178,11 @@ export class SqliteStore implements RegistryStore {
     return parseOutboxRow({ ...entry, added: parseRowJson(row.added, source), removed: parseRowJson(row.removed, source) }, source);
   }
 
+  #toServiceMaintenance(row: { service: string; entry: string }): ServiceMaintenanceEntry {
+    const source: RowSource = { store: this.description, key: `service_maintenance/${row.service}`, refuse: this.#refuseRow };
+    return parseServiceMaintenanceRow(parseRowJson(row.entry, source), source);
+  }
+
   readonly #refuseRow = (key: string, problem: string): RosterError => damaged(this.#file, `the row ${key} does not parse: ${problem}`);
 
   #prepareWrites(): (batch: StoreBatch) => void {
@@ -183,12 +192,18 @@ export class SqliteStore implements RegistryStore {
     const remove = db.prepare('DELETE FROM instances WHERE id = ?');
     const enqueue = db.prepare('INSERT INTO outbox (target, revision, prev_revision, added, removed) VALUES (?, ?, ?, ?, ?)');
     const done = db.prepare('DELETE FROM outbox WHERE target = ? AND revision = ?');
+    const putMaintenance = db.prepare('INSERT INTO service_maintenance (service, entry) VALUES (?, ?) ON CONFLICT (service) DO UPDATE SET entry = excluded.entry');
+    const endMaintenance = db.prepare('DELETE FROM service_maintenance WHERE service = ?');
     return db.transaction((batch: StoreBatch) => {
       setRevision.run(batch.revision);
       for (const record of batch.upserts) upsert.run(record.id, JSON.stringify(record));
       for (const e of batch.enqueued) enqueue.run(e.target, e.revision, e.prevRevision, JSON.stringify(e.added), JSON.stringify(e.removed));
       for (const id of batch.deletes) remove.run(id);
       for (const { target, revision } of batch.done) done.run(target, revision);
+      for (const { service, entry } of batch.serviceMaintenance ?? []) {
+        if (entry) putMaintenance.run(service, JSON.stringify(entry));
+        else endMaintenance.run(service);
+      }
     });
   }
 }

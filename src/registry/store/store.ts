@@ -14,6 +14,16 @@ export interface OutboxEntry {
   removed: PatchEntry[];
 }
 
+/** A whole service in maintenance: it applies to every instance of the service, present and future. */
+export interface ServiceMaintenanceEntry {
+  service: string;
+  reason: string;
+  /** ISO time it began. */
+  since: string;
+  by: string | null;
+  drainMs: number | null;
+}
+
 /** Everything a store holds: what a restarted registry resumes from. */
 export interface StoreSnapshot {
   /** The last revision handed out; the next change gets a higher one. */
@@ -21,6 +31,8 @@ export interface StoreSnapshot {
   instances: InstanceRecord[];
   /** Undelivered patches, oldest first. */
   outbox: OutboxEntry[];
+  /** Services in maintenance; absent from a store that holds none. */
+  serviceMaintenance?: ServiceMaintenanceEntry[];
 }
 
 /** Changes to write together, atomically: inserts and updates first, then removals. */
@@ -31,6 +43,8 @@ export interface StoreBatch {
   enqueued: OutboxEntry[];
   /** Patches that no longer need delivering: delivered, or dropped with their subscriber. */
   done: Array<{ target: string; revision: number }>;
+  /** Services put in maintenance (the entry) or out of it (null). */
+  serviceMaintenance?: Array<{ service: string; entry: ServiceMaintenanceEntry | null }>;
 }
 
 /**
@@ -60,5 +74,5 @@ export function emptyBatch(): StoreBatch {
 }
 
 export function isEmptyBatch(batch: StoreBatch): boolean {
-  return batch.upserts.length + batch.deletes.length + batch.enqueued.length + batch.done.length === 0;
+  return batch.upserts.length + batch.deletes.length + batch.enqueued.length + batch.done.length + (batch.serviceMaintenance?.length ?? 0) === 0;
 }
