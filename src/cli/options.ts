@@ -20,6 +20,14 @@ export const parsePort = parseNumberAs(z.number({ error: 'a port number from 0 t
 export const parseMs = parseNumberAs(durationMs(0));
 export const parseCount = parseNumberAs(wholeNumber(1));
 
+/**
+ * commander's `outputError`: its usage errors ("error: unknown option '--x'") speak as the
+ * command does everywhere else, `roster: …`.
+ */
+export function rosterUsageError(text: string, write: (text: string) => void): void {
+  write(text.replace(/^error: /, 'roster: '));
+}
+
 /** Runs `stop` once on SIGINT, SIGTERM or SIGHUP (its terminal closed), then exits 0 (1 if stopping failed). */
 export function onShutdownSignal(stop: () => Promise<void>, log: (message: string) => void): void {
   let stopping = false;

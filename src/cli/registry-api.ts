@@ -12,6 +12,7 @@ import { DEFAULT_START_OPTIONS } from '../registry/options.js';
 import { readCaFile, trustingCa } from '../shared/exchange.js';
 import { terminalSafe, terminalSafeDeep, terminalSafeJson } from './terminal-text.js';
 import { ignoreOutputErrorsAfterHangup } from '../shared/hangup.js';
+import { rosterUsageError } from './options.js';
 
 /** Exit codes a script can rely on. */
 export const EXIT = {
@@ -104,16 +105,23 @@ export function apiCommand(name: string, io: CliIo): Command {
     .option('--token <secret>', 'token sent to the registry (default: ROSTER_TOKEN, else the admin.token of --data-dir for a registry on this machine)')
     .option('--data-dir <dir>', `the registry's data folder, where it keeps admin.token (default ${DEFAULT_DATA_DIR})`)
     .option('--json', 'print JSON instead of text')
-    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text), outputError: rosterUsageError })
     .exitOverride((error) => io.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage));
 }
 
-/** Runs a command's work, turning what it throws into a message on stderr and an exit code. */
-export async function runCommand(io: CliIo, work: () => Promise<void>): Promise<void> {
+/**
+ * Runs a command's work, turning what it throws into a message on stderr and an exit code; with
+ * --json, into `{ code, message }` on stdout, as a script that asked for JSON reads it.
+ */
+export async function runCommand(io: CliIo, work: () => Promise<void>, flags: Pick<ApiFlags, 'json'> = {}): Promise<void> {
   try {
     await work();
   } catch (error) {
     const known = error instanceof RosterError;
+    if (flags.json) {
+      printJson(io, known ? error.toJSON() : { code: 'INTERNAL', message: String((error as Error)?.message ?? error) });
+      return io.setExitCode(known ? exitCodeOf(error) : EXIT.registryError);
+    }
     // A registry's error may quote what was registered (a URL): shown inert.
     io.stderr.write(`roster: ${known ? terminalSafe(describeError(error)) : String((error as Error)?.stack ?? error)}\n`);
     io.setExitCode(known ? exitCodeOf(error) : EXIT.registryError);
@@ -126,7 +134,8 @@ export function registryUrl(flags: ApiFlags, env: CliIo['env']): string {
   const url = flags.registry ?? (fromEnv || DEFAULT_REGISTRY_URL);
   const source = flags.registry !== undefined ? '--registry' : 'ROSTER_REGISTRY_URL';
   if (!httpUrl.safeParse(url).success) throw invalidArgument(source, `an http:// or https:// URL, not "${url}"`);
-  return url.replace(/\/+$/, '');
+  // The registry's root: a URL copied from a /v1 answer (http://h:3000/v1) would call /v1/v1/….
+  return url.replace(/\/+$/, '').replace(/\/v1$/, '');
 }
 
 /**
@@ -201,15 +210,24 @@ export class RegistryCalls {
     return (await this.#send('DELETE', path)) as T;
   }
 
+  /** PUT with a JSON body. */
+  async put<T>(path: string, body: unknown): Promise<T> {
+    return (await this.#send('PUT', path, body)) as T;
+  }
+
   close(): Promise<void> {
     return this.#agent.close();
   }
 
-  async #send(method: 'GET' | 'DELETE', path: string): Promise<unknown> {
+  async #send(method: 'GET' | 'DELETE' | 'PUT', path: string, json?: unknown): Promise<unknown> {
     const response = await request(this.url + path, {
       method,
       dispatcher: this.#agent,
-      headers: this.#credential ? { authorization: `Bearer ${this.#credential.token}` } : {},
+      headers: {
+        ...(this.#credential ? { authorization: `Bearer ${this.#credential.token}` } : {}),
+        ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: json === undefined ? undefined : JSON.stringify(json),
       headersTimeout: REQUEST_TIMEOUT_MS,
       bodyTimeout: REQUEST_TIMEOUT_MS,
     }).catch((error: unknown) => {

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { depsCommand } from './commands/deps.js';
 import { deregisterCommand } from './commands/deregister.js';
+import { maintCommand } from './commands/maint.js';
 import { gradingCommand } from './commands/grading.js';
 import { lsCommand } from './commands/ls.js';
 import { watchCommand } from './commands/watch.js';
@@ -11,6 +12,7 @@ import { logCommand } from './commands/log.js';
 import { portalCommand } from './commands/portal.js';
 import { registryCommand } from './commands/registry.js';
 import { upCommand } from './commands/up.js';
+import { rosterUsageError } from './options.js';
 
 const program = new Command('roster')
   .description('Roster: a service registry for Node.js')
@@ -26,5 +28,8 @@ program.addCommand(lsCommand());
 program.addCommand(watchCommand());
 program.addCommand(depsCommand());
 program.addCommand(deregisterCommand());
+program.addCommand(maintCommand());
+// Usage errors speak as every other message of the command does: "roster: …", not "error: …".
+for (const command of [program, ...program.commands]) command.configureOutput({ outputError: rosterUsageError });
 
 await program.parseAsync(process.argv);

@@ -37,15 +37,59 @@ export function routingOf(metadata: unknown): Routing {
   };
 }
 
+/** Distinct filters remembered per service before they are all forgotten. */
+const MAX_FILTERS_PER_SERVICE = 64;
+
+/** The candidates of one filter, with what each strategy needs to pick among them quickly. */
+export interface CandidateSet {
+  list: readonly Candidate[];
+  /** Running sums of the weights, for a weighted draw by binary search. */
+  cumulative: number[];
+  /** Smooth weighted round-robin scores, by position in `list`. */
+  scores: number[];
+  /** Plain round-robin's next position, used when all weights are equal. */
+  turn: number;
+  equalWeights: boolean;
+}
+
+export function candidateSet(list: readonly Candidate[]): CandidateSet {
+  const cumulative: number[] = [];
+  let total = 0;
+  for (const candidate of list) cumulative.push((total += candidate.routing.weight));
+  const equalWeights = list.every((candidate) => candidate.routing.weight === list[0]?.routing.weight);
+  return { list, cumulative, scores: list.map(() => 0), turn: 0, equalWeights };
+}
+
 /** Weighted random: `draw` in [0, 1) falls in one candidate's share of the total weight. */
-export function pickWeighted(candidates: readonly Candidate[], draw: number): string | undefined {
-  const total = candidates.reduce((sum, candidate) => sum + candidate.routing.weight, 0);
-  let point = draw * total;
-  for (const candidate of candidates) {
-    point -= candidate.routing.weight;
-    if (point < 0) return candidate.url;
+export function pickWeighted(set: CandidateSet, draw: number): string | undefined {
+  const point = draw * (set.cumulative.at(-1) ?? 0);
+  // The first running sum above the point.
+  let low = 0;
+  let high = set.list.length - 1;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if ((set.cumulative[middle] as number) > point) high = middle;
+    else low = middle + 1;
   }
-  return candidates.at(-1)?.url;
+  return set.list[low]?.url;
+}
+
+/**
+ * Smooth weighted round-robin (as nginx does it): each turn every candidate gains its weight and
+ * the heaviest, which then loses the total, is picked. Equal weights give plain round-robin, in
+ * order (taken as a turn counter: O(1)); 5 and 1 give a a a b a a rather than five a in a row.
+ * Restarts when the view changes.
+ */
+export function nextTurn(set: CandidateSet): string {
+  const { list, scores } = set;
+  if (set.equalWeights) return (list[set.turn++ % list.length] as Candidate).url;
+  let best = 0;
+  for (let i = 0; i < list.length; i++) {
+    scores[i] = (scores[i] as number) + (list[i] as Candidate).routing.weight;
+    if ((scores[i] as number) > (scores[best] as number)) best = i;
+  }
+  scores[best] = (scores[best] as number) - (set.cumulative.at(-1) as number);
+  return (list[best] as Candidate).url;
 }
 
 /** What changed for one service, as a net difference. */
@@ -64,8 +108,8 @@ export class ProviderCache {
   readonly #views = new Map<string, Set<string>>();
   /** The views as arrays for pick(), built on demand and dropped when a view changes. */
   readonly #arrays = new Map<string, string[]>();
-  /** Smooth weighted round-robin: each service's instances' current scores. */
-  readonly #smooth = new Map<string, Map<string, number>>();
+  /** Per service, the candidates of each filter asked for; dropped when the view or a routing changes. */
+  readonly #sets = new Map<string, Map<string, CandidateSet>>();
   /** Routing per service and URL, kept after an instance leaves the view: a patch that adds it back carries none. */
   readonly #routing = new Map<string, Map<string, Routing>>();
   readonly #strategy: Strategy;
@@ -90,12 +134,12 @@ export class ProviderCache {
    * do weigh 0. Instances in the caller's zone go first when any of them qualifies.
    */
   pick(service: string, filter: PickFilter = {}): string | undefined {
-    const candidates = this.#candidates(service, filter);
-    if (candidates.length === 0) return undefined;
+    const set = this.#candidates(service, filter);
+    if (set.list.length === 0) return undefined;
     const strategy = filter.strategy ?? this.#strategy;
-    if (strategy === 'random') return candidates[Math.floor(this.#random() * candidates.length)]?.url;
-    if (strategy === 'weighted') return pickWeighted(candidates, this.#random());
-    return this.#nextTurn(service, candidates);
+    if (strategy === 'random') return set.list[Math.floor(this.#random() * set.list.length)]?.url;
+    if (strategy === 'weighted') return pickWeighted(set, this.#random());
+    return nextTurn(set);
   }
 
   /** What routing knows of an instance: from its metadata when a view of it came, else the defaults. */
@@ -110,12 +154,26 @@ export class ProviderCache {
       let known = this.#routing.get(service);
       if (!known) this.#routing.set(service, (known = new Map()));
       known.set(url, routingOf(metadata));
-      this.#smooth.delete(service);
+      this.#sets.delete(service);
     }
   }
 
+  /** The candidates of one filter, built once per view (a pick is then O(1), or O(log n) weighted). */
+  #candidates(service: string, filter: PickFilter): CandidateSet {
+    let sets = this.#sets.get(service);
+    if (!sets) this.#sets.set(service, (sets = new Map()));
+    const key = JSON.stringify([filter.tags ?? [], filter.zone ?? null]);
+    let set = sets.get(key);
+    if (!set) {
+      // Callers name a few filters; a flood of distinct ones must not grow memory without bound.
+      if (sets.size >= MAX_FILTERS_PER_SERVICE) sets.clear();
+      sets.set(key, (set = candidateSet(this.#eligible(service, filter))));
+    }
+    return set;
+  }
+
   /** Passing instances that carry every tag and weigh more than 0; those of the zone alone when there are any. */
-  #candidates(service: string, { tags = [], zone }: PickFilter): Candidate[] {
+  #eligible(service: string, { tags = [], zone }: PickFilter): Candidate[] {
     const eligible: Candidate[] = [];
     for (const url of this.#array(service)) {
       const routing = this.routing(service, url);
@@ -124,27 +182,6 @@ export class ProviderCache {
     if (zone === undefined) return eligible;
     const local = eligible.filter((candidate) => candidate.routing.zone === zone);
     return local.length > 0 ? local : eligible;
-  }
-
-  /**
-   * Smooth weighted round-robin (as nginx does it): each turn every candidate gains its weight and
-   * the heaviest, which then loses the total, is picked. Equal weights give plain round-robin, in
-   * order; 5 and 1 give a a b a a a rather than five a in a row. Restarts when the view changes.
-   */
-  #nextTurn(service: string, candidates: readonly Candidate[]): string {
-    let current = this.#smooth.get(service);
-    if (!current) this.#smooth.set(service, (current = new Map()));
-    let total = 0;
-    let best: Candidate = candidates[0] as Candidate;
-    let bestScore = -Infinity;
-    for (const candidate of candidates) {
-      const score = (current.get(candidate.url) ?? 0) + candidate.routing.weight;
-      current.set(candidate.url, score);
-      total += candidate.routing.weight;
-      if (score > bestScore) [best, bestScore] = [candidate, score];
-    }
-    current.set(best.url, bestScore - total);
-    return best.url;
   }
 
   /** Applies a patch's entries; services this client does not require are ignored. */
@@ -186,7 +223,7 @@ export class ProviderCache {
     const changes: ServiceChange[] = [];
     for (const [service, { added, removed }] of deltas) {
       this.#arrays.delete(service);
-      this.#smooth.delete(service);
+      this.#sets.delete(service);
       if (added.size > 0 || removed.size > 0) changes.push({ service, added: [...added], removed: [...removed] });
     }
     return changes;

@@ -220,11 +220,25 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   }
 
   /**
+   * Puts this instance in maintenance (`on`), or ends it, before a deploy for example: its
+   * dependents are told `Removed` at once, or after `drainMs` for the work in flight; it stays
+   * registered, and re-registering does not end it. Resolves with the instance as stored.
+   */
+  async maintenance(on: boolean, options: { reason?: string; drainMs?: number } = {}): Promise<InstanceView> {
+    if (this.options.protocol === 'course') throw invalidRequest("maintenance needs Roster's protocol; the course's registry has none");
+    const path = `/v1/instances/${encodeURIComponent(this.id)}/maintenance`;
+    const body = { reason: options.reason ?? 'maintenance', ...(options.drainMs === undefined ? {} : { drainMs: options.drainMs }) };
+    const answer = on ? await this.#http.send('PUT', path, { json: body }) : await this.#http.send('DELETE', path);
+    return (expectStatus(answer, [200]) as { instance: InstanceView }).instance;
+  }
+
+  /**
    * A passing instance URL of `service` that carries every tag asked for, of the caller's zone when
    * one of them is (`zone`, default this client's), chosen by the strategy (default the client's);
    * throws NO_PROVIDER when none.
    */
   provider(service: string, options: ProviderOptions = {}): string {
+    if (options.tags !== undefined && !Array.isArray(options.tags)) throw invalidRequest(`provider(): tags must be a list of strings, not ${JSON.stringify(options.tags)}`);
     const filter = { tags: options.tags, zone: options.zone ?? this.options.zone ?? undefined, strategy: options.strategy };
     const url = this.#cache.pick(service, filter);
     if (url !== undefined) return url;
@@ -473,7 +487,9 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   /** A patch came after one we never saw: apply nothing, rebuild from full state instead. */
   #repairGap(patch: Patch): void {
     this.#wantedRevision = Math.max(this.#wantedRevision, patch.Revision ?? 0);
-    this.options.logger.info(`missed a patch before revision ${patch.Revision} (have ${this.#lastRevision}); reading the registry's state`);
+    // Before the first view (a patch that overtook the registration's answer) nothing was missed.
+    const level = this.#lastRevision === 0 ? 'debug' : 'info';
+    this.options.logger[level](`missed a patch before revision ${patch.Revision} (have ${this.#lastRevision}); reading the registry's state`);
     this.#startRepair();
   }
 
@@ -537,7 +553,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     this.#lastRevision = change.revision;
     this.#cache.learn([change.instance]);
     const entries = [{ Name: change.instance.service, URL: change.instance.url }];
-    const visible = (change.type === 'registered' || change.type === 'passing') && change.instance.health === 'passing';
+    const visible = (change.type === 'registered' || change.type === 'passing') && inRotation(change.instance);
     this.#applyEntries({ Added: visible ? entries : [], Removed: visible ? [] : entries }, change.revision);
   }
 
@@ -718,11 +734,16 @@ function providerUrls(providers: Record<string, ProviderView[] | undefined>): Ma
   return new Map(Object.entries(providers).map(([service, list]) => [service, (list ?? []).map((p) => p.url)]));
 }
 
+/** Passing and not in maintenance (or still draining): what dependents may call. */
+function inRotation(instance: InstanceView): boolean {
+  return instance.health === 'passing' && (!instance.maintenance || instance.maintenance.draining);
+}
+
 /** Passing instance URLs per service: the view a full state gives. */
 function passingUrls(instances: readonly InstanceView[]): Map<string, string[]> {
   const views = new Map<string, string[]>();
   for (const instance of instances) {
-    if (instance.health !== 'passing') continue;
+    if (!inRotation(instance)) continue;
     const urls = views.get(instance.service);
     if (urls) urls.push(instance.url);
     else views.set(instance.service, [instance.url]);

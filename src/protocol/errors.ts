@@ -10,6 +10,7 @@ export const ErrorCodes = {
   NOT_OWNER: { status: 409, retryable: false },
   URL_NOT_ALLOWED: { status: 422, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
+  URI_TOO_LONG: { status: 414, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   LIMIT_REACHED: { status: 429, retryable: true },
   RATE_LIMITED: { status: 429, retryable: true },
@@ -106,6 +107,10 @@ export function routeNotFound(method: string, path: string, hint = ''): RosterEr
 }
 
 /** Something other than a route, an instance or a service is missing (a student, a switched-off API). */
+export function uriTooLong(): RosterError {
+  return new RosterError('URI_TOO_LONG', 'the path is too long: a path segment is longer than this server takes');
+}
+
 export function notFound(message: string): RosterError {
   return new RosterError('NOT_FOUND', message);
 }
@@ -148,7 +153,7 @@ export function instanceNotFoundAt(url: string): RosterError {
 }
 
 export function serviceNotFound(name: string): RosterError {
-  return new RosterError('SERVICE_NOT_FOUND', `no instance of service "${name}" is registered`);
+  return new RosterError('SERVICE_NOT_FOUND', `no service "${name}" is registered or required`);
 }
 
 /** Neither registered nor required by anything: `advice` says where to look. */

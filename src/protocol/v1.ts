@@ -137,6 +137,11 @@ export interface RegistryHealthResponse {
   role: 'single' | 'leader' | 'follower';
   /** Cluster mode: the URL of the node that leads (null while none is elected). */
   leader?: string | null;
+  /**
+   * Whether the registry suspects itself (many instances turned critical at once) and holds
+   * their removal; `since` is ISO time. Absent on a cluster node that does not lead.
+   */
+  selfPreservation?: { active: boolean; since: string | null; reason: string | null };
 }
 
 /** Every /v1 error travels as this body with a 4xx or 5xx status. */

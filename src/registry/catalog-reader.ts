@@ -35,10 +35,13 @@ export class CatalogReader implements CatalogReads {
     return this.#catalog.serviceNames().map((name) => serviceView(this.#catalog, name));
   }
 
-  /** SERVICE_NOT_FOUND when the service has no instance (being only required is not enough). */
+  /**
+   * As `services()` lists it: a service only required, with no instance, is found with no
+   * instances; SERVICE_NOT_FOUND when nothing registers or requires it.
+   */
   service(name: string): ServiceView {
     const view = serviceView(this.#catalog, name);
-    if (view.instances.length === 0) throw serviceNotFound(name);
+    if (view.instances.length === 0 && view.requiredBy.length === 0) throw serviceNotFound(name);
     return view;
   }
 }

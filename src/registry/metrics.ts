@@ -67,6 +67,20 @@ function defineScrapeGauges(metrics: MetricsRegistry, registry: RegistryApi, opt
     },
   });
   new Gauge({
+    name: 'roster_instances_in_maintenance',
+    help: 'Instances in maintenance (their own or their service\'s), by service; services with none are left out.',
+    labelNames: ['service'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const record of registry.instances()) {
+        if (record.maintenance) counts.set(record.service, (counts.get(record.service) ?? 0) + 1);
+      }
+      for (const [service, count] of counts) this.set({ service }, count);
+    },
+  });
+  new Gauge({
     name: 'roster_notification_queue_depth',
     help: `Patches waiting for delivery per subscriber (update URL), including the one being sent; beyond limits.maxMetricSeries the shallowest queues are summed under subscriber="${OTHER}".`,
     labelNames: ['subscriber'] as const,
@@ -94,12 +108,35 @@ function defineScrapeGauges(metrics: MetricsRegistry, registry: RegistryApi, opt
     },
   });
   if (options.rejections) defineRejections(metrics, options.rejections);
+  defineSelfPreservation(metrics, registry);
   new Gauge({
     name: 'roster_revision',
     help: 'Current revision of the catalog.',
     registers,
     collect() {
       this.set(registry.revision);
+    },
+  });
+}
+
+/** Read at scrape time from the node that probes; 0 on a node that does not. */
+function defineSelfPreservation(metrics: MetricsRegistry, registry: RegistryApi): void {
+  const registers = [metrics];
+  new Gauge({
+    name: 'roster_self_preservation_active',
+    help: '1 while the registry suspects itself (many instances turned critical at once) and holds their removal, else 0.',
+    registers,
+    collect() {
+      this.set(registry.selfPreservation?.()?.active ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'roster_self_preservation_activations_total',
+    help: 'Times self-preservation started since this node began probing.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(registry.selfPreservation?.()?.activations ?? 0);
     },
   });
 }

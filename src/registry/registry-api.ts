@@ -9,6 +9,7 @@ import type { HealthEvent } from './health/health-checker.js';
 import type { NotifierEvent } from './notify/notifier.js';
 import type { RegistryOptions } from './options.js';
 import type { SessionConnection } from './health/sessions.js';
+import type { MaintenanceHost } from './maintenance.js';
 import type { SelfPreservationState, SelfPreservationStatus } from './health/self-preservation.js';
 
 /** Emitted as 'change' after every change of the catalog, with the revision it made. */
@@ -64,9 +65,11 @@ export interface RegistryApi extends EventEmitter<RegistryEvents>, CatalogReads 
   /** Bytes of every undelivered patch (limits.outboxBytesTotal bounds them); absent on a node that does not deliver. */
   notificationBytes?(): number;
   /** Whether removals are held because many instances turned critical at once; absent on a node that does not probe. */
-  selfPreservation?(): SelfPreservationStatus;
+  selfPreservation?(): SelfPreservationStatus | undefined;
   /** Session liveness (GET /v1/instances/{id}/session); absent where sessions are not held (cluster mode). */
   readonly sessions?: SessionHost;
+  /** Maintenance (PUT/DELETE …/maintenance); in cluster mode the leader's. */
+  readonly maintenance?: MaintenanceHost;
 }
 
 /** What the session routes need of a registry. */

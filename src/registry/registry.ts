@@ -454,8 +454,10 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
   #onSelfPreservation(event: SelfPreservationEvent): void {
     const ids = event.type === 'started' ? event.restored : event.stillCritical;
     for (const id of ids) {
-      const record = this.#touch(id);
-      if (!record) continue;
+      const record = this.#catalog.get(id);
+      // One in maintenance is out of its dependents' view either way.
+      if (!record || (record.maintenance && !record.maintenance.draining)) continue;
+      this.#touch(record);
       const [added, removed] = event.type === 'started' ? [[entry(record)], []] : [[], [entry(record)]];
       this.#notifyDependents(record.service, added, removed, record.revision);
     }
@@ -466,13 +468,10 @@ export class Registry extends EventEmitter<RegistryEvents> implements RegistryAp
   }
 
   /** A new revision for `id` with nothing else changed, so that a patch about it is not taken for one already seen. */
-  #touch(id: string): InstanceRecord | undefined {
-    const current = this.#catalog.get(id);
-    if (!current) return undefined;
-    const record = { ...current, revision: this.#catalog.revision + 1 };
+  #touch(record: InstanceRecord): void {
+    record.revision = this.#catalog.revision + 1;
     this.#catalog.put(record);
     this.#writer?.upsert(record);
-    return record;
   }
 
   #onNotifierEvent(event: NotifierEvent): void {

@@ -21,6 +21,8 @@ export interface RunningService {
   server: Server;
   /** Drain, deregister, stop listening, close the client, then run onShutdown; does not exit. Idempotent. */
   close(): Promise<void>;
+  /** Puts this service's instance in maintenance, or ends it (client.maintenance()): e.g. before a deploy. */
+  maintenance: RegistryClient['maintenance'];
 }
 
 export async function startService(options: StartServiceOptions): Promise<RunningService> {
@@ -45,7 +47,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     forgetSignals();
     await stop();
   });
-  return { url: client.options.url, port, client, server, close };
+  return { url: client.options.url, port, client, server, close, maintenance: (on, maintenanceOptions) => client.maintenance(on, maintenanceOptions) };
 }
 
 /** close() stops the service, then runs the app's onShutdown, once; a handled signal does the same, then exits. */

@@ -8,9 +8,11 @@ import {
   internal,
   invalidJson,
   invalidRequest,
+  methodNotAllowed,
   payloadTooLarge,
   routeNotFound,
   unsupportedMediaType,
+  uriTooLong,
 } from '../protocol/errors.js';
 
 export interface ErrorRenderingOptions {
@@ -22,7 +24,10 @@ export interface ErrorRenderingOptions {
   bodyLimitBytes?: number;
   /** The option that sets the body limit (`maxBodyBytes`), named in PAYLOAD_TOO_LARGE too. */
   bodyLimitName?: string;
-  /** Also answers unknown routes (NOT_FOUND), with this hint after the path. Off in sub-scopes. */
+  /**
+   * Also answers unknown routes (NOT_FOUND), with this hint after the path, and a known path
+   * asked with a method it does not take (METHOD_NOT_ALLOWED, with `Allow`). Off in sub-scopes.
+   */
   notFound?: { hint?: string };
   /** Answers some errors another way (the dashboard's sign-in page); undefined renders as usual. */
   override?: (error: RosterError, request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
@@ -41,8 +46,36 @@ export function renderErrors(app: FastifyInstance, options: ErrorRenderingOption
   });
   if (options.notFound) {
     const hint = options.notFound.hint ?? '';
-    app.setNotFoundHandler((request, reply) => send(reply, routeNotFound(request.method, pathOf(request), hint)));
+    const methodsOf = collectRouteMethods(app);
+    app.setNotFoundHandler((request, reply) => {
+      const path = pathOf(request);
+      const allowed = methodsOf(path);
+      if (allowed.length === 0) return send(reply, routeNotFound(request.method, path, hint));
+      void reply.header('allow', allowed.join(', '));
+      return send(reply, methodNotAllowed(`method ${request.method} is not allowed on ${path}; it takes ${allowed.join(', ')}${hint}`));
+    });
   }
+}
+
+/**
+ * Records the methods of every route added from now on (fastify's onRoute hook), and returns
+ * the methods that a request path would have been answered with: none for an unknown path.
+ */
+function collectRouteMethods(app: FastifyInstance): (path: string) => string[] {
+  const routes: Array<{ pattern: RegExp; methods: string[] }> = [];
+  app.addHook('onRoute', (route) => {
+    routes.push({ pattern: routePattern(route.url ?? route.path ?? ''), methods: [route.method].flat().map(String) });
+  });
+  return (path) => [...new Set(routes.filter((route) => route.pattern.test(path)).flatMap((route) => route.methods))].sort();
+}
+
+/** `/v1/instances/:id` → a regular expression that the request's path matches. */
+function routePattern(url: string): RegExp {
+  const escaped = url
+    .split('/')
+    .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${escaped}/?$`);
 }
 
 /**
@@ -61,6 +94,8 @@ const FASTIFY_CODES: Record<string, (options: ErrorRenderingOptions) => RosterEr
   FST_ERR_CTP_BODY_TOO_LARGE: (options) => payloadTooLarge(options.bodyLimitBytes, 'the body', options.bodyLimitName),
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () => unsupportedMediaType(),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => invalidRequest('Content-Length does not match the body'),
+  // A path segment longer than the router takes: answered as what it is, without echoing it back.
+  FST_ERR_MAX_PARAM_LENGTH: () => uriTooLong(),
 };
 
 /** The RosterError a failed request answers with; `internal` is true for our own bugs. */

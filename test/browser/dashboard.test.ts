@@ -12,6 +12,10 @@ import { RecordingService } from '../helpers/recording-service.js';
 
 // Critical after one failed probe, gone 1.5 s later: the whole life of an instance in seconds.
 const HEALTH = { intervalMs: 200, timeoutMs: 200, attempts: 1, retryDelayMs: 50, graceMs: 1500 };
+/** The little of the page's DOM these tests read in the page (they compile without the DOM's types). */
+declare const document: { querySelector(selector: string): unknown; querySelectorAll(selector: string): { length: number }; documentElement: { scrollWidth: number; clientWidth: number } };
+declare const location: { hash: string };
+
 const WAIT = { timeout: 10_000 };
 // A straight arrow has a bounding box of height 0, which Playwright counts as hidden.
 const ATTACHED = { ...WAIT, state: 'attached' } as const;
@@ -86,12 +90,12 @@ async function openService(page: Page, name: string): Promise<void> {
 
 /** Moves the page to another of its own addresses (a fragment): no reload. */
 async function goTo(page: Page, hash: string): Promise<void> {
-  await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
+  await page.evaluate((fragment) => { location.hash = fragment; }, hash);
 }
 
 /** Waits until `count` elements match `selector`. */
 async function waitForCount(page: Page, selector: string, count: number): Promise<void> {
-  await page.waitForFunction(`document.querySelectorAll(${JSON.stringify(selector)}).length === ${count}`, undefined, WAIT);
+  await page.waitForFunction(([s, n]) => document.querySelectorAll(s).length === n, [selector, count] as const, WAIT);
 }
 
 async function attributeOf(page: Page, selector: string, name: string): Promise<string[]> {
@@ -129,7 +133,7 @@ test('a service appears, turns critical, then disappears, live; its page shows w
     node('GradingService', '[data-broken="true"]'),
     'path.edge.broken[data-from="GradingService"][data-to="LogService"]',
   ];
-  await page.waitForFunction(`${JSON.stringify(whileCritical)}.every((selector) => document.querySelector(selector) !== null)`, undefined, WAIT);
+  await page.waitForFunction((selectors) => selectors.every((selector) => document.querySelector(selector) !== null), whileCritical, WAIT);
 
   await page.waitForSelector(row(log.url), { ...WAIT, state: 'detached' });
   // Still required, so still shown: with no instance at all, and its dependent still cut off.
@@ -272,7 +276,7 @@ async function seedCatalog(t: TestContext, url: string, count: number): Promise<
 
 /** The page is no wider than the window: nothing scrolls sideways but inside its own box. */
 async function assertNoOverflow(page: Page, what: string): Promise<void> {
-  const { scrollWidth, clientWidth } = await page.evaluate<{ scrollWidth: number; clientWidth: number }>('({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth })');
+  const { scrollWidth, clientWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth }));
   assert.ok(scrollWidth <= clientWidth, `${what}: the page is ${scrollWidth} px wide in a ${clientWidth} px window`);
 }
 
@@ -313,7 +317,7 @@ for (const count of [3, 30, 100]) {
   });
 }
 
-test('the hooks show what a registry reports beyond today\'s fields: a self-preservation banner, maintenance and weight', async (t) => {
+test('a registry that reports self-preservation, maintenance and weights: a banner and two more columns', async (t) => {
   const { url } = await startTestRegistry(t);
   await registerV1(url, { service: 'LogService', url: 'http://127.0.0.1:9/log', ttlMs: 60_000 });
   const page = await browser.newPage();
@@ -321,12 +325,13 @@ test('the hooks show what a registry reports beyond today\'s fields: a self-pres
   // A registry that reports more than this one does: its answers, with the extra fields added.
   await page.route(/\/v1\/health$/, async (route) => {
     const health = await (await route.fetch()).json();
-    await route.fulfill({ json: { ...health, selfPreservation: { reason: '3 of 4 instances failed within one probe interval' } } });
+    await route.fulfill({ json: { ...health, selfPreservation: { active: true, since: new Date().toISOString(), reason: '3 of 4 instances failed within one probe interval' } } });
   });
   await page.route(/\/v1\/watch(\?|$)/, (route) => route.fulfill({ status: 404, json: { code: 'NOT_FOUND', message: 'no watch' } }));
   await page.route(/\/v1\/state$/, async (route) => {
     const state = await (await route.fetch()).json();
-    state.instances = state.instances.map((i: object) => ({ ...i, weight: 3, maintenance: { reason: 'deploy' } }));
+    const maintenance = { reason: 'deploy', since: new Date().toISOString(), by: 'admin', scope: 'instance', drainUntil: null, draining: false };
+    state.instances = state.instances.map((i: object) => ({ ...i, weight: 3, maintenance }));
     await route.fulfill({ json: state });
   });
   await page.goto(`${url}/login?token=${ADMIN_TOKEN}`);
@@ -334,7 +339,7 @@ test('the hooks show what a registry reports beyond today\'s fields: a self-pres
   assert.match(await page.locator('#banner').textContent() ?? '', /3 of 4 instances failed/);
   await openService(page, 'LogService');
   await page.waitForSelector('td.maintenance', WAIT);
-  assert.equal(await page.locator('td.maintenance').textContent(), 'on: deploy');
+  assert.match(await page.locator('td.maintenance').textContent() ?? '', /^deploy · since \d{1,2}:\d{2}:\d{2}.* by admin$/);
   assert.equal(await page.locator('td.weight').textContent(), '3');
   assert.equal(await page.locator('table.instances th', { hasText: 'actions' }).count(), 0);
 });

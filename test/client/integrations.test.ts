@@ -5,7 +5,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import express from 'express';
 import type { ChangeEvent } from '../../src/client/index.js';
 import { rosterFastify } from '../../src/client/integrations/fastify.js';
@@ -108,4 +108,19 @@ test('express: the middleware answers inside the app, attach() registers on list
   await provider.roster.stop();
   const [change] = await changed;
   assert.deepEqual(change.removed, [provider.roster.client.options.url]);
+});
+
+test('importing the client and both integrations loads neither framework', async () => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const script = `
+    import { createRequire } from 'node:module';
+    await import('./src/client/index.ts');
+    await import('./src/client/integrations/fastify.ts');
+    await import('./src/client/integrations/express.ts');
+    const cache = Object.keys(createRequire(import.meta.url).cache);
+    console.log(cache.filter((file) => /node_modules[\\\\/](fastify|express)[\\\\/]/.test(file)).length);`;
+  const root = new URL('../../', import.meta.url);
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root });
+  assert.equal(stdout.trim(), '0');
 });

@@ -94,6 +94,7 @@ test('roster up starts all four parts in order, each with its own token; Ctrl-C 
   assert.deepEqual(services.services.filter((s) => s.passing > 0).map((s) => s.name).sort(), ['GradingService', 'LogService', 'Portal']);
 
   await stopUp(up);
+  assert.throws(() => readFileSync(join(dataDir, 'up.pids')), /ENOENT/, 'a clean stop forgets the parts it started');
   for (const service of ['Portal', 'GradingService', 'LogService']) {
     assert.match(up.output, new RegExp(`\\[registry\\].*instance deregistered service=${service}`));
   }
@@ -228,4 +229,69 @@ test('roster up refuses a tokens file it cannot read, naming it', { timeout: 30_
   const [code] = await up.exited;
   assert.equal(code, 1);
   assert.match(up.output, new RegExp(`the tokens file ${join(dataDir, 'tokens.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not valid JSON`));
+});
+
+/** Ended, or a zombie nobody reaps: the parts of a killed `roster up` are no one's children here. */
+function hasExited(pid: number): boolean {
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+    return state === 'Z' || state === 'X';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Resolves once `pid` has exited. Node has no exit event for a process it did not start (no
+ * pidfd), so this re-reads /proc at each turn until the state changes, up to `timeoutMs`.
+ */
+async function exitOf(pid: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!hasExited(pid)) {
+    if (performance.now() > deadline) throw new Error(`process ${pid} still runs after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function upPids(dataDir: string): Array<{ part: string; pid: number; port: number }> {
+  return (JSON.parse(readFileSync(join(dataDir, 'up.pids'), 'utf8')) as { parts: Array<{ part: string; pid: number; port: number }> }).parts;
+}
+
+test('the parts of roster up stop by themselves when roster up is killed with kill -9', { timeout: 90_000 }, async (t) => {
+  const dataDir = scratchDir(t, 'roster-up-');
+  const p = await ports();
+  const up = await startUp(t, p, dataDir);
+  const parts = upPids(dataDir);
+  assert.deepEqual(parts.map((entry) => [entry.part, entry.port]), [['registry', p.registry], ['log', p.log], ['grading', p.grading], ['portal', p.portal]]);
+  t.after(() => {
+    for (const { pid } of parts) if (!hasExited(pid)) process.kill(pid, 'SIGKILL');
+  });
+
+  up.kill('SIGKILL');
+  await up.exited;
+  await Promise.all(parts.map(({ pid }) => exitOf(pid)));
+
+  // Every port is free again.
+  for (const port of Object.values(p)) {
+    const server = createServer().listen(port, '127.0.0.1');
+    await once(server, 'listening');
+    server.close();
+    await once(server, 'close');
+  }
+});
+
+test('roster up names a port held by a part an earlier roster up left running', { timeout: 30_000 }, async (t) => {
+  const dataDir = scratchDir(t, 'roster-up-');
+  const p = await ports();
+  // A stand-in for a registry left over from an earlier run: holds the port, named in up.pids.
+  const holder = `require('node:net').createServer().listen(${p.registry}, '127.0.0.1', () => console.log('listening'))`;
+  const leftover = new NodeProcess(t, ['-e', holder, 'registry'], {}, { tsx: false });
+  await leftover.waitForLine(/listening/);
+  const pid = leftover.child.pid!;
+  writeFileSync(join(dataDir, 'up.pids'), JSON.stringify({ parts: [{ part: 'registry', pid, port: p.registry }] }));
+
+  const up = new NodeProcess(t, upArgs(p, dataDir));
+  const [code] = await up.exited;
+  assert.equal(code, 1);
+  assert.match(up.output, new RegExp(`port ${p.registry} is held by a registry left over from an earlier \`roster up\` \\(pid ${pid}\\); stop it with \`kill ${pid}\``));
 });

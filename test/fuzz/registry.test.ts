@@ -3,6 +3,9 @@
 // /services), and leave the catalog as it was when refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { instanceId } from '../../src/protocol/ids.js';
 import { startRegistry, type RunningRegistry } from '../../src/registry/start-registry.js';
@@ -57,10 +60,14 @@ interface Fuzzed {
 }
 
 async function start(t: import('node:test').TestContext): Promise<Fuzzed> {
+  // The store `roster registry` uses by default: what a fuzzed request gets through reaches SQLite.
+  const dataDir = mkdtempSync(join(tmpdir(), 'roster-fuzz-registry-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const running = await startRegistry({
     host: '127.0.0.1',
     port: 0,
-    store: 'memory',
+    store: 'sqlite',
+    dataDir,
     // Nothing changes by itself while the fuzzer runs: no probe, no expiry within the test.
     health: { intervalMs: HOUR, defaultTtlMs: HOUR, graceMs: HOUR },
     notify: { timeoutMs: 300 },

@@ -25,6 +25,7 @@ const FACTORIES: Array<[string, () => RosterError, ErrorCode, RegExp]> = [
   ['instanceNotFound', () => errors.instanceNotFound('abc'), 'INSTANCE_NOT_FOUND', /id "abc".*register again/],
   ['instanceNotFoundAt', () => errors.instanceNotFoundAt('http://a:1'), 'INSTANCE_NOT_FOUND', /registered at http:\/\/a:1/],
   ['serviceNotFound', () => errors.serviceNotFound('Log'), 'SERVICE_NOT_FOUND', /service "Log"/],
+  ['uriTooLong', () => errors.uriTooLong(), 'URI_TOO_LONG', /^the path is too long/],
   ['unknownService', () => errors.unknownService('Log', '`roster ls` lists them'), 'SERVICE_NOT_FOUND', /no service "Log" is registered or required; `roster ls`/],
   ['notTtlInstance', () => errors.notTtlInstance('http://a:1', 'http://a:1/hb'), 'NOT_TTL_INSTANCE', /through http:\/\/a:1\/hb/],
   ['registryStopping', () => errors.registryStopping(), 'REGISTRY_STOPPING', /shutting down/],

@@ -49,6 +49,10 @@ const cases: Array<{ name: string; request: InjectOptions; status: number; code?
   { name: 'a service name with a space in the path', request: { method: 'GET', url: '/v1/services/Log%20Service' }, status: 400, code: 'INVALID_REQUEST', message: /"name"/ },
   { name: 'an unknown service', request: { method: 'GET', url: '/v1/services/Nobody' }, status: 404, code: 'SERVICE_NOT_FOUND', message: /"Nobody"/ },
   { name: 'an unknown route', request: { method: 'GET', url: '/v1/nothing' }, status: 404, code: 'NOT_FOUND', message: /no route GET \/v1\/nothing/ },
+  { name: 'a method /v1/services does not take', request: { method: 'PUT', url: '/v1/services' }, status: 405, code: 'METHOD_NOT_ALLOWED', message: /^method PUT is not allowed on \/v1\/services; it takes GET, HEAD/ },
+  { name: 'a method an instance does not take', request: { method: 'PATCH', url: '/v1/instances/AAAAAAAAAAAAAAAA' }, status: 405, code: 'METHOD_NOT_ALLOWED', message: /it takes DELETE, GET, HEAD/ },
+  { name: 'a look-up by URL without the URL', request: { method: 'GET', url: '/v1/instances' }, status: 400, code: 'INVALID_REQUEST', message: /^GET \/v1\/instances needs the instance URL: \?url=<url>/ },
+  { name: 'a path segment far over any id', request: { method: 'GET', url: `/v1/instances/${'a'.repeat(500)}` }, status: 414, code: 'URI_TOO_LONG', message: /^the path is too long/ },
   { name: 'course: bad JSON', request: { method: 'POST', url: '/services', headers: { 'content-type': 'application/json' }, payload: '{' }, status: 400, message: /not valid JSON/ },
   { name: 'course: no ServiceName', request: course({ ...courseValid, ServiceName: undefined }), status: 400, message: /"ServiceName"/ },
   { name: 'course: a bad ServiceURL', request: course({ ...courseValid, ServiceURL: 'localhost:6000' }), status: 400, message: /"ServiceURL"/ },
@@ -116,4 +120,27 @@ test('a lookup answered from the cache still changes with the catalog, and a bad
   const bad = await lookup('Log%20Service');
   assert.equal(bad.statusCode, 400);
   assert.equal((bad.json() as { code: string }).code, 'INVALID_REQUEST');
+});
+
+test('a wrong method names the methods the path takes in Allow', async (t) => {
+  const app = await setup(t);
+  const response = await app.inject({ method: 'POST', url: '/v1/state' });
+  assert.equal(response.statusCode, 405);
+  assert.equal(response.headers.allow, 'GET, HEAD');
+});
+
+test('a service that is required but has no instance is found with no instances, as /v1/services lists it', async (t) => {
+  const app = await setup(t);
+  const dependent = { service: 'Caller', url: 'http://127.0.0.1:4002', requires: ['Missing'], ttlMs: 5000 };
+  assert.equal((await app.inject(v1(dependent))).statusCode, 201);
+
+  const one = await app.inject({ method: 'GET', url: '/v1/services/Missing' });
+  assert.equal(one.statusCode, 200, one.body);
+  const listed = ((await app.inject({ method: 'GET', url: '/v1/services' })).json() as { services: Array<{ name: string }> }).services.find((s) => s.name === 'Missing');
+  assert.deepEqual((one.json() as { service: unknown }).service, listed);
+  assert.deepEqual((one.json() as { service: { instances: unknown[]; requiredBy: string[] } }).service.instances, []);
+
+  const nobody = await app.inject({ method: 'GET', url: '/v1/services/Nobody' });
+  assert.equal(nobody.statusCode, 404);
+  assert.equal((nobody.json() as { code: string }).code, 'SERVICE_NOT_FOUND');
 });

@@ -10,6 +10,7 @@ import { httpUrl } from '../../protocol/validation.js';
 import { DEFAULT_HOST, DEMO_SERVICES, type DemoPart } from '../../services/names.js';
 import { createLogger, logFormat } from '../logger.js';
 import { parsePort } from '../options.js';
+import { stopWithParent } from '../parent-watch.js';
 import { tokenFile } from '../part-tokens.js';
 import { DEFAULT_DATA_DIR, DEFAULT_REGISTRY_URL, isThisMachine } from '../registry-api.js';
 
@@ -66,6 +67,8 @@ export function demoServiceCommand<Flags extends DemoServiceFlags>(spec: DemoCom
     .option('--data-dir <dir>', `folder of ${holds}${spec.part}.token`, DEFAULT_DATA_DIR)
     .option('--token <secret>', `${name}'s token for the registry (default ROSTER_TOKEN, else <data-dir>/${spec.part}.token for a registry on this machine)`);
   for (const option of spec.options ?? []) command.addOption(option);
+  // A bad flag is a usage error, exit 2, as a bad variable is (commander's own would be 1).
+  command.exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE));
   return command.action((flags: Flags) => runDemoService(spec, flags));
 }
 
@@ -78,6 +81,7 @@ async function runDemoService<Flags extends DemoServiceFlags>(spec: DemoCommandS
     process.exit(EXIT_USAGE);
   }
   const logger = createLogger(spec.part, settings.logLevel);
+  stopWithParent();
   await spec.start(settings, flags, logger).catch((error: Error) => {
     logger.fatal(error.message);
     process.exit(EXIT_FAILED);

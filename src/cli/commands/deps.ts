@@ -8,7 +8,7 @@ export function depsCommand(io: CliIo = processIo()): Command {
   return apiCommand('deps', io)
     .description('show what a service requires and who breaks if it goes away; without one, the whole graph')
     .argument('[service]', 'a service name')
-    .action((service: string | undefined, flags: ApiFlags) => runCommand(io, () => showDependencies(io, service, flags)));
+    .action((service: string | undefined, flags: ApiFlags) => runCommand(io, () => showDependencies(io, service, flags), flags));
 }
 
 async function showDependencies(io: CliIo, name: string | undefined, flags: ApiFlags): Promise<void> {

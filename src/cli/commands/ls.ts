@@ -6,7 +6,7 @@ import { apiCommand, formatTable, paint, paintHealth, printJson, processIo, runC
 export function lsCommand(io: CliIo = processIo()): Command {
   return apiCommand('ls', io)
     .description('list services: their instances with health, passing/critical counts, and dependents')
-    .action((flags: ApiFlags) => runCommand(io, () => listServices(io, flags)));
+    .action((flags: ApiFlags) => runCommand(io, () => listServices(io, flags), flags));
 }
 
 async function listServices(io: CliIo, flags: ApiFlags): Promise<void> {

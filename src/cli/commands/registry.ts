@@ -5,6 +5,7 @@ import { DEFAULT_NOTIFIER_OPTIONS, notifierOptionsSchema } from '../../registry/
 import { DEFAULT_START_OPTIONS } from '../../registry/options.js';
 import { createLogger } from '../logger.js';
 import { onShutdownSignal, parseCount, parseNumberAs, parsePort } from '../options.js';
+import { stopWithParent } from '../parent-watch.js';
 
 interface RegistryFlags {
   host: string;
@@ -79,6 +80,7 @@ export function registryCommand(): Command {
 
 async function runRegistry(flags: RegistryFlags): Promise<void> {
   const logger = createLogger('registry');
+  stopWithParent();
   // Loaded only when this command runs: `roster ls` and friends need no server.
   const { startRegistry } = await import('../../registry/start-registry.js');
   const running = await startRegistry({

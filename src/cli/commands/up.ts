@@ -15,6 +15,8 @@ import { DEFAULT_START_OPTIONS } from '../../registry/options.js';
 import { parsePort } from '../options.js';
 import { formatLogLine } from '../log-lines.js';
 import { ensurePartTokens, tokenFile, type PartIdentity } from '../part-tokens.js';
+import { forgetStartedParts, leftoverOnPort, recordStartedParts, type StartedPart } from '../leftovers.js';
+import { PARENT_WATCH_ENV } from '../parent-watch.js';
 import { DEFAULT_HOST, DEMO_SERVICES, serviceUrl, type DemoPart } from '../../services/names.js';
 
 interface UpFlags {
@@ -78,12 +80,14 @@ async function runUp(flags: UpFlags): Promise<void> {
   });
   const all = parts(flags, tokens.tokensFile);
   const registryUrl = serviceUrl(flags.registryPort, flags.host);
-  await checkPortsFree(all, flags.host);
+  await checkPortsFree(all, flags);
   const running: ChildProcess[] = [];
+  const started: StartedPart[] = [];
   let stopping = false;
   const stopAll = async (code: number): Promise<never> => {
     stopping = true;
     await stopInReverse(running);
+    forgetStartedParts(flags.dataDir);
     process.exit(code);
   };
   // SIGHUP: the terminal was closed; the parts, in their own process groups, hear only from us.
@@ -94,14 +98,14 @@ async function runUp(flags: UpFlags): Promise<void> {
     });
   }
 
-  let started = false;
+  let allStarted = false;
   for (const part of all) {
     const secret = part.token === null ? undefined : tokens.secrets.get(part.token);
     // An instance restored from an earlier run may still look passing: only a newer change counts.
     const since = part.service ? await registryRevision(registryUrl) : 0;
     const child = startPart(part, secret, (code) => {
       if (stopping) return;
-      if (!started) {
+      if (!allStarted) {
         say(`${part.label} exited (${code}) while starting; stopping the others`);
         void stopAll(1);
         return;
@@ -110,6 +114,8 @@ async function runUp(flags: UpFlags): Promise<void> {
       say(`${part.label} exited (${code}); the others keep running. Start it again with: ${restartCommand(part, flags.dataDir)}`);
     });
     running.push(child);
+    if (child.pid !== undefined) started.push({ part: part.label, pid: child.pid, port: part.port });
+    recordStartedParts(flags.dataDir, started);
     try {
       await waitUntilReady(part, registryUrl, secret, since);
     } catch (error) {
@@ -118,7 +124,7 @@ async function runUp(flags: UpFlags): Promise<void> {
     }
     say(`${part.label.padEnd(8)} ${serviceUrl(part.port, flags.host).padEnd(26)} ${part.service ? 'registered, passing' : 'ready'}`);
   }
-  started = true;
+  allStarted = true;
   say(`all parts are up: open ${serviceUrl(flags.portalPort, flags.host)} (registry at ${registryUrl}); Ctrl-C stops them all`);
   say(await dashboardLink(flags));
 }
@@ -149,11 +155,14 @@ function shellQuote(text: string): string {
   return /^[\w./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Refuses to start anything when a port is taken, naming the port and the option that changes it. */
-async function checkPortsFree(all: Part[], host: string): Promise<void> {
+/**
+ * Refuses to start anything when a port is taken, naming the port and the option that changes
+ * it, or, when the holder is a part an earlier `roster up` left running, that part and its pid.
+ */
+async function checkPortsFree(all: Part[], flags: UpFlags): Promise<void> {
   for (const part of all) {
     const server = createServer();
-    server.listen(part.port, host);
+    server.listen(part.port, flags.host);
     const [outcome] = await Promise.race([once(server, 'listening').then(() => ['free']), once(server, 'error')]);
     if (outcome === 'free') {
       server.close();
@@ -161,6 +170,11 @@ async function checkPortsFree(all: Part[], host: string): Promise<void> {
       continue;
     }
     const code = (outcome as NodeJS.ErrnoException).code;
+    const leftover = code === 'EADDRINUSE' ? leftoverOnPort(flags.dataDir, part.port) : undefined;
+    if (leftover) {
+      say(`port ${part.port} is held by a ${leftover.part} left over from an earlier \`roster up\` (pid ${leftover.pid}); stop it with \`kill ${leftover.pid}\``);
+      process.exit(1);
+    }
     const why = code === 'EADDRINUSE' ? 'is already in use' : `cannot be used (${code})`;
     say(`port ${part.port} (${part.label}) ${why}: stop what holds it, or choose another port with ${part.portOption} <port>`);
     process.exit(1);
@@ -171,9 +185,12 @@ function startPart(part: Part, secret: string | undefined, onUnexpectedExit: (co
   // Each service registers with its own token; the registry needs none.
   const { ROSTER_TOKEN: _ignored, ...env } = process.env;
   // Same node, same loader flags (tsx in development), same entry script as this process.
+  // stdin: a pipe never written to, closed by the kernel when this process dies however it
+  // dies (kill -9 too): the part then stops by itself (../parent-watch.ts).
+  const partEnv = { ...env, [PARENT_WATCH_ENV]: 'stdin', ...(secret === undefined ? {} : { ROSTER_TOKEN: secret }) };
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, ...part.args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: secret === undefined ? env : { ...env, ROSTER_TOKEN: secret },
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: partEnv,
     // Its own process group: Ctrl-C reaches only `roster up`, which stops the parts in order
     // (services deregister while the registry is still there to hear it).
     detached: true,

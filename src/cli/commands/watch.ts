@@ -11,7 +11,7 @@ export function watchCommand(io: CliIo = processIo()): Command {
   return apiCommand('watch', io)
     .description('print changes as they happen (one JSON object per line with --json); Ctrl-C stops')
     .argument('[service...]', 'only changes of these services')
-    .action((services: string[], flags: ApiFlags) => runCommand(io, () => watchChanges(io, services, flags)));
+    .action((services: string[], flags: ApiFlags) => runCommand(io, () => watchChanges(io, services, flags), flags));
 }
 
 /** Resolves on Ctrl-C; rejects when the first connection fails (later drops are retried). */
@@ -24,6 +24,7 @@ function watchChanges(io: CliIo, services: string[], flags: ApiFlags): Promise<v
   const print = printer(io, flags);
   let revision: number | undefined;
   let connected = false;
+  let firstSnapshot = true;
   return new Promise((resolve, reject) => {
     const stream = new WatchStream({
       registryUrl: () => url,
@@ -37,6 +38,8 @@ function watchChanges(io: CliIo, services: string[], flags: ApiFlags): Promise<v
         snapshot: (snapshot) => {
           revision = snapshot.revision;
           print.snapshot(snapshot);
+          if (firstSnapshot) io.stderr.write(waitingFor(services, snapshot));
+          firstSnapshot = false;
         },
         change: (change) => {
           revision = change.revision;
@@ -71,6 +74,18 @@ function printer(io: CliIo, flags: ApiFlags) {
     change: (change: WatchChange) => line(`${clockTime()} rev ${change.revision} ${paintType(colors, change.type)} ${terminalSafe(change.instance.service)} ${terminalSafe(change.instance.url)}`),
     dropped: (error: RosterError, retryInMs: number) => io.stderr.write(droppedMessage(error, retryInMs)),
   };
+}
+
+/**
+ * A service named but not there yet is waited for, not refused (it may be about to start): a
+ * line says so, rather than a silence that looks like a hang or a typo that goes unseen.
+ */
+function waitingFor(services: readonly string[], { instances }: WatchSnapshot): string {
+  const present = new Set(instances.map((instance) => instance.service));
+  return services
+    .filter((name) => !present.has(name))
+    .map((name) => `roster: no instance of "${name}" is registered; waiting for one to appear (Ctrl-C stops)\n`)
+    .join('');
 }
 
 function describeSnapshot({ instances }: WatchSnapshot): string {

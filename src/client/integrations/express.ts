@@ -4,7 +4,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as TlsServer } from 'node:tls';
 import type { RegistryClient } from '../registry-client.js';
-import { MountedClient, type MountOptions } from './mount.js';
+import { MountedClient, messageOf, type MountOptions } from './mount.js';
 
 export type RosterExpressOptions = MountOptions;
 
@@ -30,7 +30,7 @@ export interface RosterExpress {
 export function rosterExpress(options: RosterExpressOptions): RosterExpress {
   const mounted = new MountedClient(options);
   const logFailure = (what: string) => (error: unknown) => {
-    const message = `${what}: ${(error as Error)?.message ?? error}`;
+    const message = `${what}: ${messageOf(error)}`;
     try {
       mounted.client.options.logger.error(message);
     } catch {

@@ -3,7 +3,7 @@
 // the app listens and deregisters before it stops.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { clientNotListening, internal } from '../../protocol/errors.js';
+import { RosterError, clientNotListening, internal } from '../../protocol/errors.js';
 import { pathOf, sendError } from '../handlers.js';
 import { resolveClientOptions, type RegistryClientOptions } from '../options.js';
 import { RegistryClient } from '../registry-client.js';
@@ -57,7 +57,7 @@ export class MountedClient {
     try {
       return await this.handle(req, res);
     } catch (error) {
-      this.#client?.options.logger.warn(`failed to answer ${req.method} ${req.url}: ${(error as Error)?.message ?? error}`);
+      this.#client?.options.logger.warn(`failed to answer ${req.method} ${req.url}: ${messageOf(error)}`);
       if (res.headersSent) res.destroy();
       else sendError(res, internal('this service failed to handle the request; see its log'));
       return true;
@@ -85,7 +85,7 @@ export class MountedClient {
     if (client === null) return;
     client.setDraining();
     // The app stops either way: a registry that cannot be told drops us after its failed probes.
-    await client.deregister().catch((error: unknown) => client.options.logger.warn(`${client.options.service} could not deregister: ${(error as Error)?.message ?? error}`));
+    await client.deregister().catch((error: unknown) => client.options.logger.warn(`${client.options.service} could not deregister: ${messageOf(error)}`));
     await client.close();
   }
 }
@@ -105,7 +105,9 @@ function registeredOrWaiting(client: RegistryClient): Promise<void> {
       },
       (error: unknown) => {
         if (!settled) return reject(error);
-        client.options.logger.error(`${client.options.service} could not register: ${(error as Error)?.message ?? error}`);
+        // stop() while waiting for the registry cancels the registration: nothing to report.
+        if (error instanceof RosterError && error.code === 'CLIENT_CLOSED') return;
+        client.options.logger.error(`${client.options.service} could not register: ${messageOf(error)}`);
       },
     ).finally(() => client.off('waiting', onWaiting));
   });
@@ -116,4 +118,8 @@ export function urlOf(address: AddressInfo | string | null, secure = false): str
   if (address === null || typeof address === 'string') throw clientNotListening('the Roster client (the app listens on a pipe, not a port: give `url`)');
   const host = address.address === '0.0.0.0' || address.address === '::' ? 'localhost' : address.address;
   return `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

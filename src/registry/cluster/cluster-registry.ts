@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import type { Campaign, Election, ElectionObserver, Etcd3 } from 'etcd3';
-import { noLeader } from '../../protocol/errors.js';
+import { invalidRequest, noLeader } from '../../protocol/errors.js';
 import type { RegisterResponse, ServiceView } from '../../protocol/v1.js';
 import type { InstanceRecord, Registration } from '../catalog.js';
 import { CatalogReader, type CatalogReads } from '../catalog-reader.js';
@@ -14,9 +14,11 @@ import { MAX_TIMER_MS, resolveOptions } from '../../shared/options.js';
 import { DEFAULT_START_OPTIONS, resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from '../options.js';
 import type { Caller, RegistryApi, RegistryEvents, RegistryRole } from '../registry-api.js';
 import { Registry } from '../registry.js';
+import type { MaintenanceHost } from '../maintenance.js';
 import type { LimitRejections } from '../limits.js';
 import { emitReporting, type Logger } from '../../shared/logger.js';
 import type { Prober } from '../health/prober.js';
+import type { SelfPreservationStatus } from '../health/self-preservation.js';
 import type { NotificationChannel } from '../notify/channel.js';
 import { EtcdStore } from '../store/etcd-store.js';
 import { EtcdMirror } from './etcd-mirror.js';
@@ -189,6 +191,8 @@ export class ClusterRegistry extends EventEmitter<RegistryEvents> implements Reg
   }
 
   register(registration: Registration, caller?: Caller): Promise<RegisterResponse & { created: boolean }> {
+    // A session may land on any node, but liveness held per node is not built yet: refused, not half-kept.
+    if (registration.liveness === 'session') return Promise.reject(invalidRequest("liveness 'session' is not available in cluster mode yet; register with liveness 'probe'"));
     return this.#leading().register(registration, caller);
   }
 
@@ -206,6 +210,11 @@ export class ClusterRegistry extends EventEmitter<RegistryEvents> implements Reg
 
   renew(id: string, caller?: Caller): InstanceRecord {
     return this.#leading().renew(id, caller);
+  }
+
+  /** Maintenance is a write: served by the leader (other nodes forward it there). */
+  get maintenance(): MaintenanceHost {
+    return this.#leading().maintenance;
   }
 
   instance(id: string): InstanceRecord {
@@ -239,6 +248,11 @@ export class ClusterRegistry extends EventEmitter<RegistryEvents> implements Reg
 
   notificationBytes(): number {
     return this.#leader?.notificationBytes() ?? 0;
+  }
+
+  /** The leader probes, so it alone decides; another node answers undefined (it does not know). */
+  selfPreservation(): SelfPreservationStatus | undefined {
+    return this.#leader?.selfPreservation();
   }
 
   /** Resigns (another node takes over at once), stops leading, stops following. Idempotent. */
@@ -308,6 +322,7 @@ export class ClusterRegistry extends EventEmitter<RegistryEvents> implements Reg
     this.#signer = registry;
     registry.on('probe', (event) => this.#emit('probe', event));
     registry.on('notification', (event) => this.#emit('notification', event));
+    registry.on('selfPreservation', (state) => this.#emit('selfPreservation', state));
     return { registry, store };
   }
 

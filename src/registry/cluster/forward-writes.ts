@@ -15,6 +15,7 @@ const ELECTION_WAIT_MS = 5_000;
 
 export function isWrite(method: string, path: string): boolean {
   if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return false;
+  if (path.startsWith('/v1/services/') && path.endsWith('/maintenance')) return true;
   return path === '/services' || path === '/v1/instances' || path.startsWith('/v1/instances/');
 }
 

@@ -101,6 +101,8 @@ export class SelfPreservation {
   #since: number | null = null;
   #reason: string | null = null;
   #bound: TimerHandle | null = null;
+  /** Armed once few enough instances are held: the end, unless the rest recover first. */
+  #settle: TimerHandle | null = null;
   /** Times it started since the registry did. */
   #activations = 0;
 
@@ -159,13 +161,29 @@ export class SelfPreservation {
    */
   released(id: string): boolean {
     if (!this.#held.delete(id)) return false;
-    if (this.active && this.#recovered()) this.#end('recovered');
+    if (this.active) this.#considerEnding();
     return true;
   }
 
   close(): void {
     if (this.#bound !== null) this.#clock.clearTimeout(this.#bound);
+    if (this.#settle !== null) this.#clock.clearTimeout(this.#settle);
     this.#bound = null;
+    this.#settle = null;
+  }
+
+  /**
+   * Ends at once when every held instance recovered. When few enough are held, ends a window
+   * later if still so: the last ones of a wave get a probe interval to come back rather than
+   * be removed and added again a moment later.
+   */
+  #considerEnding(): void {
+    if (this.#held.size === 0) return this.#end('recovered');
+    if (this.#settle !== null || !this.#fewHeld()) return;
+    this.#settle = this.#clock.setTimeout(() => {
+      this.#settle = null;
+      if (this.#fewHeld()) this.#end('recovered');
+    }, this.windowMs);
   }
 
   #prune(now: number): void {
@@ -207,7 +225,7 @@ export class SelfPreservation {
   }
 
   /** Hysteresis: the held instances make up at most exitShare of every service and of all. */
-  #recovered(): boolean {
+  #fewHeld(): boolean {
     const { exitShare, minInstances } = this.options;
     const heldByService = new Map<string, number>();
     for (const service of this.#held.values()) heldByService.set(service, (heldByService.get(service) ?? 0) + 1);

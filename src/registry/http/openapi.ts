@@ -7,6 +7,7 @@ import { ErrorCodes } from '../../protocol/errors.js';
 import { registerRequestSchema, serviceName } from '../../protocol/validation.js';
 import { instanceViewSchema, watchChangeSchema, watchSnapshotSchema } from '../../protocol/watch.js';
 import { byUrlQuery, idParams, nameParams } from './v1-routes.js';
+import { maintenanceBody } from './maintenance-routes.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -47,11 +48,17 @@ const healthResponse = z.object({
   version: z.string(),
   role: z.enum(['single', 'leader', 'follower']),
   leader: z.string().nullable().optional(),
+  selfPreservation: z.object({ active: z.boolean(), since: z.string().nullable(), reason: z.string().nullable() }).optional(),
 });
 const errorBody = z.object({ code: z.enum(Object.keys(ErrorCodes) as [string, ...string[]]), message: z.string() });
 const oneInstance = z.object({ instance: instanceViewSchema });
+const serviceMaintenanceAnswer = z.object({
+  service: z.string(),
+  maintenance: z.object({ service: z.string(), reason: z.string(), since: z.string(), by: z.string().nullable(), drainMs: z.int().nullable() }).nullable(),
+  instances: z.array(instanceViewSchema),
+});
 
-/** The example of docs/api.md's registration; the test checks that it passes the schema. */
+/** A registration, as docs/api.md shows one; the test checks that both pass the schema. */
 export const REGISTER_EXAMPLE = {
   service: 'GradingService',
   url: 'http://localhost:6100',
@@ -93,6 +100,22 @@ function paths(): JsonSchema {
     '/v1/instances/{id}/renew': {
       post: operation('TTL mode: "I am alive"', 'register', { 200: answer('the instance', ref('OneInstance')) }, { parameters: id }),
     },
+    '/v1/instances/{id}/session': {
+      get: operation('session liveness: the session stream', 'register', { 200: sessionAnswer() }, { parameters: id }),
+    },
+    '/v1/instances/{id}/session/ping': {
+      post: operation('session liveness: answer a ping', 'register', { 200: answer('whether the session is open', jsonSchemaOf(z.object({ connected: z.boolean() }))) }, {
+        parameters: [...id, { name: 'token', in: 'query', required: false, schema: { type: 'string', pattern: '^\\d{1,15}$' }, description: 'the token of the session stream (its `open` line)' }],
+      }),
+    },
+    '/v1/instances/{id}/maintenance': {
+      put: operation('put an instance in maintenance (owner or admin)', 'register', { 200: answer('the instance', ref('OneInstance')) }, { parameters: id, requestBody: maintenanceRequest() }),
+      delete: operation('end an instance\'s maintenance (owner or admin)', 'register', { 200: answer('the instance', ref('OneInstance')) }, { parameters: id }),
+    },
+    '/v1/services/{name}/maintenance': {
+      put: operation('put a whole service in maintenance (admin, or a token limited to it)', 'register', { 200: answer('the service\'s maintenance and instances', jsonSchemaOf(serviceMaintenanceAnswer)) }, { parameters: parameters('path', nameParams), requestBody: maintenanceRequest() }),
+      delete: operation('end a service\'s maintenance (admin, or a token limited to it)', 'register', { 200: answer('the service\'s instances', jsonSchemaOf(serviceMaintenanceAnswer)) }, { parameters: parameters('path', nameParams) }),
+    },
     '/v1/services': {
       get: operation('every service', 'read', { 200: answer('the services', jsonSchemaOf(z.object({ revision, services: z.array(serviceView) }))) }),
     },
@@ -104,6 +127,15 @@ function paths(): JsonSchema {
     '/v1/watch': { get: operation('a stream of changes (Server-Sent Events)', 'read', { 200: watchAnswer() }, { parameters: watchParameters() }) },
     '/v1/openapi.json': { get: operation('this document', 'read', { 200: answer('OpenAPI 3.1', { type: 'object' }) }) },
   };
+}
+
+function maintenanceRequest(): JsonSchema {
+  return { required: true, content: { 'application/json': { schema: jsonSchemaOf(maintenanceBody), example: { reason: 'deploy 1.5.0', drainMs: 30000 } } } };
+}
+
+/** One JSON object a line: `open` (token, pingMs, stallMs, graceMs), then a `ping` every pingMs. */
+function sessionAnswer(): JsonSchema {
+  return { description: 'application/x-ndjson: an `open` line, then a `ping` line every sessionPingMs; kept open', content: { 'application/x-ndjson': { schema: { type: 'string' } } } };
 }
 
 /** The stream's events are `snapshot` (the catalog) and `change`; SSE frames them as text. */

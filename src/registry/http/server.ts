@@ -14,6 +14,7 @@ import { v1Routes } from './v1-routes.js';
 import { openApiRoute } from './openapi.js';
 import { watchRoutes, type WatchRoutesOptions } from './watch-routes.js';
 import { sessionRoutes } from './session-routes.js';
+import { maintenanceRoutes } from './maintenance-routes.js';
 import { checkOption } from '../../protocol/errors.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { courseOptionsOf, type RegistryCourseOptions } from './course-options.js';
@@ -127,6 +128,7 @@ export function buildRegistryServer(registry: RegistryApi, options: RegistryServ
   app.register(openApiRoute(options.version ?? '0.0.0'), { prefix: '/v1', logLevel: 'warn' });
   app.register(watch.plugin, { prefix: '/v1', logLevel: 'warn' });
   app.register(sessionRoutes(registry), { prefix: '/v1', logLevel: 'warn' });
+  app.register(maintenanceRoutes(registry), { prefix: '/v1', logLevel: 'warn' });
   app.register(metricsRoutes(metrics), { logLevel: 'warn' });
   app.register(dashboardRoutes(), { logLevel: 'warn' });
   return app as RegistryServer;

@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { forbidden, instanceNotFound, type RosterError } from '../../protocol/errors.js';
+import { forbidden, instanceNotFound, invalidRequest, type RosterError } from '../../protocol/errors.js';
 import { instanceId } from '../../protocol/ids.js';
 import { httpUrl, parseOrThrow, parseRegisterRequest, serviceName } from '../../protocol/validation.js';
 import type { RegistryHealthResponse, ServicesResponse } from '../../protocol/v1.js';
@@ -50,6 +50,7 @@ export function v1Routes(registry: RegistryApi, version: string, clock: Clock = 
     });
 
     app.get('/instances', READ, async (request) => {
+      if ((request.query as { url?: unknown }).url === undefined) throw invalidRequest('GET /v1/instances needs the instance URL: ?url=<url> (or GET /v1/instances/{id})');
       const { url } = parseOrThrow(byUrlQuery, request.query, 'query');
       return { instance: toView(registry.instance(instanceId(url))) };
     });
@@ -108,10 +109,18 @@ export function v1Routes(registry: RegistryApi, version: string, clock: Clock = 
         uptimeMs: clock.now() - registry.startedAt,
         version,
         ...registry.role(),
+        ...selfPreservationOf(registry),
       };
       return reply.code(registry.closing ? 503 : 200).send(body);
     });
   };
+}
+
+/** `selfPreservation` of GET /v1/health, when this node knows it (it probes). */
+function selfPreservationOf(registry: RegistryApi): Pick<RegistryHealthResponse, 'selfPreservation'> {
+  const status = registry.selfPreservation?.();
+  if (!status) return {};
+  return { selfPreservation: { active: status.active, since: status.since === null ? null : new Date(status.since).toISOString(), reason: status.reason } };
 }
 
 function serviceNotAllowed(principal: Principal, service: string): RosterError {

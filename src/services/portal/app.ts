@@ -15,6 +15,7 @@ import { RosterError } from '../../protocol/index.js';
 import { GRADE_LIMITS, GRADE_TYPES, gradeSchema, newStudentSchema } from '../grading/domain.js';
 import type { GradeRecord, GradingGateway, StudentRecord } from './grading-gateway.js';
 import type { LogEntryRecord, SystemGateway } from './system-gateway.js';
+import { faviconRoutes } from './favicon.js';
 import { forbidden, invalidConfigFile, notFound } from '../../protocol/errors.js';
 
 export interface PortalAppOptions {
@@ -78,6 +79,7 @@ export function buildPortalApp(options: PortalAppOptions): FastifyInstance {
   app.setErrorHandler((error, request, reply) => sendErrorPage(render, error, request, reply));
   app.setNotFoundHandler((request, reply) => render(reply, 404, 'error', notFoundPage(`There is no page at ${pathOf(request)}.`)));
 
+  faviconRoutes(app);
   app.get('/', async (_request, reply) => reply.redirect('/students', 303));
   gradeBookRoutes(app, deps);
   studentRoutes(app, deps);

@@ -144,7 +144,11 @@ async function showRegistryHealth() {
 /** Warnings from GET /v1/health; fields the registry does not report yet simply add none. */
 function registryWarnings(health) {
   const warnings = [];
-  if (health.selfPreservation) warnings.push(`Self-preservation: too many instances failed at once, so the registry suspects itself and keeps them. ${text(health.selfPreservation.reason)}`.trim());
+  const preserving = health.selfPreservation;
+  if (preserving?.active) {
+    const since = preserving.since ? ` since ${new Date(preserving.since).toLocaleTimeString()}` : '';
+    warnings.push(`Self-preservation${since}: too many instances failed at once, so the registry suspects itself and holds their removal. ${text(preserving.reason)}`.trim());
+  }
   if (health.status === 'stopping') warnings.push('The registry is shutting down.');
   if (health.role === 'follower' && health.leader === null) warnings.push('No leader is elected: the catalog cannot change until one is.');
   return warnings;

@@ -65,6 +65,12 @@ function serviceRow(service) {
     el('span', { class: 'state' }, badge(stateOf(service))),
     el('span', { class: 'instances' }, service.instances.length === 0 ? 'no instance' : `${service.passing}/${service.instances.length} passing`),
     el('span', { class: 'relations muted' }, `requires ${service.requires.length} · required by ${service.requiredBy.length}`),
-    el('span', { class: 'problems' }, problems.join(' · ')),
+    el('span', { class: 'problems' }, [...problems, ...inMaintenance(service)].join(' · ')),
   );
+}
+
+/** Not a problem (an operator's decision), but worth seeing in the list. */
+function inMaintenance(service) {
+  const count = service.instances.filter((i) => i.maintenance).length;
+  return count > 0 ? [`${count} in maintenance`] : [];
 }

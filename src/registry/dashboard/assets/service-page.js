@@ -37,12 +37,12 @@ function relationList(id, title, names, byName) {
 }
 
 /**
- * Columns shown only when some instance carries the field: the registry does not report
- * maintenance or weights yet, and the page should not promise what it cannot show.
+ * Columns shown only when some instance needs them: one in maintenance, or a weight (which
+ * registries of this version do not report yet).
  */
 const OPTIONAL_COLUMNS = [
-  { label: 'maintenance', when: (i) => i.maintenance !== undefined, cell: (i) => maintenance(i.maintenance) },
-  { label: 'weight', when: (i) => i.weight !== undefined, cell: (i) => String(i.weight) },
+  { label: 'maintenance', when: (i) => Boolean(i.maintenance), cell: (i) => maintenance(i.maintenance) },
+  { label: 'weight', when: (i) => i.weight !== undefined && i.weight !== null, cell: (i) => String(i.weight) },
 ];
 
 /**
@@ -78,7 +78,7 @@ function instanceTable(instances) {
 function instanceRow(instance, columns) {
   return el(
     'tr',
-    { class: 'instance', 'data-id': instance.id, 'data-url': instance.url, 'data-health': instance.health },
+    { class: 'instance', 'data-id': instance.id, 'data-url': instance.url, 'data-health': instance.health, 'data-maintenance': String(Boolean(instance.maintenance)) },
     columns.map((c) => el('td', { class: c.class, 'data-label': c.label }, el('span', { class: 'value' }, c.cell(instance)))),
   );
 }
@@ -90,9 +90,13 @@ function health(instance) {
   return el('span', {}, status, el('span', { class: 'error' }, `${since}${instance.lastError ? `: ${instance.lastError}` : ''}`));
 }
 
+/** GET /v1 instance views' `maintenance`: reason, since when, by whom, and any drain still running. */
 function maintenance(value) {
   if (!value) return '—';
-  return typeof value === 'object' && value.reason ? `on: ${String(value.reason)}` : 'on';
+  const by = value.by ? ` by ${value.by}` : '';
+  const scope = value.scope === 'service' ? ' (whole service)' : '';
+  const drain = value.draining && value.drainUntil ? `; draining until ${time(value.drainUntil)}` : '';
+  return el('span', { class: 'maintenance' }, `${value.reason}${scope} · since ${time(value.since)}${by}${drain}`);
 }
 
 function tags(value) {
