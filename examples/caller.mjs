@@ -4,7 +4,7 @@ import { startService } from 'roster/service';
 
 const service = await startService({
   name: 'Caller',
-  port: Number(process.env.PORT ?? 7002),
+  port: Number(process.env.ROSTER_PORT ?? 7002), // ROSTER_PORT, as every Roster service takes it
   requires: ['Greeter'],
   handler: async (_req, res) => {
     try {

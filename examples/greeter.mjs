@@ -4,7 +4,7 @@ import { startService } from 'roster/service';
 
 const service = await startService({
   name: 'Greeter',
-  port: Number(process.env.PORT ?? 7001),
+  port: Number(process.env.ROSTER_PORT ?? 7001), // ROSTER_PORT, as every Roster service takes it
   handler: (_req, res) => res.end('hello from Greeter\n'),
 });
 console.log(`Greeter is at ${service.url}`);

@@ -17,9 +17,9 @@ test('README walk-through: Caller hears of Greeter coming and going', { timeout:
   const registry = await startRegistryProcess(t, ['--health-interval', '300', '--health-retry-delay', '100', '--health-attempts', '2']);
   const env = { ROSTER_REGISTRY_URL: registry.url, ROSTER_HOST: '127.0.0.1', ROSTER_TOKEN: registry.adminToken };
   const greeterPort = await freePort();
-  const greeter = runExample(t, 'greeter.mjs', { ...env, PORT: String(greeterPort) });
+  const greeter = runExample(t, 'greeter.mjs', { ...env, ROSTER_PORT: String(greeterPort) });
   await greeter.waitForLine(/^Greeter is at /);
-  const caller = runExample(t, 'caller.mjs', { ...env, PORT: '0' });
+  const caller = runExample(t, 'caller.mjs', { ...env, ROSTER_PORT: '0' });
   const ready = await caller.waitForLine(/^Caller is at /);
   assert.match(ready, new RegExp(`Greeter instances known: \\["http://127.0.0.1:${greeterPort}"\\]`));
 
@@ -32,7 +32,7 @@ test('README walk-through: Caller hears of Greeter coming and going', { timeout:
   assert.equal(unavailable.status, 503);
   assert.match(await unavailable.text(), /no instance of service "Greeter" is available/);
 
-  const again = runExample(t, 'greeter.mjs', { ...env, PORT: String(greeterPort) });
+  const again = runExample(t, 'greeter.mjs', { ...env, ROSTER_PORT: String(greeterPort) });
   await again.waitForLine(/^Greeter is at /);
   await caller.waitForLine(new RegExp(`Caller heard: Greeter added at http://127.0.0.1:${greeterPort}`));
 

@@ -1,6 +1,8 @@
 // The recent history of the catalog: the last N changes, so that a watcher that reconnects with
 // the revision it last saw gets what it missed instead of the whole catalog again.
-import { checkOption, registryStopping } from '../protocol/errors.js';
+import { z } from 'zod';
+import { registryStopping } from '../protocol/errors.js';
+import { resolveOptions, wholeNumber } from '../shared/options.js';
 import type { InstanceView } from '../protocol/v1.js';
 import type { WatchChange, WatchChangeType } from '../protocol/watch.js';
 import { type InstanceRecord, toView } from './catalog.js';
@@ -39,12 +41,19 @@ export class LoggedChange implements WatchChange {
   }
 }
 
-export interface ChangeLogOptions {
-  /** How many changes are kept. Default 1000. */
-  capacity?: number;
-}
-
 export const DEFAULT_CHANGE_LOG_CAPACITY = 1000;
+
+export const changeLogOptionsSchema = z.strictObject({
+  /** How many changes are kept. */
+  capacity: wholeNumber(1).default(DEFAULT_CHANGE_LOG_CAPACITY),
+});
+
+export type ChangeLogOptions = z.input<typeof changeLogOptionsSchema>;
+
+/** The change log's options, defaults filled in; `path` is where the caller wrote them ("changeLog"). */
+export function resolveChangeLogOptions(input: ChangeLogOptions | undefined, path?: string): Readonly<z.output<typeof changeLogOptionsSchema>> {
+  return resolveOptions(changeLogOptionsSchema, input, { owner: 'the change log', path });
+}
 
 export class ChangeLog {
   readonly capacity: number;
@@ -56,9 +65,7 @@ export class ChangeLog {
   #closed = false;
 
   constructor(registry: ChangeSource, options: ChangeLogOptions = {}) {
-    const capacity = options.capacity ?? DEFAULT_CHANGE_LOG_CAPACITY;
-    checkOption(Number.isInteger(capacity) && capacity >= 1, 'capacity', 'a whole number ≥ 1');
-    this.capacity = capacity;
+    this.capacity = resolveChangeLogOptions(options).capacity;
     this.#registry = registry;
     this.#complete = registry.revision;
     registry.on('change', this.#record);

@@ -5,6 +5,7 @@
 import type { Server } from 'node:http';
 import type { ServerOptions } from 'node:https';
 import { z } from 'zod';
+import { durationMs, wholeNumber } from './options.js';
 
 export interface ServerLimits {
   /** Connections held at once; a connection beyond it is closed as soon as it is accepted. */
@@ -25,20 +26,14 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   keepAliveTimeoutMs: 5_000,
 });
 
-/** Node's timers fire at once beyond this. */
-const MAX_MS = 2_147_483_647;
-
-const milliseconds = (fallback: number) =>
-  z.number({ error: 'a whole number of milliseconds ≥ 1' }).int().min(1).max(MAX_MS).default(fallback);
-
 /** The `server` option of startService and the demo services: any limit left out keeps its default. */
 export const serverLimitsSchema = z
   .strictObject(
     {
-      maxConnections: z.number({ error: 'a whole number ≥ 1' }).int().min(1).default(DEFAULT_SERVER_LIMITS.maxConnections),
-      headersTimeoutMs: milliseconds(DEFAULT_SERVER_LIMITS.headersTimeoutMs),
-      requestTimeoutMs: milliseconds(DEFAULT_SERVER_LIMITS.requestTimeoutMs),
-      keepAliveTimeoutMs: milliseconds(DEFAULT_SERVER_LIMITS.keepAliveTimeoutMs),
+      maxConnections: wholeNumber(1).default(DEFAULT_SERVER_LIMITS.maxConnections),
+      headersTimeoutMs: durationMs(1).default(DEFAULT_SERVER_LIMITS.headersTimeoutMs),
+      requestTimeoutMs: durationMs(1).default(DEFAULT_SERVER_LIMITS.requestTimeoutMs),
+      keepAliveTimeoutMs: durationMs(1).default(DEFAULT_SERVER_LIMITS.keepAliveTimeoutMs),
     },
     { error: 'an object: { maxConnections?, headersTimeoutMs?, requestTimeoutMs?, keepAliveTimeoutMs? }' },
   )

@@ -72,7 +72,8 @@ test('roster up starts all four parts in order, each with its own token; Ctrl-C 
   const dataDir = join(scratchDir(t, 'roster-up-'), 'data');
   const p = await ports();
   const up = await startUp(t, p, dataDir);
-  const ready = up.lines.filter((line) => /^\[roster\]\s+(registry|log|grading|portal)\s/.test(line)).map((line) => line.split(/\s+/)[1]);
+  // Its own lines in its parts' format: "[roster]   02:10:45 INFO  registry http://… ready".
+  const ready = up.lines.flatMap((line) => /^\[roster\]\s+\d\d:\d\d:\d\d INFO\s+(registry|log|grading|portal)\s/.exec(line)?.[1] ?? []);
   assert.deepEqual(ready, ['registry', 'log', 'grading', 'portal']);
 
   // Files: secrets readable by their owner only; the tokens file holds their hashes, never them.

@@ -75,7 +75,7 @@ function parts(flags: UpFlags, tokensFile: string): Part[] {
 
 async function runUp(flags: UpFlags): Promise<void> {
   const tokens = await ensurePartTokens(flags.dataDir, PART_TOKENS).catch((error: Error) => {
-    say(error.message);
+    say(error.message, 'error');
     process.exit(1);
   });
   const all = parts(flags, tokens.tokensFile);
@@ -106,12 +106,12 @@ async function runUp(flags: UpFlags): Promise<void> {
     const child = startPart(part, secret, (code) => {
       if (stopping) return;
       if (!allStarted) {
-        say(`${part.label} exited (${code}) while starting; stopping the others`);
+        say(`${part.label} exited (${code}) while starting; stopping the others`, 'error');
         void stopAll(1);
         return;
       }
       // A part stopped on purpose (to see the others cope) or crashed: the rest carry on.
-      say(`${part.label} exited (${code}); the others keep running. Start it again with: ${restartCommand(part, flags.dataDir)}`);
+      say(`${part.label} exited (${code}); the others keep running. Start it again with: ${restartCommand(part, flags.dataDir)}`, 'warn');
     });
     running.push(child);
     if (child.pid !== undefined) started.push({ part: part.label, pid: child.pid, port: part.port });
@@ -119,7 +119,7 @@ async function runUp(flags: UpFlags): Promise<void> {
     try {
       await waitUntilReady(part, registryUrl, secret, since);
     } catch (error) {
-      say((error as Error).message);
+      say((error as Error).message, 'error');
       await stopAll(1);
     }
     say(`${part.label.padEnd(8)} ${serviceUrl(part.port, flags.host).padEnd(26)} ${part.service ? 'registered, passing' : 'ready'}`);
@@ -172,11 +172,11 @@ async function checkPortsFree(all: Part[], flags: UpFlags): Promise<void> {
     const code = (outcome as NodeJS.ErrnoException).code;
     const leftover = code === 'EADDRINUSE' ? leftoverOnPort(flags.dataDir, part.port) : undefined;
     if (leftover) {
-      say(`port ${part.port} is held by a ${leftover.part} left over from an earlier \`roster up\` (pid ${leftover.pid}); stop it with \`kill ${leftover.pid}\``);
+      say(`port ${part.port} is held by a ${leftover.part} left over from an earlier \`roster up\` (pid ${leftover.pid}); stop it with \`kill ${leftover.pid}\``, 'error');
       process.exit(1);
     }
     const why = code === 'EADDRINUSE' ? 'is already in use' : `cannot be used (${code})`;
-    say(`port ${part.port} (${part.label}) ${why}: stop what holds it, or choose another port with ${part.portOption} <port>`);
+    say(`port ${part.port} (${part.label}) ${why}: stop what holds it, or choose another port with ${part.portOption} <port>`, 'error');
     process.exit(1);
   }
 }
@@ -251,6 +251,12 @@ async function stopInReverse(children: ChildProcess[]): Promise<void> {
   }
 }
 
-function say(message: string): void {
-  console.log(`[roster]   ${message}`);
+/** pino's numbers for the levels `say` uses. */
+const LOG_LEVELS = { info: 30, warn: 40, error: 50 } as const;
+
+/** Its own lines as its parts' look: "[roster]   02:10:45 INFO  message", the same formatter. */
+function say(message: string, level: 'info' | 'warn' | 'error' = 'info'): void {
+  const entry = { level: LOG_LEVELS[level], time: Date.now(), msg: message };
+  console.log(`${'[roster]'.padEnd(10)} ${formatLogLine(JSON.stringify(entry))}`);
 }
+

@@ -2,9 +2,11 @@
 // function type so that the checker can be tested with a fake and never imports undici.
 
 import { Agent } from 'undici';
+import { z } from 'zod';
 import { SIGNATURE_HEADER } from '../../protocol/signature.js';
 import { errorCode, exchange, ExchangeError, trustingCa } from '../../shared/exchange.js';
 import type { OriginGate } from '../origin-gate.js';
+import { func, resolveOptions, text, withMethods } from '../../shared/options.js';
 
 /**
  * Resolves when `url` answered HTTP 200; rejects with a short reason. `signal` is the probe's
@@ -15,14 +17,17 @@ export type Prober = (url: string, signal: AbortSignal) => Promise<void>;
 /** The `roster-signature` value for a probe of `url`, or null to probe unsigned. */
 export type ProbeSigner = (url: string) => string | null;
 
-export interface HttpProberOptions {
+/** The prober's options; collaborators (sign, gate) are kept as given. */
+export const httpProberOptionsSchema = z.strictObject({
   /** Signs each probe over `GET <path?query>`; without it probes go unsigned. */
-  sign?: ProbeSigner;
+  sign: func<ProbeSigner>('a function (url) returning a signature or null').optional(),
   /** A CA (PEM) to trust for HTTPS heartbeat URLs, besides the public ones. */
-  ca?: string;
+  ca: text('a CA certificate (PEM text)').optional(),
   /** Bounds the probes in flight per origin, shared with the patches; the wait counts within the probe's deadline. */
-  gate?: OriginGate;
-}
+  gate: withMethods<OriginGate>(['run'], 'an OriginGate').optional(),
+});
+
+export type HttpProberOptions = z.input<typeof httpProberOptionsSchema>;
 
 export interface HttpProber {
   probe: Prober;
@@ -50,7 +55,8 @@ const REASONS: Record<string, string> = {
 };
 
 /** An HTTP prober over one keep-alive connection pool. */
-export function createHttpProber(options: HttpProberOptions = {}): HttpProber {
+export function createHttpProber(input: HttpProberOptions = {}): HttpProber {
+  const options = resolveOptions(httpProberOptionsSchema, input, { owner: 'createHttpProber' });
   // A cap per origin: one listener may serve the heartbeats of many instances, and a burst of
   // probes must reuse sockets rather than open hundreds. undici's Agent follows no redirect
   // unless told to, so a 3xx answer fails the probe like any status but 200.

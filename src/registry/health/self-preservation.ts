@@ -146,12 +146,12 @@ export class SelfPreservation {
       this.#held.set(id, service);
       return true;
     }
-    const now = this.#clock.now();
-    this.#prune(now);
-    this.#window.push({ id, service, at: now });
+    const transition = { id, service, at: this.#clock.now() };
+    this.#prune(transition.at);
+    this.#window.push(transition);
     const reason = this.#suspicion(service);
     if (reason === null) return false;
-    this.#start(now, reason, id);
+    this.#start(transition, reason);
     return true;
   }
 
@@ -206,17 +206,18 @@ export class SelfPreservation {
     return null;
   }
 
-  #start(now: number, reason: string, trigger: string): void {
+  #start(trigger: Transition, reason: string): void {
+    const now = trigger.at;
     this.#since = now;
     this.#reason = reason;
     this.#activations++;
     const restored: string[] = [];
     for (const { id, service } of this.#window) {
-      if (this.#held.has(id) || !this.#census.isCritical(id)) continue;
+      if (id === trigger.id || this.#held.has(id) || !this.#census.isCritical(id)) continue;
       this.#held.set(id, service);
-      if (id !== trigger) restored.push(id);
+      restored.push(id);
     }
-    this.#held.set(trigger, this.#window.find((transition) => transition.id === trigger)?.service ?? '');
+    this.#held.set(trigger.id, trigger.service);
     this.#bound = this.#clock.setTimeout(() => {
       this.#bound = null;
       this.#end('bound');

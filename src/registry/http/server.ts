@@ -16,27 +16,18 @@ import { watchRoutes, type WatchRoutesOptions } from './watch-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { maintenanceRoutes } from './maintenance-routes.js';
 import { checkOption } from '../../protocol/errors.js';
+import { resolveServerOptions, type RegistryServerAuthOptions, type RegistryWatchOptions } from './server-options.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
-import { courseOptionsOf, type RegistryCourseOptions } from './course-options.js';
+import { courseAccessOf, type RegistryCourseOptions } from './course-options.js';
 import { TokenSet, sha256Hex, type Authenticator } from '../auth/token-set.js';
-import { MIN_SECRET_LENGTH, toTokenEntries, type TokenSpec } from '../auth/tokens-file.js';
+import { toTokenEntries } from '../auth/tokens-file.js';
 import type { Principal } from '../auth/scopes.js';
 import { accessGuard } from './access-guard.js';
 import { loginRoute, whoamiRoute } from './auth-routes.js';
 import { registerWriteRateLimit } from './write-rate-limit.js';
 
-export interface RegistryServerAuthOptions {
-  /** Turns authentication off: every route is open to anyone who can reach the registry. */
-  insecure?: boolean;
-  /** Checks bearer tokens, e.g. the Credentials that startRegistry loads (tokens file and admin token). */
-  authenticator?: Authenticator;
-  /** The secret of an admin token named "admin". */
-  adminToken?: string;
-  /** More tokens, stated as in a tokens file. */
-  tokens?: TokenSpec[];
-}
-
 export { courseOptionsOf, type RegistryCourseOptions } from './course-options.js';
+export type { RegistryServerAuthOptions, RegistryWatchOptions } from './server-options.js';
 
 export interface RegistryServerOptions {
   /** A pino logger; without one the app logs nothing. */
@@ -64,17 +55,15 @@ export interface RegistryServerOptions {
   rejections?: LimitRejections;
 }
 
-/** The watch stream's settings; its clock, limits and rejections are the server's. */
-export type RegistryWatchOptions = Omit<WatchRoutesOptions, 'clock' | 'limits' | 'rejections'>;
-
 /** The registry's app; it also tells how many watch streams are open (as /metrics reports them). */
 export type RegistryServer = FastifyInstance & { readonly openWatchStreams: number };
 
 export function buildRegistryServer(registry: RegistryApi, options: RegistryServerOptions = {}): RegistryServer {
-  const watchSettings = watchOptionsOf(options.watch ?? {});
-  const changeLogSettings = changeLogOptionsOf(options.changeLog ?? {});
-  const authenticator = authenticatorOf(options.auth ?? {});
-  const course = courseOptionsOf(options.course ?? {});
+  const settings = resolveServerOptions(options);
+  const watchSettings = settings.watch;
+  const changeLogSettings = settings.changeLog;
+  const authenticator = authenticatorOf(settings.auth);
+  const course = courseAccessOf(settings.course);
   const limits = serverLimitsOf(options.limits ?? registry.options.limits);
   const rejections = options.rejections ?? new LimitRejections();
   const nodeServer = nodeServerOptions(limits);
@@ -144,13 +133,6 @@ function headersArrived(socket: Duplex): boolean {
   return incoming !== null && incoming !== undefined && incoming.complete === false;
 }
 
-/** Checks the watch options here, so that messages name them as the caller gave them. */
-function watchOptionsOf(watch: RegistryWatchOptions): RegistryWatchOptions {
-  const { keepAliveMs } = watch;
-  checkOption(keepAliveMs === undefined || (Number.isInteger(keepAliveMs) && keepAliveMs >= 1), 'watch.keepAliveMs', 'a whole number of milliseconds ≥ 1');
-  return { keepAliveMs };
-}
-
 /** Node refuses a headers timeout longer than the request timeout: say so in our words. */
 function serverLimitsOf(limits: RegistryLimits): RegistryLimits {
   checkOption(limits.headersTimeoutMs <= limits.requestTimeoutMs, 'limits.headersTimeoutMs', `at most limits.requestTimeoutMs (${limits.requestTimeoutMs})`);
@@ -186,19 +168,10 @@ function countServerRefusals(app: FastifyInstance, limits: RegistryLimits, rejec
   });
 }
 
-function changeLogOptionsOf(changeLog: ChangeLogOptions): ChangeLogOptions {
-  const { capacity } = changeLog;
-  checkOption(capacity === undefined || (Number.isInteger(capacity) && capacity >= 1), 'changeLog.capacity', 'a whole number ≥ 1');
-  return { capacity };
-}
-
-/** The tokens a server accepts; null when authentication is off. Options are checked here. */
+/** The tokens a server accepts; null when authentication is off. `auth` is checked by its schema. */
 function authenticatorOf(auth: RegistryServerAuthOptions): Authenticator | null {
-  checkOption(auth.insecure === undefined || typeof auth.insecure === 'boolean', 'auth.insecure', 'true or false');
   if (auth.insecure) return null;
   const { adminToken } = auth;
-  checkOption(adminToken === undefined || (typeof adminToken === 'string' && adminToken.length >= MIN_SECRET_LENGTH && !/\s/.test(adminToken)), 'auth.adminToken', `a secret of at least ${MIN_SECRET_LENGTH} characters without spaces`);
-  checkOption(auth.tokens === undefined || Array.isArray(auth.tokens), 'auth.tokens', 'a list of tokens as a tokens file states them');
   const entries = toTokenEntries(auth.tokens ?? [], 'in option "auth.tokens"');
   if (adminToken) entries.unshift({ name: 'admin', sha256: sha256Hex(adminToken), scopes: ['admin'], services: null });
   const given = auth.authenticator;

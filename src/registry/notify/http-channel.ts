@@ -2,32 +2,38 @@
 // body. One keep-alive Agent serves every subscriber, so steady notifications reuse sockets.
 
 import { Agent } from 'undici';
+import { z } from 'zod';
 import type { Patch } from '../../protocol/course.js';
 import { SIGNATURE_HEADER } from '../../protocol/signature.js';
 import { errorCode, exchange, ExchangeError, trustingCa } from '../../shared/exchange.js';
 import type { NotificationChannel } from './channel.js';
 import type { OriginGate } from '../origin-gate.js';
+import { durationMs, func, resolveOptions, text, wholeNumber, withMethods } from '../../shared/options.js';
 
 /** The `roster-signature` value for `body` sent to `target`, or null to send it unsigned. */
 export type PatchSigner = (target: string, body: string) => string | null;
 
-export interface HttpChannelOptions {
+export const DEFAULT_HTTP_CHANNEL_OPTIONS = Object.freeze({
   /** Sockets per origin. The notifier keeps one send in flight per target, so a few suffice. */
-  connections: number;
-  /** How long an idle socket is kept open; below Node's 5 s server default to avoid races. */
-  keepAliveTimeoutMs: number;
-  /** Signs each patch over its exact body; without it patches go unsigned. */
-  sign?: PatchSigner;
-  /** A CA (PEM) to trust for HTTPS update URLs, besides the public ones. */
-  ca?: string;
-  /** Bounds the sends in flight per origin, shared with the prober; without it only `connections` does. */
-  gate?: OriginGate;
-}
-
-export const DEFAULT_HTTP_CHANNEL_OPTIONS: Readonly<Pick<HttpChannelOptions, 'connections' | 'keepAliveTimeoutMs'>> = Object.freeze({
   connections: 8,
+  /** How long an idle socket is kept open; below Node's 5 s server default to avoid races. */
   keepAliveTimeoutMs: 4_000,
 });
+
+/** The channel's options with their defaults; collaborators (sign, gate) are kept as given. */
+export const httpChannelOptionsSchema = z.strictObject({
+  connections: wholeNumber(1).default(DEFAULT_HTTP_CHANNEL_OPTIONS.connections),
+  keepAliveTimeoutMs: durationMs(1).default(DEFAULT_HTTP_CHANNEL_OPTIONS.keepAliveTimeoutMs),
+  /** Signs each patch over its exact body; without it patches go unsigned. */
+  sign: func<PatchSigner>('a function (target, body) returning a signature or null').optional(),
+  /** A CA (PEM) to trust for HTTPS update URLs, besides the public ones. */
+  ca: text('a CA certificate (PEM text)').optional(),
+  /** Bounds the sends in flight per origin, shared with the prober; without it only `connections` does. */
+  gate: withMethods<OriginGate>(['run'], 'an OriginGate').optional(),
+});
+
+export type HttpChannelOptions = z.output<typeof httpChannelOptionsSchema>;
+export type HttpChannelOptionsInput = z.input<typeof httpChannelOptionsSchema>;
 
 // Node error codes worth a plain-words message; anything else keeps its own message.
 const NETWORK_ERRORS: Record<string, string> = {
@@ -46,8 +52,8 @@ export class HttpChannel implements NotificationChannel {
   readonly #gate: OriginGate | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(options: Partial<HttpChannelOptions> = {}) {
-    const { connections, keepAliveTimeoutMs, sign, ca, gate } = { ...DEFAULT_HTTP_CHANNEL_OPTIONS, ...options };
+  constructor(options: HttpChannelOptionsInput = {}) {
+    const { connections, keepAliveTimeoutMs, sign, ca, gate } = resolveOptions(httpChannelOptionsSchema, options, { owner: 'HttpChannel' });
     // undici's Agent follows no redirect unless told to: a 3xx is a failed delivery.
     this.#agent = new Agent({ connections, keepAliveTimeout: keepAliveTimeoutMs, connect: trustingCa(ca) });
     this.#sign = sign;

@@ -180,6 +180,16 @@ test('maxHoldMs bounds it: the instances still critical are removed, then expire
   assert.deepEqual(registry.service('api').instances.map((i) => i.url), ['http://api-4'], 'past their grace period, they expire at the next look');
 });
 
+test('failures slower than the window are each removed as ever: the window slides', async (t) => {
+  const { clock, registry, down, received } = await fourApis(t);
+  for (const host of ['api-1', 'api-2', 'api-3']) {
+    down.add(host);
+    await clock.tick(3000);
+    assert.equal(registry.selfPreservation().active, false, `${host} alone in the last 3000 ms`);
+  }
+  assert.deepEqual(removed(received), ['http://api-1', 'http://api-2', 'http://api-3']);
+});
+
 test('a share of all instances starts it too, across services', async (t) => {
   const { clock, registry, down, received } = setup(t);
   for (const name of ['a', 'b', 'c', 'd']) await registry.register(reg(name, name));

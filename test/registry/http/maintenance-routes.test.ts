@@ -3,7 +3,7 @@
 // re-registrations, and put back.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -19,7 +19,7 @@ const TOKENS = {
   reader: 'reader-secret-0123456',
   app: 'app-secret-0123456789',
 };
-const AUTH = {
+const TOKENS_FILE = {
   tokens: [
     { name: 'log-owner', secret: TOKENS.logOwner, scopes: ['register' as const], services: ['Log'] },
     { name: 'stranger', secret: TOKENS.stranger, scopes: ['register' as const] },
@@ -42,8 +42,20 @@ async function call(running: RunningRegistry, method: 'GET' | 'POST' | 'PUT' | '
   return { status: answer.statusCode, body: (await answer.body.json()) as Answer['body'] };
 }
 
-async function start(t: TestContext, options: StartRegistryOptions = {}): Promise<RunningRegistry> {
-  const running = await startRegistry({ host: '127.0.0.1', port: 0, health: { intervalMs: 60_000 }, auth: AUTH, ...options });
+/** A scratch folder holding the tokens file (and, for SQLite, the registry's state). */
+function scratch(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'roster-maint-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'tokens.json'), JSON.stringify(TOKENS_FILE), { mode: 0o600 });
+  return dir;
+}
+
+function options(dir: string, more: StartRegistryOptions = {}): StartRegistryOptions {
+  return { host: '127.0.0.1', port: 0, health: { intervalMs: 60_000 }, auth: { tokensFile: join(dir, 'tokens.json') }, ...more };
+}
+
+async function start(t: TestContext, more: StartRegistryOptions = {}, dir = scratch(t)): Promise<RunningRegistry> {
+  const running = await startRegistry(options(dir, more));
   t.after(() => running.close());
   return running;
 }
@@ -141,17 +153,16 @@ test('with drainMs the dependent is told Removed only once the drain time has pa
 });
 
 test('maintenance survives a restart on SQLite and a re-registration by its client; a service in maintenance stays so', async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'roster-maint-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const dataDir = scratch(t);
   const log = await recorder(t);
   const other = await recorder(t);
-  const first = await startRegistry({ host: '127.0.0.1', port: 0, health: { intervalMs: 60_000 }, auth: AUTH, store: 'sqlite', dataDir });
+  const first = await startRegistry(options(dataDir, { store: 'sqlite', dataDir }));
   const logInstance = await register(first, log, 'Log', TOKENS.logOwner);
   assert.equal((await call(first, 'PUT', `/v1/instances/${logInstance.id}/maintenance`, TOKENS.logOwner, { reason: 'disk swap' })).status, 200);
   assert.equal((await call(first, 'PUT', '/v1/services/Other/maintenance', first.adminToken as string, { reason: 'migration' })).status, 200);
   await first.close();
 
-  const second = await start(t, { store: 'sqlite', dataDir });
+  const second = await start(t, { store: 'sqlite', dataDir }, dataDir);
   const restored = await call(second, 'GET', `/v1/instances/${logInstance.id}`, TOKENS.reader);
   assert.equal(restored.body.instance?.maintenance?.reason, 'disk swap');
   const again = await register(second, log, 'Log', TOKENS.logOwner);

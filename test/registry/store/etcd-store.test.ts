@@ -52,7 +52,7 @@ test('etcd store: a write guarded by a campaign key that is gone is refused and 
   const etcdClient3 = await etcdClient(t);
   const store = new EtcdStore(etcdClient3, { prefix: '/guarded/', guardKey: '/guarded/leader/gone' });
   await assert.rejects(store.write({ revision: 1, upserts: [record('a', 1)], deletes: [], enqueued: [], done: [] }), { code: 'NOT_LEADER' });
-  assert.deepEqual(await new EtcdStore(etcdClient3, { prefix: '/guarded/' }).load(), { revision: 0, instances: [], outbox: [] });
+  assert.deepEqual(await new EtcdStore(etcdClient3, { prefix: '/guarded/' }).load(), { revision: 0, instances: [], outbox: [], serviceMaintenance: [] });
 });
 
 test('etcd store: a batch larger than one etcd transaction is written whole', async (t) => {

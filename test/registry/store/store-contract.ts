@@ -41,6 +41,8 @@ export function record(name: string, revision: number, extra: Partial<InstanceRe
     lastCheckMs: null,
     lastError: null,
     criticalSince: null,
+    liveness: 'probe',
+    maintenance: null,
     ...extra,
   };
 }
@@ -54,7 +56,7 @@ const batch = (changes: Partial<StoreBatch>): StoreBatch => ({ ...emptyBatch(), 
 export function storeContract(name: string, factory: StoreFactory): void {
   test(`${name}: a new store is empty at revision 0`, async (t) => {
     const store = await factory.create(t);
-    assert.deepEqual(await store.load(), { revision: 0, instances: [], outbox: [] });
+    assert.deepEqual(await store.load(), { revision: 0, instances: [], outbox: [], serviceMaintenance: [] });
   });
 
   test(`${name}: instances written come back after a restart, exactly`, async (t) => {
@@ -73,6 +75,23 @@ export function storeContract(name: string, factory: StoreFactory): void {
     await store.write(batch({ revision: 4, upserts: [record('a', 3, { health: 'critical' })], deletes: ['id-b'] }));
     const { instances } = await store.load();
     assert.deepEqual(instances, [record('a', 3, { health: 'critical' })]);
+  });
+
+  test(`${name}: an instance's maintenance comes back after a restart`, async (t) => {
+    const store = await factory.create(t);
+    const maintenance = { reason: 'deploy 1.5.0', since: '2026-01-01T00:00:00.000Z', by: 'grading', scope: 'instance' as const, drainUntil: '2026-01-01T00:00:30.000Z', draining: true };
+    await store.write(batch({ revision: 1, upserts: [record('a', 1, { maintenance })] }));
+    const { instances } = await (await factory.reopen(store)).load();
+    assert.deepEqual(instances, [record('a', 1, { maintenance })]);
+  });
+
+  test(`${name}: a service's maintenance is kept until a batch ends it`, async (t) => {
+    const store = await factory.create(t);
+    const entry = (service: string) => ({ service, reason: 'migration', since: '2026-01-01T00:00:00.000Z', by: 'admin', drainMs: null });
+    await store.write(batch({ revision: 1, serviceMaintenance: [{ service: 'Log', entry: entry('Log') }, { service: 'Grading', entry: { ...entry('Grading'), drainMs: 5000 } }] }));
+    await store.write(batch({ revision: 2, serviceMaintenance: [{ service: 'Log', entry: null }] }));
+    const { serviceMaintenance } = await (await factory.reopen(store)).load();
+    assert.deepEqual(serviceMaintenance, [{ ...entry('Grading'), drainMs: 5000 }]);
   });
 
   test(`${name}: the revision never goes down`, async (t) => {
@@ -106,7 +125,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
     (written.metadata.tags as string[]).push('b');
     queued.added.push({ Name: 'Portal', URL: 'http://portal.test' });
     queued.added[0]!.URL = 'http://elsewhere.test';
-    assert.deepEqual(await store.load(), { revision: 1, instances: [record('a', 1)], outbox: [patch('http://x/services', 1, 0)] });
+    assert.deepEqual(await store.load(), { revision: 1, instances: [record('a', 1)], outbox: [patch('http://x/services', 1, 0)], serviceMaintenance: [] });
   });
 
   test(`${name}: changes to a loaded record do not reach the store`, async (t) => {
@@ -116,7 +135,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
     loaded.instances[0]!.requires.push('Portal');
     (loaded.instances[0]!.metadata.tags as string[]).push('b');
     loaded.outbox[0]!.added.pop();
-    assert.deepEqual(await store.load(), { revision: 1, instances: [record('a', 1)], outbox: [patch('http://x/services', 1, 0)] });
+    assert.deepEqual(await store.load(), { revision: 1, instances: [record('a', 1)], outbox: [patch('http://x/services', 1, 0)], serviceMaintenance: [] });
   });
 
   test(`${name}: a write or a load after close is refused, with the same error for every store`, async (t) => {
