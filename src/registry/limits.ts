@@ -54,9 +54,15 @@ export type RegistryLimits = { readonly [K in keyof typeof DEFAULT_LIMITS]: numb
 export type LimitName = keyof RegistryLimits;
 
 /** Each limit a whole number ≥ 1, its default from DEFAULT_LIMITS; part of the registry's options. */
-export const limitsSchema = z.strictObject(
-  Object.fromEntries(Object.entries(DEFAULT_LIMITS).map(([name, value]) => [name, wholeNumber(1).default(value)])) as Record<LimitName, z.ZodDefault<z.ZodNumber>>,
-);
+export const limitsSchema = z
+  .strictObject(
+    Object.fromEntries(Object.entries(DEFAULT_LIMITS).map(([name, value]) => [name, wholeNumber(1).default(value)])) as Record<LimitName, z.ZodDefault<z.ZodNumber>>,
+  )
+  // Node refuses a headers timeout longer than the request's: the headers are part of the request.
+  .refine((limits) => limits.headersTimeoutMs <= limits.requestTimeoutMs, {
+    error: (issue) => `at most requestTimeoutMs (${(issue.input as RegistryLimits).requestTimeoutMs}): the headers are part of the request`,
+    path: ['headersTimeoutMs'],
+  });
 
 /** The limits with defaults filled in; refuses unknown names and values that are no whole number ≥ 1. */
 export function resolveLimits(input: Partial<RegistryLimits> = {}): RegistryLimits {

@@ -2,7 +2,7 @@
 import type { ServerOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { LimitRejections, type RegistryLimits } from '../limits.js';
+import { LimitRejections, resolveLimits, type RegistryLimits } from '../limits.js';
 import { ChangeLog, type ChangeLogOptions } from '../change-log.js';
 import { createRegistryMetrics } from '../metrics.js';
 import type { RegistryApi } from '../registry-api.js';
@@ -12,10 +12,9 @@ import { frameworkErrors, renderErrors } from '../../shared/fastify-errors.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { v1Routes } from './v1-routes.js';
 import { openApiRoute } from './openapi.js';
-import { watchRoutes, type WatchRoutesOptions } from './watch-routes.js';
+import { watchRoutes } from './watch-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { maintenanceRoutes } from './maintenance-routes.js';
-import { checkOption } from '../../protocol/errors.js';
 import { resolveServerOptions, type RegistryServerAuthOptions, type RegistryWatchOptions } from './server-options.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { courseAccessOf, type RegistryCourseOptions } from './course-options.js';
@@ -64,7 +63,8 @@ export function buildRegistryServer(registry: RegistryApi, options: RegistryServ
   const changeLogSettings = settings.changeLog;
   const authenticator = authenticatorOf(settings.auth);
   const course = courseAccessOf(settings.course);
-  const limits = serverLimitsOf(options.limits ?? registry.options.limits);
+  // Limits handed in directly are checked as the registry's are (headersTimeoutMs ≤ requestTimeoutMs…).
+  const limits = options.limits ? resolveLimits(options.limits) : registry.options.limits;
   const rejections = options.rejections ?? new LimitRejections();
   const nodeServer = nodeServerOptions(limits);
   const app = Fastify({
@@ -131,12 +131,6 @@ export function buildRegistryServer(registry: RegistryApi, options: RegistryServ
 function headersArrived(socket: Duplex): boolean {
   const incoming = (socket as Duplex & { parser?: { incoming?: { complete?: boolean } | null } | null }).parser?.incoming;
   return incoming !== null && incoming !== undefined && incoming.complete === false;
-}
-
-/** Node refuses a headers timeout longer than the request timeout: say so in our words. */
-function serverLimitsOf(limits: RegistryLimits): RegistryLimits {
-  checkOption(limits.headersTimeoutMs <= limits.requestTimeoutMs, 'limits.headersTimeoutMs', `at most limits.requestTimeoutMs (${limits.requestTimeoutMs})`);
-  return limits;
 }
 
 /** The limits Node's HTTP server enforces itself: header size (431) and the slow-client timeouts. */

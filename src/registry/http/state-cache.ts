@@ -1,8 +1,12 @@
-// The whole catalog as GET /v1/state answers it and as a watch snapshot carries it, serialized
-// once per revision and in slices: a catalog of tens of thousands of instances is tens of MB of
-// JSON, and serializing it in one go would hold the event loop (every other client) for most of
-// a second. The bytes are exactly those of JSON.stringify({ revision, instances }).
+// The whole catalog as GET /v1/state answers it and as a watch snapshot carries it, assembled
+// once per revision from each instance's serialized view: a catalog of tens of thousands of
+// instances is tens of MB of JSON, and serializing it in one go would hold the event loop (every
+// other client) for most of a second. Each view is serialized once and reused until the catalog
+// changes its record, so a new revision serializes only what changed; the state holds references
+// to those texts, and a reader turns them into bytes one slice at a time, as its socket takes
+// them. The bytes are exactly those of JSON.stringify({ revision, instances }).
 import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { toView, type InstanceRecord } from '../catalog.js';
 import type { Clock, TimerHandle } from '../../shared/clock.js';
 
@@ -15,28 +19,35 @@ export interface StateSource {
 /** A serialized state: the bytes of `{"revision":…,"instances":[…]}`, in order. */
 export interface SerializedState {
   readonly revision: number;
-  readonly chunks: readonly Buffer[];
+  /** The bytes in slices of about STATE_SLICE_CHARS, each encoded when it is asked for. */
+  chunks(): Generator<Buffer>;
   /** The chunks' total length, for Content-Length. */
   readonly bytes: number;
 }
 
-/** Text serialized between two yields to the event loop: about a millisecond of work. */
+/** Text serialized between two yields to the event loop, and sent per chunk: about a millisecond of work. */
 export const STATE_SLICE_CHARS = 32 * 1024;
+
+/** What looking up a view already serialized costs, counted against a slice as that many characters. */
+const REUSED_VIEW_COST = 16;
 
 /**
  * One serialized state per registry, for the current revision. Probe results (last check, its
  * latency and error) change without a revision, so a state is also rebuilt once it is older
- * than MAX_AGE_MS, as the lookup cache does.
+ * than MAX_AGE_MS, as the lookup cache does; only the records whose probe results changed are
+ * serialized again.
  */
 export class StateCache {
   static readonly MAX_AGE_MS = 1000;
   readonly #source: StateSource;
   readonly #clock: Clock;
+  readonly #views: ViewCache;
   #current: { revision: number; builtAt: number; state: Promise<SerializedState> } | null = null;
 
-  constructor(source: StateSource, clock: Clock) {
+  constructor(source: StateSource, clock: Clock, views: ViewCache = sharedViews) {
     this.#source = source;
     this.#clock = clock;
+    this.#views = views;
   }
 
   /** The state at the current revision: the one being or already built, or a new one. */
@@ -45,7 +56,7 @@ export class StateCache {
     const now = this.#clock.now();
     const current = this.#current;
     if (current && current.revision === revision && now - current.builtAt <= StateCache.MAX_AGE_MS) return current.state;
-    const state = serializeState(revision, captureRecords(this.#source.instances()));
+    const state = serializeState(revision, captureRecords(this.#source.instances()), this.#views);
     this.#current = { revision, builtAt: now, state };
     return state;
   }
@@ -65,12 +76,69 @@ export function stateCacheOf(source: StateSource, clock: Clock): StateCache {
   return cache;
 }
 
+/** A record's view as JSON text, with its length in bytes. */
+export interface SerializedView {
+  readonly json: string;
+  readonly bytes: number;
+}
+
+/** The fields the catalog changes in place, as they were when a view was serialized. */
+interface CachedView extends SerializedView {
+  readonly revision: number;
+  readonly health: string;
+  readonly lastCheckAt: number | null;
+  readonly lastCheckMs: number | null;
+  readonly lastError: string | null;
+  readonly criticalSince: number | null;
+  readonly maintenance: InstanceRecord['maintenance'];
+}
+
+/**
+ * Each record's serialized view, kept as long as the record lives. The catalog replaces a record
+ * when it is registered again and changes the rest in place (health, probe results, maintenance,
+ * removal): a view is reused only while those fields are what they were when it was serialized.
+ */
+export class ViewCache {
+  readonly #views = new WeakMap<InstanceRecord, CachedView>();
+  readonly #serialize: (record: InstanceRecord) => string;
+
+  /** `serialize` turns a record into its view's JSON; tests count its calls. */
+  constructor(serialize: (record: InstanceRecord) => string = (record) => JSON.stringify(toView(record))) {
+    this.#serialize = serialize;
+  }
+
+  /** Record `i` of `records` serialized as it was captured, and whether it had to be serialized now. */
+  view(records: CapturedRecords, i: number): { view: SerializedView; fresh: boolean } {
+    const original = records.original(i);
+    const cached = this.#views.get(original);
+    if (cached && records.matches(i, cached)) return { view: cached, fresh: false };
+    const record = records.record(i);
+    const json = this.#serialize(record);
+    const view: CachedView = {
+      json,
+      bytes: Buffer.byteLength(json),
+      revision: record.revision,
+      health: record.health,
+      lastCheckAt: record.lastCheckAt,
+      lastCheckMs: record.lastCheckMs,
+      lastError: record.lastError,
+      criticalSince: record.criticalSince,
+      maintenance: record.maintenance,
+    };
+    this.#views.set(original, view);
+    return { view, fresh: true };
+  }
+}
+
+/** Shared by every registry in the process: records are never shared between registries. */
+const sharedViews = new ViewCache();
+
 /**
  * The records as they are at one revision. The catalog replaces a record when it is registered
- * again, but changes a few fields in place (Catalog.setHealth, recordCheck, remove) while a state
- * is serialized over many turns of the event loop: those fields are set aside here. Flat arrays
- * rather than a copy of each record: tens of thousands of copies that live until the state is
- * built would make the garbage collector's young-generation pauses last hundreds of ms.
+ * again, but changes a few fields in place (Catalog.setHealth, recordCheck, remove, maintenance)
+ * while a state is assembled over many turns of the event loop: those fields are set aside here.
+ * Flat arrays rather than a copy of each record: tens of thousands of copies that live until the
+ * state is built would make the garbage collector's young-generation pauses last hundreds of ms.
  */
 export class CapturedRecords {
   readonly length: number;
@@ -79,6 +147,7 @@ export class CapturedRecords {
   readonly #numbers: Float64Array;
   /** health, lastError of each record in turn. */
   readonly #texts: Array<string | null>;
+  readonly #maintenance: Array<InstanceRecord['maintenance']>;
 
   constructor(records: readonly InstanceRecord[]) {
     this.length = records.length;
@@ -86,15 +155,23 @@ export class CapturedRecords {
     this.#numbers = new Float64Array(records.length * 4);
     // Filled by push: a large array made with new Array(length) is a slow dictionary in V8.
     this.#texts = [];
+    this.#maintenance = [];
     const numbers = this.#numbers;
     const texts = this.#texts;
+    const maintenance = this.#maintenance;
     records.forEach((record, i) => {
       numbers[i * 4] = record.revision;
       numbers[i * 4 + 1] = record.lastCheckAt ?? NaN;
       numbers[i * 4 + 2] = record.lastCheckMs ?? NaN;
       numbers[i * 4 + 3] = record.criticalSince ?? NaN;
       texts.push(record.health, record.lastError);
+      maintenance.push(record.maintenance);
     });
+  }
+
+  /** The record object itself, whose fields may have changed since it was captured. */
+  original(i: number): InstanceRecord {
+    return this.#records[i] as InstanceRecord;
   }
 
   /** Record `i` as it was when captured. */
@@ -108,7 +185,22 @@ export class CapturedRecords {
       criticalSince: orNull(numbers[i * 4 + 3]),
       health: this.#texts[i * 2] as InstanceRecord['health'],
       lastError: this.#texts[i * 2 + 1] ?? null,
+      maintenance: this.#maintenance[i] ?? null,
     };
+  }
+
+  /** Whether record `i` was captured with the in-place fields `fields` holds. */
+  matches(i: number, fields: Omit<CachedView, 'json' | 'bytes'>): boolean {
+    const numbers = this.#numbers;
+    return (
+      numbers[i * 4] === fields.revision &&
+      orNull(numbers[i * 4 + 1]) === fields.lastCheckAt &&
+      orNull(numbers[i * 4 + 2]) === fields.lastCheckMs &&
+      orNull(numbers[i * 4 + 3]) === fields.criticalSince &&
+      this.#texts[i * 2] === fields.health &&
+      (this.#texts[i * 2 + 1] ?? null) === fields.lastError &&
+      (this.#maintenance[i] ?? null) === fields.maintenance
+    );
   }
 }
 
@@ -121,19 +213,41 @@ export function captureRecords(records: readonly InstanceRecord[]): CapturedReco
   return new CapturedRecords(records);
 }
 
-/** Serializes `records` as the state at `revision`, yielding to the event loop between slices. */
-export async function serializeState(revision: number, records: CapturedRecords): Promise<SerializedState> {
-  const chunks: Buffer[] = [];
-  let text = `{"revision":${JSON.stringify(revision)},"instances":[`;
+/**
+ * Assembles `records` as the state at `revision` from their serialized views, serializing the
+ * ones not cached and yielding to the event loop after each slice of work.
+ */
+export async function serializeState(revision: number, records: CapturedRecords, views: ViewCache = sharedViews): Promise<SerializedState> {
+  const head = `{"revision":${JSON.stringify(revision)},"instances":[`;
+  const pieces: string[] = [head];
+  let bytes = Buffer.byteLength(head) + STATE_END.length;
+  let work = 0;
   for (let i = 0; i < records.length; i++) {
-    text += (i === 0 ? '' : ',') + JSON.stringify(toView(records.record(i)));
-    if (text.length < STATE_SLICE_CHARS) continue;
-    chunks.push(Buffer.from(text));
-    text = '';
+    const { view, fresh } = views.view(records, i);
+    if (i > 0) pieces.push(',');
+    pieces.push(view.json);
+    bytes += view.bytes + (i > 0 ? 1 : 0);
+    work += fresh ? view.json.length : REUSED_VIEW_COST;
+    if (work < STATE_SLICE_CHARS) continue;
+    work = 0;
     await nextTurn();
   }
-  chunks.push(Buffer.from(`${text}]}`));
-  return { revision, chunks, bytes: chunks.reduce((sum, chunk) => sum + chunk.length, 0) };
+  pieces.push(STATE_END);
+  return { revision, bytes, chunks: () => slices(pieces) };
+}
+
+const STATE_END = ']}';
+
+/** `pieces` in order, joined into Buffers of about STATE_SLICE_CHARS, each made when asked for. */
+function* slices(pieces: readonly string[]): Generator<Buffer> {
+  let text = '';
+  for (const piece of pieces) {
+    text += piece;
+    if (text.length < STATE_SLICE_CHARS) continue;
+    yield Buffer.from(text);
+    text = '';
+  }
+  if (text.length > 0) yield Buffer.from(text);
 }
 
 function nextTurn(): Promise<void> {
@@ -151,7 +265,7 @@ export interface WriteChunksOptions {
  * a slow reader holds one chunk of its own, never a copy of the whole state. False when the
  * response closed, or its reader took nothing for `patienceMs`.
  */
-export async function writeChunks(out: ServerResponse, chunks: readonly Buffer[], options: WriteChunksOptions): Promise<boolean> {
+export async function writeChunks(out: ServerResponse, chunks: Iterable<Buffer>, options: WriteChunksOptions): Promise<boolean> {
   for (const chunk of chunks) {
     if (out.destroyed || out.writableEnded) return false;
     if (!out.write(chunk) && !(await drained(out, options))) return false;
@@ -174,4 +288,35 @@ function drained(out: ServerResponse, { clock, patienceMs }: WriteChunksOptions)
     out.on('close', onClose);
     timer = clock.setTimeout(() => done(false), patienceMs);
   });
+}
+
+/**
+ * `chunks` as a stream for a reply to send, each chunk made when the response has taken the
+ * previous ones. A reader that takes nothing for `patienceMs` (a chunk not asked for, or the last
+ * ones not flushed) is cut, as a watch stream's is: otherwise it would keep its revision's views
+ * and its connection for as long as it likes. `onCut` hears of each cut.
+ */
+export function patientStream(out: ServerResponse, chunks: Iterator<Buffer>, { clock, patienceMs }: WriteChunksOptions, onCut: () => void = () => {}): Readable {
+  let timer: TimerHandle | null = null;
+  const stop = (): void => {
+    if (timer !== null) clock.clearTimeout(timer);
+    timer = null;
+  };
+  const cut = (): void => {
+    timer = null;
+    onCut();
+    body.destroy();
+    out.destroy();
+  };
+  const body = new Readable({
+    read() {
+      stop();
+      timer = clock.setTimeout(cut, patienceMs);
+      const next = chunks.next();
+      this.push(next.done ? null : next.value);
+    },
+  });
+  out.once('finish', stop);
+  out.once('close', stop);
+  return body;
 }

@@ -202,7 +202,7 @@ class WatchStream {
     const state = await this.#snapshotState(registry);
     const head = Buffer.from(`event: snapshot\nid: ${state.revision}\ndata: `);
     const patience = { clock: this.#settings.clock, patienceMs: this.#settings.keepAliveMs };
-    const written = await writeChunks(this.#raw, [head, ...state.chunks, SNAPSHOT_END], patience);
+    const written = await writeChunks(this.#raw, snapshotChunks(head, state), patience);
     if (this.#ended) return;
     // A reader that took nothing for a keep-alive interval is cut; it resumes from a new snapshot.
     if (!written) return this.#cut();
@@ -264,6 +264,12 @@ class WatchStream {
 }
 
 const SNAPSHOT_END = Buffer.from('\n\n');
+
+function* snapshotChunks(head: Buffer, state: SerializedState): Generator<Buffer> {
+  yield head;
+  yield* state.chunks();
+  yield SNAPSHOT_END;
+}
 
 function frame(id: number, { event, data }: WatchEvent): string {
   return `event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`;
