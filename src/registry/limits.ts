@@ -60,7 +60,7 @@ export const limitsSchema = z
   )
   // Node refuses a headers timeout longer than the request's: the headers are part of the request.
   .refine((limits) => limits.headersTimeoutMs <= limits.requestTimeoutMs, {
-    error: (issue) => `at most requestTimeoutMs (${(issue.input as RegistryLimits).requestTimeoutMs}): the headers are part of the request`,
+    error: (issue) => `at most limits.requestTimeoutMs (${(issue.input as RegistryLimits).requestTimeoutMs})`,
     path: ['headersTimeoutMs'],
   });
 

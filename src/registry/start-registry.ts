@@ -4,8 +4,9 @@ import type { FastifyServerOptions } from 'fastify';
 import { addressInUse, etcdUnreachable, hostNotAvailable } from '../protocol/errors.js';
 import { VERSION } from '../version.js';
 import { createHttpProber } from './health/prober.js';
-import type { RegistryServer, RegistryServerOptions, RegistryWatchOptions } from './http/server.js';
-import type { ChangeLogOptions } from './change-log.js';
+import type { RegistryServer, RegistryServerOptions } from './http/server.js';
+import { changeLogOptionsSchema, type ChangeLogOptions } from './change-log.js';
+import { watchOptionsSchema, type RegistryWatchOptions } from './http/server-options.js';
 import { HttpChannel } from './notify/http-channel.js';
 import { LimitRejections, resolveLimits } from './limits.js';
 import { OriginGate } from './origin-gate.js';
@@ -23,7 +24,7 @@ import { MemoryStore } from './store/memory-store.js';
 import { SqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
 import type { RegistryStore } from './store/store.js';
 import { prepareSecurity, type RegistryAuthOptions, type RegistryTlsOptions } from './auth/registry-security.js';
-import type { RegistryCourseOptions } from './http/course-options.js';
+import { courseOptionsSchema, type RegistryCourseOptions } from './http/course-options.js';
 import { etcdClientSecurity, type EtcdAuthOptions, type EtcdTlsOptions } from './cluster/etcd-credentials.js';
 import { readCaFile } from '../shared/exchange.js';
 
@@ -74,8 +75,9 @@ export interface StartRegistryOptions extends RegistryOptionsInput {
 
 /**
  * Every option startRegistry takes besides the registry's own, so that one it does not know (a
- * misspelling) is refused rather than ignored. Each part checks its own values; here only names
- * are checked (the registry's values too: they are part of what startRegistry takes).
+ * misspelling) is refused rather than ignored. The registry's values and the server's own
+ * settings (course, watch, changeLog) are checked here too, before anything opens; the other
+ * parts (auth, tls, etcd) check theirs when they read files, still before the store opens.
  */
 const START_ONLY_OPTIONS = {
   host: true,
@@ -98,7 +100,12 @@ const START_ONLY_OPTIONS = {
   changeLog: true,
 } as const satisfies Record<Exclude<keyof StartRegistryOptions, keyof RegistryOptionsInput>, true>;
 
-const startRegistryNames = registryOptionsObject.extend(Object.fromEntries(Object.keys(START_ONLY_OPTIONS).map((name) => [name, z.unknown().optional()])));
+const startRegistryNames = registryOptionsObject.extend({
+  ...Object.fromEntries(Object.keys(START_ONLY_OPTIONS).map((name) => [name, z.unknown().optional()])),
+  course: courseOptionsSchema.optional(),
+  watch: watchOptionsSchema.optional(),
+  changeLog: changeLogOptionsSchema.optional(),
+});
 
 export interface RunningRegistry {
   url: string;

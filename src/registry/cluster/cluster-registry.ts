@@ -10,7 +10,7 @@ import type { RegisterResponse, ServiceView } from '../../protocol/v1.js';
 import type { InstanceRecord, Registration } from '../catalog.js';
 import { CatalogReader, type CatalogReads } from '../catalog-reader.js';
 import { sleep, systemClock, type Clock, type TimerHandle } from '../../shared/clock.js';
-import { MAX_TIMER_MS, resolveOptions } from '../../shared/options.js';
+import { func, MAX_TIMER_MS, resolveOptions, withMethods } from '../../shared/options.js';
 import { DEFAULT_START_OPTIONS, resolveRegistryOptions, type RegistryOptions, type RegistryOptionsInput } from '../options.js';
 import type { Caller, RegistryApi, RegistryEvents, RegistryRole } from '../registry-api.js';
 import { Registry } from '../registry.js';
@@ -34,16 +34,22 @@ const clusterOptionsSchema = z.strictObject({
 
 export type ClusterOptions = z.output<typeof clusterOptionsSchema>;
 
-export interface ClusterInit extends Partial<ClusterOptions> {
-  client: Etcd3;
-  channel: NotificationChannel;
-  probe: Prober;
-  clock?: Clock;
-  options?: RegistryOptionsInput;
-  logger: Logger;
+/**
+ * What a cluster node is made of: its own options and its collaborators, each checked by what it
+ * must offer and kept as given. Its registry options (`options`) are resolved as the registry's.
+ */
+const clusterInitSchema = clusterOptionsSchema.extend({
+  client: withMethods<Etcd3>(['election'], 'an etcd client (Etcd3)'),
+  channel: withMethods<NotificationChannel>(['send', 'close'], 'a NotificationChannel (send, close)'),
+  probe: func<Prober>('a Prober: a function (url, signal)'),
+  clock: withMethods<Clock>(['now', 'setTimeout', 'clearTimeout'], 'a Clock (now, setTimeout, clearTimeout)').optional(),
+  options: z.custom<RegistryOptionsInput>((value) => typeof value === 'object' && value !== null, { error: 'an object of registry options' }).optional(),
+  logger: withMethods<Logger>(['debug', 'info', 'warn', 'error'], 'a Logger (debug, info, warn, error)'),
   /** Counts refusals by limit (the leader's instance limits); shared with /metrics. */
-  rejections?: LimitRejections;
-}
+  rejections: withMethods<LimitRejections>(['count'], 'a LimitRejections').optional(),
+});
+
+export type ClusterInit = z.input<typeof clusterInitSchema>;
 
 const RECAMPAIGN_DELAY_MS = 1000;
 const LEADER_REFRESH_MS = 1000;
@@ -59,7 +65,7 @@ async function bounded(work: Promise<unknown> | undefined, clock: Clock): Promis
 export class ClusterRegistry extends EventEmitter<RegistryEvents> implements RegistryApi {
   readonly options: RegistryOptions;
   readonly startedAt: number;
-  readonly #init: ClusterInit;
+  readonly #init: Omit<z.output<typeof clusterInitSchema>, 'prefix' | 'leaseTtlMs'>;
   readonly #clock: Clock;
   readonly #prefix: string;
   readonly #mirror: EtcdMirror;
@@ -86,11 +92,11 @@ export class ClusterRegistry extends EventEmitter<RegistryEvents> implements Reg
 
   constructor(init: ClusterInit) {
     super();
-    this.#init = init;
-    this.#clock = init.clock ?? systemClock;
+    const { prefix, leaseTtlMs, ...resolved } = resolveOptions(clusterInitSchema, init, { owner: 'ClusterRegistry' });
+    this.#init = resolved;
+    this.#clock = resolved.clock ?? systemClock;
     this.startedAt = this.#clock.now();
-    this.options = resolveRegistryOptions(init.options);
-    const { prefix, leaseTtlMs } = resolveOptions(clusterOptionsSchema, { prefix: init.prefix, leaseTtlMs: init.leaseTtlMs }, { owner: 'ClusterRegistry' });
+    this.options = resolveRegistryOptions(resolved.options);
     this.#prefix = prefix;
     this.#mirror = new EtcdMirror(init.client, this.#prefix, init.logger);
     this.#mirrorReads = new CatalogReader(this.#mirror.catalog);

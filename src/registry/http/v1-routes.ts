@@ -1,5 +1,4 @@
 // Roster's own JSON API under /v1 (docs/api.md).
-import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { forbidden, instanceNotFound, invalidRequest, type RosterError } from '../../protocol/errors.js';
@@ -11,7 +10,8 @@ import type { RegistryApi } from '../registry-api.js';
 import { mayRegisterService, type Principal } from '../auth/scopes.js';
 import { callerOf } from './access-guard.js';
 import { WRITE_RATE_LIMIT } from './write-rate-limit.js';
-import { stateCacheOf } from './state-cache.js';
+import { patientStream, stateCacheOf } from './state-cache.js';
+import { DEFAULT_WATCH_KEEP_ALIVE_MS } from './watch-routes.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 
 export const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'is not an instance id') });
@@ -21,9 +21,15 @@ export const byUrlQuery = z.object({ url: httpUrl });
 const READ = { config: { access: 'read' } } as const;
 // Every route that needs the register scope is a write: counted against the caller's write rate.
 const REGISTER = { config: { access: 'register', rateLimit: WRITE_RATE_LIMIT } } as const;
+// A renewal needs the register scope but is no counted write: it changes no revision and costs
+// O(1), and one credential keeping many TTL instances alive renews each every few seconds.
+const RENEW = { config: { access: 'register' } } as const;
 
-/** `clock` is the registry's: the uptime and the lookup cache's age are read on it. */
-export function v1Routes(registry: RegistryApi, version: string, clock: Clock = systemClock) {
+/**
+ * `clock` is the registry's: the uptime and the lookup cache's age are read on it.
+ * `statePatienceMs`: how long a GET /v1/state reader may take nothing before it is cut.
+ */
+export function v1Routes(registry: RegistryApi, version: string, clock: Clock = systemClock, statePatienceMs = DEFAULT_WATCH_KEEP_ALIVE_MS) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // /v1 speaks JSON only: any other body is refused with 415 before a handler runs.
     app.removeContentTypeParser('text/plain');
@@ -69,7 +75,7 @@ export function v1Routes(registry: RegistryApi, version: string, clock: Clock = 
       return { instance: toView(removed) };
     });
 
-    app.post('/instances/:id/renew', REGISTER, async (request) => {
+    app.post('/instances/:id/renew', RENEW, async (request) => {
       const { id } = parseOrThrow(idParams, request.params, 'path');
       return { instance: toView(registry.renew(id, callerOf(request))) };
     });
@@ -95,10 +101,13 @@ export function v1Routes(registry: RegistryApi, version: string, clock: Clock = 
 
     // Built once per revision and sent in chunks as the socket takes them: a large catalog never
     // holds the event loop for long, and readers at the same revision share one serialization.
+    // A reader that takes nothing for as long as a watch stream's is cut, as that stream is.
     const states = stateCacheOf(registry, clock);
+    const patience = { clock, patienceMs: statePatienceMs };
     app.get('/state', READ, async (_request, reply) => {
       const state = await states.get();
-      return reply.type('application/json; charset=utf-8').header('content-length', state.bytes).send(Readable.from(state.chunks));
+      const body = patientStream(reply.raw, state.chunks(), patience);
+      return reply.type('application/json; charset=utf-8').header('content-length', state.bytes).send(body);
     });
 
     app.get('/health', { config: { access: 'public' } }, async (_request, reply) => {

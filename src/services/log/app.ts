@@ -1,35 +1,41 @@
 // The log service's HTTP app, not listening: the course's POST /log and Roster's /v1/logs.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { z } from 'zod';
-import { checkOption, forbidden, internal, invalidRequest, methodNotAllowed, notFound, payloadTooLarge, unauthorized } from '../../protocol/errors.js';
+import { forbidden, internal, invalidRequest, methodNotAllowed, notFound, payloadTooLarge, unauthorized } from '../../protocol/errors.js';
 import { parseOrThrow, serviceName } from '../../protocol/validation.js';
 import { frameworkErrors, renderErrors } from '../../shared/fastify-errors.js';
 import { DEFAULT_COURSE_SOURCES, SourceList } from '../../shared/source-list.js';
+import { flag, func, resolveOptions, withMethods } from '../../shared/options.js';
 import { LOG_LEVELS, LOG_LIMITS, type LogEntry, type LogStore } from './log-store.js';
 import { canRead, canWrite, writerName, type Writer, type WriterIdentity } from './writer-identity.js';
 
-export interface LogAppOptions {
-  store: LogStore;
+const aCidrList = 'a list of IP addresses or CIDRs';
+
+/** The course's unauthenticated POST /log. */
+const courseLogOptionsSchema = z.strictObject({
+  /** false: POST /log answers 404 saying it is switched off. */
+  enabled: flag().default(true),
+  /** Peers allowed to POST /log, as CIDRs. Default loopback: 127.0.0.0/8 and ::1. */
+  sources: z.array(z.string({ error: aCidrList }), { error: aCidrList }).readonly().default(DEFAULT_COURSE_SOURCES),
+});
+
+const logAppOptionsSchema = z.strictObject({
+  store: withMethods<LogStore>(['append', 'recent', 'close'], 'a LogStore (append, recent, close)'),
   /**
    * Says whose token a /v1/logs request carries (the registry's GET /v1/auth/whoami). null: nothing
    * can check tokens (registered with the course's registry), so /v1/logs answers 404 and writers
    * fall back to the course's POST /log.
    */
-  identity: Pick<WriterIdentity, 'identify'> | null;
+  identity: withMethods<Pick<WriterIdentity, 'identify'>>(['identify'], 'a WriterIdentity (identify(token)) or null').nullable(),
   /** A pino logger; without one the app logs nothing. */
-  logger?: FastifyServerOptions['loggerInstance'];
+  logger: withMethods<NonNullable<FastifyServerOptions['loggerInstance']>>(['info', 'warn', 'error', 'child'], 'a pino logger').optional(),
   /** The clock that stamps each entry's time on receipt. */
-  now?: () => number;
-  /** The course's unauthenticated POST /log. */
-  course?: CourseLogOptions;
-}
+  now: func<() => number>('a function returning the time in milliseconds').optional(),
+  course: courseLogOptionsSchema.prefault({}),
+});
 
-export interface CourseLogOptions {
-  /** false: POST /log answers 404 saying it is switched off. Default true. */
-  enabled?: boolean;
-  /** Peers allowed to POST /log, as CIDRs. Default loopback: 127.0.0.0/8 and ::1. */
-  sources?: readonly string[];
-}
+export type LogAppOptions = z.input<typeof logAppOptionsSchema>;
+export type CourseLogOptions = z.input<typeof courseLogOptionsSchema>;
 
 /**
  * Control characters a message may not hold: all but tab and line feed. The log file is JSON lines,
@@ -69,9 +75,9 @@ const querySchema = z.object({
 /** `[GradingService] - message`: the prefix the course's log client puts on every line. */
 const COURSE_PREFIX = /^\[([^\]\n]*)\] - /;
 
-export function buildLogApp(options: LogAppOptions): FastifyInstance {
-  checkOption(options?.identity === null || typeof options?.identity?.identify === 'function', 'identity', 'a WriterIdentity (identify(token)) or null');
-  const course = resolveCourse(options.course);
+export function buildLogApp(input: LogAppOptions): FastifyInstance {
+  const options = resolveOptions(logAppOptionsSchema, input, { owner: 'buildLogApp' });
+  const course = courseOf(options.course);
   const app = Fastify({ ...(options.logger ? { loggerInstance: options.logger } : { logger: false }), frameworkErrors });
   const now = options.now ?? Date.now;
 
@@ -90,11 +96,9 @@ interface ResolvedCourse {
   described: string;
 }
 
-function resolveCourse(course: CourseLogOptions | undefined): ResolvedCourse {
-  const enabled = course?.enabled ?? true;
-  checkOption(typeof enabled === 'boolean', 'course.enabled', 'true or false');
-  const cidrs = course?.sources ?? DEFAULT_COURSE_SOURCES;
-  return { enabled, sources: new SourceList(cidrs, 'course.sources'), described: cidrs.join(', ') };
+/** Each source is checked as an address here, where the message can quote the bad one. */
+function courseOf({ enabled, sources }: z.output<typeof courseLogOptionsSchema>): ResolvedCourse {
+  return { enabled, sources: new SourceList(sources, 'course.sources'), described: sources.join(', ') };
 }
 
 /**

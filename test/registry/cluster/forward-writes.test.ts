@@ -2,6 +2,7 @@
 // (vouched for by the cluster secret), answered with the leader's answer.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { CALLER_HEADER, FORWARDED_HEADER, encodeCaller } from '../../../src/registry/auth/forwarded.js';
 import { isWrite } from '../../../src/registry/cluster/forward-writes.js';
 import { startEtcdCluster } from '../../helpers/etcd-cluster.js';
@@ -31,6 +32,10 @@ test('isWrite: the course and /v1 writes, nothing else', () => {
     ['OPTIONS', '/v1/instances', false],
     ['POST', '/v1/logout', false],
     ['POST', '/v1/instancesX', false],
+    ['PUT', '/v1/instances/abc/maintenance', true],
+    ['PUT', '/v1/services/Log/maintenance', true],
+    ['DELETE', '/v1/services/Log/maintenance', true],
+    ['GET', '/v1/services/Log', false],
   ];
   for (const [method, path, expected] of cases) assert.equal(isWrite(method, path), expected, `${method} ${path}`);
 });
@@ -95,4 +100,18 @@ test('a forwarded write is believed only with the cluster secret, and never forw
   const genuine = await call(`${leader.url}/v1/instances`, { method: 'POST', headers: { ...json, [FORWARDED_HEADER]: secret, [CALLER_HEADER]: caller }, body });
   assert.equal(genuine.status, 201);
   assert.equal((genuine.body.instance as { owner: string }).owner, 'admin');
+});
+
+test('maintenance through the follower is put by the leader, and the follower shows it from etcd', async (t) => {
+  const { leader, follower } = await startPair(t, etcd.endpoints, freshPrefix());
+  const registered = await call(`${follower.url}/v1/instances`, { method: 'POST', headers: { ...json, ...admin }, body: JSON.stringify({ service: 'Reports', url: 'http://127.0.0.1:9/reports', ttlMs: 60_000 }) });
+  const { id } = registered.body.instance as { id: string };
+  const on = await call(`${follower.url}/v1/instances/${id}/maintenance`, { method: 'PUT', headers: { ...json, ...admin }, body: JSON.stringify({ reason: 'deploy' }) });
+  assert.equal(on.status, 200, JSON.stringify(on.body));
+  assert.equal(leader.cluster.instance(id).maintenance?.reason, 'deploy');
+  while (follower.cluster.instances().find((i) => i.id === id)?.maintenance?.reason !== 'deploy') await once(follower.cluster, 'change');
+
+  const service = await call(`${follower.url}/v1/services/Billing/maintenance`, { method: 'PUT', headers: { ...json, ...admin }, body: JSON.stringify({ reason: 'migration' }) });
+  assert.equal(service.status, 200, JSON.stringify(service.body));
+  assert.deepEqual(leader.cluster.maintenance.services().map((entry) => [entry.service, entry.reason]), [['Billing', 'migration']]);
 });

@@ -3,9 +3,12 @@
 // one JSON.stringify of the whole catalog.
 import assert from 'node:assert/strict';
 import { get } from 'node:http';
+import type { Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { Catalog, toView, type InstanceRecord, type Registration } from '../../../src/registry/catalog.js';
-import { STATE_SLICE_CHARS, StateCache, captureRecords, serializeState, type StateSource } from '../../../src/registry/http/state-cache.js';
+import Fastify from 'fastify';
+import { STATE_SLICE_CHARS, StateCache, ViewCache, captureRecords, serializeState, type StateSource } from '../../../src/registry/http/state-cache.js';
+import { v1Routes } from '../../../src/registry/http/v1-routes.js';
 import type { RegistryApi } from '../../../src/registry/registry-api.js';
 import { startRegistry, type RunningRegistry } from '../../../src/registry/start-registry.js';
 import { systemClock } from '../../../src/shared/clock.js';
@@ -173,8 +176,8 @@ test('a large state is serialized in several slices, yielding to the event loop 
   const state = await building;
 
   assert.ok(turnedBeforeTheEnd, 'another callback ran while the state was being serialized');
-  assert.ok(state.chunks.length > 4, `${state.chunks.length} chunks`);
-  assertSameText(Buffer.concat(state.chunks).toString('utf8'), expected);
+  assert.ok([...state.chunks()].length > 4, `${[...state.chunks()].length} chunks`);
+  assertSameText(Buffer.concat([...state.chunks()]).toString('utf8'), expected);
   assert.equal(state.bytes, Buffer.byteLength(expected));
 });
 
@@ -190,7 +193,7 @@ test('a state keeps its revision although the catalog changes records in place w
   registry.deregisterByUrl('http://127.0.0.1:10599');
   const state = await building;
 
-  assertSameText(Buffer.concat(state.chunks).toString('utf8'), expected);
+  assertSameText(Buffer.concat([...state.chunks()]).toString('utf8'), expected);
 });
 
 test('health and probe results changed in place while a state is serialized stay out of it', async () => {
@@ -207,7 +210,7 @@ test('health and probe results changed in place while a state is serialized stay
   catalog.recordCheck(last.id, registeredAt + 6000, 12.5, 'timeout');
   const state = await building;
 
-  assertSameText(Buffer.concat(state.chunks).toString('utf8'), expected);
+  assertSameText(Buffer.concat([...state.chunks()]).toString('utf8'), expected);
 });
 
 test('a large catalog over HTTP: the state and the snapshot arrive whole; changes made meanwhile follow the snapshot', BOUNDED, async (t) => {
@@ -241,3 +244,76 @@ test('a large catalog over HTTP: the state and the snapshot arrive whole; change
 function previousStateAt(registry: StateSource, revision: number): string {
   return JSON.stringify({ revision, instances: registry.instances().filter((record) => record.revision <= revision).map(toView) });
 }
+
+/** A catalog of `count` instances registered at one moment, and a state source over it. */
+function catalogOf(count: number, metadata: (i: number) => Record<string, string> = () => ({ note: ODD })): { catalog: Catalog; source: StateSource; at: number } {
+  const catalog = new Catalog();
+  const at = Date.parse('2026-01-01T00:00:00Z');
+  for (let i = 0; i < count; i++) catalog.upsert(reg(`Service${i % 3}`, 10_000 + i, metadata(i)), at);
+  const source = { get revision() { return catalog.revision; }, instances: () => catalog.list() };
+  return { catalog, source, at };
+}
+
+async function stateText(cache: StateCache): Promise<string> {
+  return Buffer.concat([...(await cache.get()).chunks()]).toString('utf8');
+}
+
+test('a new state serializes only the records the catalog changed; the others reuse their text', async () => {
+  const { catalog, source, at } = catalogOf(50);
+  const serialized: string[] = [];
+  const views = new ViewCache((record) => {
+    serialized.push(record.url);
+    return JSON.stringify(toView(record));
+  });
+  const clock = new FakeClock();
+  const cache = new StateCache(source, clock, views);
+  const [unhealthy, probed, replaced, removed] = [3, 17, 30, 42].map((i) => catalog.list()[i] as InstanceRecord);
+  const changes: Array<[string, () => void, string[]]> = [
+    ['health', () => catalog.setHealth(unhealthy.id, 'critical', at + 1, 'connection refused'), [unhealthy.url]],
+    ['probe result, once the state has aged', () => catalog.recordCheck(probed.id, at + 2, 4.5, null), [probed.url]],
+    ['registration again', () => catalog.upsert(reg('Service0', 10_030, { note: 'again' }), at + 3), [replaced.url]],
+    ['removal', () => catalog.remove(removed.id), []],
+  ];
+
+  assertSameText(await stateText(cache), previousState(source));
+  assert.equal(serialized.length, 50, 'the first state serializes every record');
+  for (const [what, change, expected] of changes) {
+    serialized.length = 0;
+    change();
+    await clock.tick(StateCache.MAX_AGE_MS + 1);
+    assertSameText(await stateText(cache), previousState(source));
+    assert.deepEqual(serialized, expected, `after a change of ${what}`);
+  }
+});
+
+test('GET /v1/state: a reader that takes nothing for the patience period is cut; its state is let go', BOUNDED, async (t) => {
+  // Far more than the loopback socket's buffers hold: the server has to wait for the reader.
+  const { source } = catalogOf(400, (i) => ({ index: String(i), padding: 'x'.repeat(64 * 1024) }));
+  const clock = new FakeClock();
+  const patienceMs = 5000;
+  const app = Fastify();
+  await app.register(v1Routes(source as unknown as RegistryApi, '0.0.0', clock, patienceMs), { prefix: '/v1' });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  t.after(() => app.close());
+
+  // The reader pauses, so it would not hear its socket close: the server's end of it tells.
+  const closed = new Promise<void>((resolve) => app.server.once('connection', (socket: Socket) => socket.once('close', () => resolve())));
+  const contentLength = new Promise<number>((resolve, reject) => {
+    const request = get(`${url}/v1/state`, (response) => {
+      response.pause();
+      resolve(Number(response.headers['content-length']));
+    });
+    request.on('error', reject);
+    t.after(() => request.destroy());
+  });
+  let cut = false;
+  void closed.then(() => (cut = true));
+  // Time moves a patience period at a go; the cut comes once the server waits on the reader.
+  for (let round = 0; !cut && round < 10_000; round++) {
+    await clock.tick(patienceMs);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.ok(cut, 'the reader was cut');
+  assert.ok((await contentLength) > 20 * 1024 * 1024, 'the state is larger than the socket buffers');
+  assert.equal(clock.pending, 0, 'no timer is left for the cut reader');
+});

@@ -61,3 +61,31 @@ test('maxInstancesPerCredential: one credential is refused, another still regist
   assert.equal((await registerV1(running.url, SECRETS.bob, 'Worker', 7003)).status, 201);
   assert.equal((await registerV1(running.url, SECRETS.alice, 'Worker', 7001)).status, 200, 'a re-registration of its own instance passes');
 });
+
+test('maxInstancesPerService: re-registering a URL under another service counts against that service', async (t) => {
+  const running = await startLimitsRegistry(t, { limits: { maxInstancesPerService: 2 } });
+  for (const port of [7001, 7002]) assert.equal((await registerV1(running.url, running.admin, 'Greeter', port)).status, 201);
+  assert.equal((await registerV1(running.url, running.admin, 'Other', 7003)).status, 201);
+  const before = await catalogUrls(running);
+
+  const moved = await registerV1(running.url, running.admin, 'Greeter', 7003);
+  assert.equal(moved.status, 429);
+  assert.equal(moved.json.code, 'LIMIT_REACHED');
+  assert.match(moved.json.message ?? '', /service "Greeter" has 2 instances/);
+  assert.deepEqual(await catalogUrls(running), before);
+  assert.equal(running.registry.instances().filter((record) => record.service === 'Greeter').length, 2);
+  assert.equal(await rejectionsOf(running, 'maxInstancesPerService'), 1);
+});
+
+test('maxInstancesPerCredential: re-registering another credential\'s URL counts against the new owner', async (t) => {
+  const running = await startLimitsRegistry(t, { limits: { maxInstancesPerCredential: 2 } });
+  for (const port of [7001, 7002]) assert.equal((await registerV1(running.url, running.admin, 'Worker', port)).status, 201);
+  assert.equal((await registerV1(running.url, SECRETS.alice, 'Worker', 7003)).status, 201);
+
+  // The admin may take over alice's instance, but not beyond its own bound.
+  const takenOver = await registerV1(running.url, running.admin, 'Worker', 7003);
+  assert.equal(takenOver.status, 429);
+  assert.match(takenOver.json.message ?? '', /has registered 2 instances: the limit "maxInstancesPerCredential" \(2\)/);
+  assert.equal(running.registry.instances().find((record) => record.url === 'http://127.0.0.1:7003')?.owner, 'alice');
+  assert.equal(await rejectionsOf(running, 'maxInstancesPerCredential'), 1);
+});

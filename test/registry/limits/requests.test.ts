@@ -67,8 +67,12 @@ test('headersTimeoutMs and requestTimeoutMs: a client too slow with its headers 
 test('a headers timeout longer than the request timeout is refused, naming the option', async (t) => {
   const registry = new Registry({ channel: { send: async () => undefined, close: async () => undefined }, probe: async () => undefined });
   t.after(() => registry.close(0));
-  const limits = resolveLimits({ headersTimeoutMs: 5000, requestTimeoutMs: 1000 });
-  assert.throws(() => buildRegistryServer(registry, { auth: { insecure: true }, limits }), { code: 'INVALID_OPTION', message: /"limits\.headersTimeoutMs" must be at most limits\.requestTimeoutMs \(1000\)/ });
+  const message = /"limits\.headersTimeoutMs" must be at most limits\.requestTimeoutMs \(1000\)/;
+  const input = { headersTimeoutMs: 5000, requestTimeoutMs: 1000 };
+  assert.throws(() => resolveLimits(input), { code: 'INVALID_OPTION', message });
+  // Limits handed to the server directly are checked there too.
+  const limits = { ...resolveLimits(), ...input };
+  assert.throws(() => buildRegistryServer(registry, { auth: { insecure: true }, limits }), { code: 'INVALID_OPTION', message });
 });
 
 /** A raw connection, and everything the server sends on it until the connection closes. */

@@ -293,7 +293,7 @@ test('course POST /log: the allowed sources are an option', async (t) => {
   const { app } = await courseApp(t, { sources: ['10.0.0.0/8'] });
   assert.equal((await app.inject({ ...COURSE_LINE, remoteAddress: '10.1.2.3' })).statusCode, 200);
   assert.equal((await app.inject({ ...COURSE_LINE, remoteAddress: '127.0.0.1' })).statusCode, 403);
-  assert.throws(() => buildLogApp({ store: {} as never, identity: { identify: async () => null }, course: { sources: ['not-a-cidr'] } }), /course\.sources.*not-a-cidr/);
+  assert.throws(() => buildLogApp({ store: { append: async () => {}, recent: () => [], close: async () => {} }, identity: { identify: async () => null }, course: { sources: ['not-a-cidr'] } }), /course\.sources.*not-a-cidr/);
 });
 
 test('course POST /log switched off → 404 saying so, nothing written', async (t) => {
