@@ -41,7 +41,7 @@ function trialsOf(options: BenchOptions): number {
   return options.sizes.failure.killTrials >= 3 ? 20 : options.sizes.failure.killTrials;
 }
 
-const CONCURRENCY = 8;
+const CONCURRENCY = 4;
 /** Targets of the issue: SIGKILL told within 1 s, SIGSTOP within 3 s (session mode). */
 const TARGET_MS: Record<SessionFailure, number> = { kill: 1000, stop: 3000 };
 
@@ -102,7 +102,7 @@ async function startProvider(scope: Scope, registry: RegistryProcess, name: stri
   // A stopped process cannot take SIGTERM: kill it outright at the end.
   scope.defer(() => killQuietly(handle.child, 'SIGKILL'));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the provider process did not start within 20 s:\n${handle.output()}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`the provider process did not start within 60 s:\n${handle.output()}`)), 60_000);
     handle.child.stdout!.on('data', (chunk: Buffer) => {
       const match = /port (\d+)/.exec(chunk.toString());
       if (!match) return;

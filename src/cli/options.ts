@@ -21,6 +21,14 @@ export const parseMs = parseNumberAs(durationMs(0));
 export const parseCount = parseNumberAs(wholeNumber(1));
 
 /**
+ * A registry URL as every command uses it: its root, without trailing slashes or a final `/v1`
+ * (a URL copied from a /v1 answer, http://h:3000/v1, would otherwise call /v1/v1/…).
+ */
+export function registryRoot(url: string): string {
+  return url.replace(/\/+$/, '').replace(/\/v1$/, '');
+}
+
+/**
  * commander's `outputError`: its usage errors ("error: unknown option '--x'") speak as the
  * command does everywhere else, `roster: …`.
  */

@@ -2,7 +2,9 @@
 // and a closed terminal reach `roster up`, which stops its parts in order; `kill -9` reaches
 // nobody else. So `roster up` hands each part a pipe on stdin that it never writes to: when
 // `roster up` dies, the kernel closes it, the part reads end-of-file and shuts down as on SIGHUP
-// (deregister, close, exit 0), through the handlers it already has.
+// (deregister, close, exit 0), through the handlers it already has. The services hold a copy of
+// the registry's pipe too, so the registry reads its end-of-file only once `roster up` and every
+// service are gone: the services deregister while the registry is still there to hear it.
 import { ignoreOutputErrorsAfterHangup } from '../shared/hangup.js';
 
 /** Set by `roster up` in each part's environment: stdin is the pipe to watch. */

@@ -12,7 +12,7 @@ import { DEFAULT_START_OPTIONS } from '../registry/options.js';
 import { readCaFile, trustingCa } from '../shared/exchange.js';
 import { terminalSafe, terminalSafeDeep, terminalSafeJson } from './terminal-text.js';
 import { ignoreOutputErrorsAfterHangup } from '../shared/hangup.js';
-import { rosterUsageError } from './options.js';
+import { registryRoot, rosterUsageError } from './options.js';
 
 /** Exit codes a script can rely on. */
 export const EXIT = {
@@ -134,8 +134,7 @@ export function registryUrl(flags: ApiFlags, env: CliIo['env']): string {
   const url = flags.registry ?? (fromEnv || DEFAULT_REGISTRY_URL);
   const source = flags.registry !== undefined ? '--registry' : 'ROSTER_REGISTRY_URL';
   if (!httpUrl.safeParse(url).success) throw invalidArgument(source, `an http:// or https:// URL, not "${url}"`);
-  // The registry's root: a URL copied from a /v1 answer (http://h:3000/v1) would call /v1/v1/….
-  return url.replace(/\/+$/, '').replace(/\/v1$/, '');
+  return registryRoot(url);
 }
 
 /**

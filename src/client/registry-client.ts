@@ -53,8 +53,12 @@ const REPAIR_ATTEMPTS = 3;
 const HELD_PATCHES = 16;
 /** Longest wait between attempts to take a registration back from another owner. */
 const MAX_RETAKE_DELAY_MS = 5 * 60_000;
-/** The course's registry keeps one entry per registration, even of one URL: at most this many are taken out before registering again. */
+/** The course's registry keeps one entry per registration, even of one URL: deregister() takes out at most this many. */
 const MAX_COURSE_DUPLICATES = 10;
+/** Course: silence for this many of the longest gaps seen between probes means the registry forgot us. */
+const PROBE_GAPS_FORGOTTEN = 3;
+/** Course: each registration sent on suspicion with no probe since doubles the next wait, at most this many times. */
+const MAX_FORGOTTEN_DOUBLINGS = 5;
 
 /** What this instance registered as: the keep-alive notices when the registry says otherwise. */
 interface Identity {
@@ -100,6 +104,12 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   #waiting = false;
   /** When the registry last probed our heartbeat (or we registered): the course's registry shows it still knows us only so. */
   #lastProbeAt = 0;
+  /** Course: the longest gap seen between two probes (or from registering to a probe): how slow the prober is; null before any. */
+  #longestProbeGapMs: number | null = null;
+  /** Course: registrations sent because no probe came, with no probe since: each doubles the next wait. */
+  #unprobedRegistrations = 0;
+  /** Course: registrations sent because no probe came: each may have left a duplicate entry for deregister() to take out. */
+  #suspectedRegistrations = 0;
 
   constructor(options: RegistryClientOptions) {
     super();
@@ -210,7 +220,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     await Promise.all([this.#ticker.stop(), this.#watch?.stop(), this.#session?.stop()]);
     const answer =
       this.options.protocol === 'course'
-        ? await this.#http.send('DELETE', '/services', { text: this.options.url, contentType: 'text/plain' })
+        ? await this.#deleteCourseEntries()
         : await this.#http.send('DELETE', `/v1/instances/${encodeURIComponent(this.id)}`);
     // 404: the registry had already forgotten us, which is what we asked for. The course's
     // registry says so with a 500 (it drops an instance at its first failed heartbeat, and ours
@@ -410,7 +420,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
   #checkProbe(signature: string | undefined, payload: string): Verdict {
     const check = this.#guard.checkProbe(signature, payload);
     if (check === 'valid') {
-      this.#lastProbeAt = this.options.clock.now();
+      this.#noteProbe();
       return { ok: true };
     }
     // Probes carry nothing to apply: a refused one is worth a debug line, not a warning each time.
@@ -624,37 +634,75 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     this.options.logger.info(`registered ${this.options.service} at ${this.options.url} again`);
   }
 
+  /** A probe came: the registry knows us. The gap since the last one tells how slow its prober is. */
+  #noteProbe(): void {
+    const now = this.options.clock.now();
+    // A probe may come before the registration's answer: no gap to measure yet.
+    if (this.#registered) this.#longestProbeGapMs = Math.max(this.#longestProbeGapMs ?? 0, now - this.#lastProbeAt);
+    this.#lastProbeAt = now;
+    this.#unprobedRegistrations = 0;
+  }
+
+  /**
+   * How long without a probe means the course's registry forgot us. Its prober reaches each of N
+   * instances every 3·N s, and N is not told: so the wait follows the longest gap seen between
+   * probes (until the first probe, the minimum counts as that gap), never under `forgottenAfterMs`.
+   * A slow but regular prober never gets there. Each registration sent on suspicion that no probe
+   * answered doubles it: a registry that takes registrations but does not probe is not sent one
+   * every round.
+   */
+  #forgottenAfterMs(): number {
+    const { forgottenAfterMs } = this.options;
+    const longestGap = this.#longestProbeGapMs ?? forgottenAfterMs;
+    const wait = Math.max(forgottenAfterMs, PROBE_GAPS_FORGOTTEN * longestGap);
+    return wait * 2 ** Math.min(this.#unprobedRegistrations, MAX_FORGOTTEN_DOUBLINGS);
+  }
+
   /**
    * The course's registry has no look-up and no renewal; it probes every instance it knows. When
-   * no probe came for `forgottenAfterMs`, it has forgotten us (restarted, or dropped us after a
-   * failed probe): register again.
+   * no probe came for much longer than its prober has ever taken, it has most likely forgotten us
+   * (restarted, or dropped us after failed probes): register again.
    */
   async #checkProbed(): Promise<void> {
-    const { clock, forgottenAfterMs, service, url } = this.options;
+    const { clock, service, url } = this.options;
+    const forgottenAfterMs = this.#forgottenAfterMs();
     if (clock.now() - this.#lastProbeAt < forgottenAfterMs) return;
     try {
-      this.#report(`the registry at ${this.registryUrl} has not probed ${this.options.heartbeatUrl} for ${forgottenAfterMs} ms (forgottenAfterMs): it no longer knows ${url}; registering again`);
-      await this.#registerCourseAgain();
+      this.#report(`the registry at ${this.registryUrl} has not probed ${this.options.heartbeatUrl} for ${forgottenAfterMs} ms (three times the longest gap between its probes, at least forgottenAfterMs): it most likely no longer knows ${url}; registering again`);
+      await this.#registerCourse();
     } catch (error) {
       return this.#onCheckError(error);
     }
     this.#markUp();
     this.#lastProbeAt = clock.now();
+    this.#unprobedRegistrations++;
+    this.#suspectedRegistrations++;
     this.#lastTrouble = null;
     this.options.logger.info(`registered ${service} at ${url} again`);
   }
 
   /**
-   * The course's registry keeps every registration it is sent, several of one URL too, and each
-   * DELETE takes out one: ours go first (an unknown URL answers 500, or 404 from Roster's), so that
-   * no duplicate is left behind when the registry did know us after all.
+   * Deregistering in course mode. The course's registry keeps every registration it is sent, several
+   * of one URL too, and each DELETE takes out the first entry with the URL. Registering again on
+   * suspicion never deletes first (that would take out the only entry when the registry did know
+   * us, and we cannot tell which it is): so each such registration may have left a duplicate, and
+   * they all go here, one DELETE each, until the registry knows the URL no more (500, or 404 from
+   * Roster's registry, which keeps one entry per URL). Answers the last DELETE's answer.
    */
-  async #registerCourseAgain(): Promise<void> {
-    for (let i = 0; i < MAX_COURSE_DUPLICATES; i++) {
-      const answer = await this.#http.send('DELETE', '/services', { text: this.options.url, contentType: 'text/plain' });
-      if (answer.status !== 200) break;
+  async #deleteCourseEntries(): Promise<Answer> {
+    const most = Math.min(MAX_COURSE_DUPLICATES, 1 + this.#suspectedRegistrations);
+    let answer = await this.#deleteCourseEntry();
+    for (let sent = 1; sent < most && answer.status === 200; sent++) {
+      const next = await this.#deleteCourseEntry();
+      if (next.status !== 200) break;
+      answer = next;
     }
-    await this.#registerCourse();
+    this.#suspectedRegistrations = 0;
+    return answer;
+  }
+
+  #deleteCourseEntry(): Promise<Answer> {
+    return this.#http.send('DELETE', '/services', { text: this.options.url, contentType: 'text/plain' });
   }
 
   #onCheckError(error: unknown): void {

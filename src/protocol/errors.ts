@@ -94,8 +94,9 @@ export function limitReached(limit: string, value: number, what: string): Roster
 }
 
 /** Too many writes from one caller in a window; `retryAfterSeconds` is also sent as Retry-After. */
-export function rateLimited(limit: number, windowMs: number, retryAfterSeconds: number): RosterError {
-  return new RosterError('RATE_LIMITED', `too many writes: at most ${limit} per ${windowMs} ms for one credential (limits.writesPerWindow); retry in ${retryAfterSeconds} s`);
+/** `writer`: whom the writes were counted against ('credential "alice"', "source address 10.0.0.7"). */
+export function rateLimited(limit: number, windowMs: number, retryAfterSeconds: number, writer: string): RosterError {
+  return new RosterError('RATE_LIMITED', `too many writes: at most ${limit} per ${windowMs} ms for ${writer} (limits.writesPerWindow); retry in ${retryAfterSeconds} s`);
 }
 
 export function unsupportedMediaType(message = 'unsupported Content-Type; send application/json'): RosterError {

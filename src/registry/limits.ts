@@ -2,7 +2,7 @@
 // docs/operations.md lists them; a refusal names the limit and the option that raises it, and
 // `roster_limit_rejections_total{limit}` counts it.
 import { z } from 'zod';
-import { resolveOptions, wholeNumber } from '../shared/options.js';
+import { durationMs, resolveOptions, wholeNumber } from '../shared/options.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -53,16 +53,20 @@ export const DEFAULT_LIMITS = Object.freeze({
 export type RegistryLimits = { readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 export type LimitName = keyof RegistryLimits;
 
-/** Each limit a whole number ≥ 1, its default from DEFAULT_LIMITS; part of the registry's options. */
+/** Each limit a whole number ≥ 1 (a duration, named …Ms, at most what a timer can wait), its default from DEFAULT_LIMITS; part of the registry's options. */
 export const limitsSchema = z
   .strictObject(
-    Object.fromEntries(Object.entries(DEFAULT_LIMITS).map(([name, value]) => [name, wholeNumber(1).default(value)])) as Record<LimitName, z.ZodDefault<z.ZodNumber>>,
+    Object.fromEntries(Object.entries(DEFAULT_LIMITS).map(([name, value]) => [name, limitValue(name).default(value)])) as Record<LimitName, z.ZodDefault<z.ZodNumber>>,
   )
   // Node refuses a headers timeout longer than the request's: the headers are part of the request.
   .refine((limits) => limits.headersTimeoutMs <= limits.requestTimeoutMs, {
     error: (issue) => `at most limits.requestTimeoutMs (${(issue.input as RegistryLimits).requestTimeoutMs})`,
     path: ['headersTimeoutMs'],
   });
+
+function limitValue(name: string): z.ZodNumber {
+  return name.endsWith('Ms') ? durationMs(1) : wholeNumber(1);
+}
 
 /** The limits with defaults filled in; refuses unknown names and values that are no whole number ≥ 1. */
 export function resolveLimits(input: Partial<RegistryLimits> = {}): RegistryLimits {

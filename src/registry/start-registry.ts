@@ -23,7 +23,7 @@ import type { RegistryApi } from './registry-api.js';
 import { MemoryStore } from './store/memory-store.js';
 import { SqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
 import type { RegistryStore } from './store/store.js';
-import { prepareSecurity, type RegistryAuthOptions, type RegistryTlsOptions } from './auth/registry-security.js';
+import { prepareSecurity, registryAuthOptionsSchema, registryTlsOptionsSchema, tokensWatchIntervalSchema, type RegistryAuthOptions, type RegistryTlsOptions } from './auth/registry-security.js';
 import { courseOptionsSchema, type RegistryCourseOptions } from './http/course-options.js';
 import { etcdClientSecurity, type EtcdAuthOptions, type EtcdTlsOptions } from './cluster/etcd-credentials.js';
 import { readCaFile } from '../shared/exchange.js';
@@ -76,8 +76,9 @@ export interface StartRegistryOptions extends RegistryOptionsInput {
 /**
  * Every option startRegistry takes besides the registry's own, so that one it does not know (a
  * misspelling) is refused rather than ignored. The registry's values and the server's own
- * settings (course, watch, changeLog) are checked here too, before anything opens; the other
- * parts (auth, tls, etcd) check theirs when they read files, still before the store opens.
+ * settings (auth, tls, course, watch, changeLog) are checked here too, before anything opens;
+ * what needs files or the environment (cert with key, etcd credentials) is checked when read,
+ * still before the store opens.
  */
 const START_ONLY_OPTIONS = {
   host: true,
@@ -102,6 +103,9 @@ const START_ONLY_OPTIONS = {
 
 const startRegistryNames = registryOptionsObject.extend({
   ...Object.fromEntries(Object.keys(START_ONLY_OPTIONS).map((name) => [name, z.unknown().optional()])),
+  auth: registryAuthOptionsSchema.optional(),
+  tls: registryTlsOptionsSchema.optional(),
+  tokensWatchIntervalMs: tokensWatchIntervalSchema.optional(),
   course: courseOptionsSchema.optional(),
   watch: watchOptionsSchema.optional(),
   changeLog: changeLogOptionsSchema.optional(),

@@ -9,6 +9,7 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import { capConnections, serverOptions } from '../shared/server-limits.js';
 import { ignoreOutputErrorsAfterHangup } from '../shared/hangup.js';
 import { clientOptionsObject } from '../client/options.js';
+import { registeredOrWaiting } from '../client/registered-or-waiting.js';
 import { advertisedUrl, resolveServiceConfig, type ServiceConfig, type StartServiceOptions } from './config.js';
 import { addressInUse, portNotAllowed } from '../protocol/errors.js';
 
@@ -118,34 +119,6 @@ async function registerOrClose(server: Server, logger: Logger, build: () => Regi
     await closeServer(server, 0, systemClock);
     throw error;
   }
-}
-
-/**
- * Resolves once registered, or as soon as the client waits for the registry (it goes on trying
- * by itself); rejects when the registration is refused first. A refusal that comes only once the
- * registry is up finds nobody awaiting: it is logged, and the service serves on, unregistered.
- */
-function registeredOrWaiting(client: RegistryClient, logger: Logger): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let waiting = false;
-    const onWaiting = (): void => {
-      waiting = true;
-      resolve();
-    };
-    client.once('waiting', onWaiting);
-    client.register().then(
-      () => {
-        client.off('waiting', onWaiting);
-        resolve();
-      },
-      (error: Error & { code?: string }) => {
-        client.off('waiting', onWaiting);
-        if (!waiting) return reject(error);
-        // Stopped by a shutdown while waiting: nothing to report.
-        if (error.code !== 'CLIENT_CLOSED') logger.error(`${client.options.service} could not register at ${client.options.url}: ${error.message}; it serves on, unregistered`);
-      },
-    );
-  });
 }
 
 async function waitForRequired(client: RegistryClient, wait: StartServiceOptions['waitForRequired'], stop: () => Promise<void>): Promise<void> {

@@ -146,6 +146,20 @@ test('a service appears, turns critical, then disappears, live; its page shows w
   assert.equal(await page.evaluate(() => (globalThis as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
 });
 
+test('a fragment that is no valid %-encoding shows the overview; the page goes on drawing', async (t) => {
+  const { url } = await startTestRegistry(t);
+  const page = await openDashboard(t, url);
+  const log = await startService(t);
+  await registerCourse(url, log, 'LogService');
+  await openService(page, 'LogService');
+
+  await goTo(page, '#/service/%E0');
+  await page.waitForSelector('#overview:not([hidden])', WAIT);
+  await page.waitForSelector(listed('LogService'), WAIT);
+  await openService(page, 'LogService');
+  // openDashboard asserts, once the test ends, that the page threw nothing.
+});
+
 test('a service page shows probe time, latency, owner, version, tags and metadata; no empty hooks', async (t) => {
   const { url } = await startTestRegistry(t);
   const log = await startService(t);

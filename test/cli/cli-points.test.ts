@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { Command } from 'commander';
 import { depsCommand } from '../../src/cli/commands/deps.js';
 import { deregisterCommand, spellings } from '../../src/cli/commands/deregister.js';
+import { resolveDemoSettings } from '../../src/cli/commands/demo-service.js';
 import { lsCommand } from '../../src/cli/commands/ls.js';
 import { watchCommand } from '../../src/cli/commands/watch.js';
 import { registryUrl, type CliIo } from '../../src/cli/registry-api.js';
@@ -141,6 +142,11 @@ test('--registry ending in /v1 (or /v1/) is the registry itself', BOUNDED, async
   const ls = await run(lsCommand, ['--registry', `${server.url}/v1`]);
   assert.equal(ls.code, 0, ls.err);
   assert.match(ls.out, /^LogService\s+http:\/\/127\.0\.0\.1:4000\s+passing/m);
+});
+
+test('a service command takes --registry URLs ending in /v1 as their registries too', () => {
+  const settings = resolveDemoSettings('grading', { protocol: 'roster', dataDir: '/nonexistent-roster-data', registry: 'http://a:3001/v1,http://b:3002/v1/' }, {}, { isTTY: false });
+  assert.deepEqual(settings.registryUrl, ['http://a:3001', 'http://b:3002']);
 });
 
 test('as a process: usage errors begin with "roster:", not "error:"', BOUNDED, async (t) => {

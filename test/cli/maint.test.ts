@@ -4,6 +4,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { lsCommand } from '../../src/cli/commands/ls.js';
 import { maintCommand } from '../../src/cli/commands/maint.js';
 import type { CliIo } from '../../src/cli/registry-api.js';
 import type { Registration } from '../../src/registry/catalog.js';
@@ -35,9 +36,9 @@ class TestIo implements CliIo {
   }
 }
 
-async function run(args: string[]): Promise<TestIo> {
+async function run(args: string[], make: (io: CliIo) => Command = maintCommand): Promise<TestIo> {
   const io = new TestIo();
-  const command: Command = maintCommand(io);
+  const command = make(io);
   await command.parseAsync(args, { from: 'user' }).catch((error: unknown) => {
     if (!(error instanceof UsageExit)) throw error;
   });
@@ -63,6 +64,9 @@ test('maint <url> on|off: the instance goes in and out of maintenance, with its 
   assert.equal(on.code, 0, on.err);
   assert.match(on.out, /^LogService at http:\/\/127\.0\.0\.1:4000 is in maintenance \(dependents keep it until .+\): disk swap$/m);
   assert.equal(server.registry.instances().find((i) => i.url.endsWith(':4000'))?.maintenance?.reason, 'disk swap');
+  const ls = await run(['--registry', server.url, '--token', token], lsCommand);
+  assert.match(ls.out, /http:\/\/127\.0\.0\.1:4000 +passing maintenance/);
+  assert.doesNotMatch(ls.out, /4001 +passing maintenance/);
 
   const off = await run(['http://127.0.0.1:4000', 'off', '--registry', server.url, '--token', token]);
   assert.equal(off.code, 0, off.err);

@@ -1,8 +1,9 @@
 // Course protocol: the course's registry has no look-up and no renewal, only its heartbeat probes.
-// A client that hears no probe for forgottenAfterMs takes it that the registry forgot it (a
-// restart) and registers again, taking its old entry out first: the course's registry keeps
-// duplicates. Against the course registry stand-in (test/helpers/course-registry.ts); the
-// client's time is a fake clock.
+// A client that hears no probe for three times the longest gap it has seen between probes (at
+// least forgottenAfterMs) takes it that the registry forgot it (a restart) and registers again,
+// never deleting first: a wrong guess leaves a duplicate entry, which deregister() takes out, never
+// a service that is not registered. Against the course registry stand-in
+// (test/helpers/course-registry.ts); the client's time is a fake clock.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { RegistryClient, DEFAULT_FORGOTTEN_AFTER_MS, type RegistryClientOptions } from '../../src/client/index.js';
@@ -62,9 +63,8 @@ test(`probes keep a course client quiet; with none for forgottenAfterMs (default
 
   await clock.tick(12_000);
   await logger.untilLogged('info', `registered LogService at ${client.options.url} again`);
-  // Its old entry, if the registry had kept it, is taken out first: here it had not (500).
-  assert.deepEqual(restarted.received.map((r) => `${r.method} ${r.status}`), ['DELETE 500', 'POST 200']);
-  assert.equal(restarted.requests('DELETE')[0]?.body, client.options.url);
+  // Registered again, nothing deleted on a guess.
+  assert.deepEqual(restarted.received.map((r) => `${r.method} ${r.status}`), ['POST 200']);
   assert.equal(entriesOf(restarted, client.options.url), 1);
   assert.ok(logger.messages('warn').some((line) => line.includes(`has not probed ${client.options.url}/heartbeat for ${DEFAULT_FORGOTTEN_AFTER_MS} ms`)), logger.lines.join('\n'));
 
@@ -77,22 +77,74 @@ test(`probes keep a course client quiet; with none for forgottenAfterMs (default
   assert.equal(restarted.requests('POST').length, 1);
 });
 
-test('a registry that kept the entry but stopped probing: the entry is replaced, never duplicated', async (t) => {
+test('a regular prober slower than forgottenAfterMs (33 s: 11 course instances) never makes the client register again', async (t) => {
+  const registries = await courseRegistry(t);
+  const registry = registries.current();
+  const clock = new FakeClock();
+  const { client, logger } = await courseClient(t, registry.url, clock, { service: 'LogService' });
+  await client.register();
+
+  // The course probes each of 11 instances every 3·11 s: half an hour of it, the first probe a
+  // whole period after registering.
+  for (let i = 0; i < 55; i++) {
+    await clock.tick(33_000);
+    const [probe] = await registry.checkHeartbeats();
+    assert.equal(probe?.alive, true);
+  }
+  await registry.settled();
+  assert.deepEqual(registry.received.map((r) => r.method), ['POST'], logger.lines.join('\n'));
+  assert.equal(entriesOf(registry, client.options.url), 1);
+  assert.ok(!logger.lines.some((line) => line.includes('has not probed')), logger.lines.join('\n'));
+});
+
+test('a 33 s prober that stops: the client registers again after three of its gaps, without deleting first', async (t) => {
+  const registries = await courseRegistry(t);
+  const clock = new FakeClock();
+  const { client, logger } = await courseClient(t, registries.current().url, clock, { service: 'LogService' });
+  await client.register();
+  for (let i = 0; i < 3; i++) {
+    await clock.tick(33_000);
+    await registries.current().checkHeartbeats();
+  }
+
+  const restarted = await registries.restart();
+  await clock.tick(3 * 33_000 - 6_000);
+  assert.equal(restarted.received.length, 0, 'still within three gaps of 33 s (a check round is at most 5 s late)');
+  await clock.tick(12_000);
+  await logger.untilLogged('info', `registered LogService at ${client.options.url} again`);
+  assert.deepEqual(restarted.received.map((r) => `${r.method} ${r.status}`), ['POST 200']);
+  assert.equal(entriesOf(restarted, client.options.url), 1);
+  assert.ok(logger.messages('warn').some((line) => line.includes(`has not probed ${client.options.url}/heartbeat for 99000 ms`)), logger.lines.join('\n'));
+});
+
+test('a registry that kept the entry but stopped probing: registered again, never removed; the waits double; deregister() takes out every entry', async (t) => {
   const registries = await courseRegistry(t);
   const registry = registries.current();
   const clock = new FakeClock();
   const { client, logger } = await courseClient(t, registry.url, clock, { service: 'LogService', forgottenAfterMs: 9_000, checkIntervalMs: 1_000 });
   await client.register();
-  // Some other client registered the same URL twice: the course keeps both.
-  const again = await fetch(`${registry.url}/services`, { method: 'POST', body: registry.requests('POST')[0]?.body });
-  assert.equal(again.status, 200);
+  await clock.tick(3_000);
+  await registry.checkHeartbeats();
+
+  // No probe for 9 s (the minimum; 3 × 3 s seen): registered again, the old entry left alone.
+  await clock.tick(9_500);
+  await logger.untilLogged('info', `registered LogService at ${client.options.url} again`);
+  assert.deepEqual(registry.received.map((r) => r.method), ['POST', 'POST']);
   assert.equal(entriesOf(registry, client.options.url), 2);
 
-  await clock.tick(10_500);
-  await logger.untilLogged('info', `registered LogService at ${client.options.url} again`);
+  // Still no probe: the next try waits twice as long (18 s), not another 9 s.
+  await clock.tick(15_000);
+  assert.equal(registry.requests('POST').length, 2);
+  await clock.tick(4_000);
   await registry.settled();
-  assert.deepEqual(registry.requests('DELETE').map((r) => r.status), [200, 200, 500]);
-  assert.equal(entriesOf(registry, client.options.url), 1);
+  assert.equal(registry.requests('POST').length, 3);
+  assert.equal(entriesOf(registry, client.options.url), 3);
+
+  // A probe: the registry knows us; then deregister() takes out every entry it may have doubled.
+  await registry.checkHeartbeats();
+  await client.deregister();
+  assert.deepEqual(registry.requests('DELETE').map((r) => r.status), [200, 200, 200]);
+  assert.equal(entriesOf(registry, client.options.url), 0);
 });
 
 test('a dependent in course mode is told of its provider again after the course registry restarts', async (t) => {

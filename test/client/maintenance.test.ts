@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { RegistryClient, type ChangeEvent } from '../../src/client/index.js';
 import { startRegistry } from '../../src/registry/start-registry.js';
+import { startService } from '../../src/service/index.js';
 
 const BOUNDED = { timeout: 20_000 };
 
@@ -45,4 +46,15 @@ test('maintenance(true) takes the instance out of its dependents\' view, re-regi
   assert.equal(ended.maintenance, null);
   assert.deepEqual((await back).added, ['http://127.0.0.1:4100']);
   assert.deepEqual(app.providers('Log'), ['http://127.0.0.1:4100']);
+});
+
+test("startService's handle puts the service's instance in maintenance and takes it out", BOUNDED, async (t) => {
+  const server = await startRegistry({ host: '127.0.0.1', port: 0, health: { intervalMs: 60_000 } });
+  t.after(() => server.close());
+  const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
+  const service = await startService({ name: 'Log', host: '127.0.0.1', registryUrl: server.url, token: server.adminToken as string, handleSignals: false, logger: quiet });
+  t.after(() => service.close());
+  assert.equal((await service.maintenance(true, { reason: 'deploy' })).maintenance?.reason, 'deploy');
+  assert.equal(server.registry.instance(service.client.id).maintenance?.reason, 'deploy');
+  assert.equal((await service.maintenance(false)).maintenance, null);
 });

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { instanceId } from '../../src/protocol/ids.js';
-import { NodeProcess, ROSTER_CLI, bearer, freePort, readAdminToken, scratchDir } from '../helpers/processes.js';
+import { NodeProcess, ROSTER_CLI, bearer, freePort, readAdminToken, scratchDir, startRegistryProcess } from '../helpers/processes.js';
 import { RecordingService } from '../helpers/recording-service.js';
 
 const PARTS = ['log', 'grading', 'portal'] as const;
@@ -258,7 +258,7 @@ function upPids(dataDir: string): Array<{ part: string; pid: number; port: numbe
   return (JSON.parse(readFileSync(join(dataDir, 'up.pids'), 'utf8')) as { parts: Array<{ part: string; pid: number; port: number }> }).parts;
 }
 
-test('the parts of roster up stop by themselves when roster up is killed with kill -9', { timeout: 90_000 }, async (t) => {
+test('the parts of roster up stop by themselves when roster up is killed with kill -9, the services deregistering first', { timeout: 90_000 }, async (t) => {
   const dataDir = scratchDir(t, 'roster-up-');
   const p = await ports();
   const up = await startUp(t, p, dataDir);
@@ -279,6 +279,10 @@ test('the parts of roster up stop by themselves when roster up is killed with ki
     server.close();
     await once(server, 'close');
   }
+  // The services deregistered before the registry stopped: it kept none of them.
+  const registry = await startRegistryProcess(t, ['--store', 'sqlite', '--data-dir', dataDir]);
+  const restored = registry.process.events.find((event) => event.msg === 'registry state restored');
+  assert.equal(restored?.instances, 0, registry.process.output);
 });
 
 test('roster up names a port held by a part an earlier roster up left running', { timeout: 30_000 }, async (t) => {

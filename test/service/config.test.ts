@@ -40,3 +40,12 @@ test('a bad value names the option and says what it must be', () => {
   ];
   for (const [override, message] of cases) assert.throws(() => resolveServiceConfig({ ...base, ...override } as StartServiceOptions), { code: 'INVALID_OPTION', message }, String(message));
 });
+
+test('server limits: a misspelled limit is refused naming it; a bad value names the limit', () => {
+  assert.throws(() => resolveServiceConfig({ ...base, server: { keepAliveTimeoutMS: 10 } } as never), {
+    code: 'INVALID_OPTION',
+    message: /^option "server\.keepAliveTimeoutMS" is not an option of startService; known: maxConnections, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs$/,
+  });
+  assert.throws(() => resolveServiceConfig({ ...base, server: { keepAliveTimeoutMs: 1.5 } }), { code: 'INVALID_OPTION', message: 'option "server.keepAliveTimeoutMs" must be a whole number of milliseconds ≥ 1' });
+  assert.throws(() => resolveServiceConfig({ ...base, server: { maxConnections: 0 } }), { code: 'INVALID_OPTION', message: 'option "server.maxConnections" must be a whole number ≥ 1' });
+});

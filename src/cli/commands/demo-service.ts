@@ -9,7 +9,7 @@ import { checkOption, unreadableFile } from '../../protocol/errors.js';
 import { httpUrl } from '../../protocol/validation.js';
 import { DEFAULT_HOST, DEMO_SERVICES, type DemoPart } from '../../services/names.js';
 import { createLogger, logFormat } from '../logger.js';
-import { parsePort } from '../options.js';
+import { parsePort, registryRoot } from '../options.js';
 import { stopWithParent } from '../parent-watch.js';
 import { tokenFile } from '../part-tokens.js';
 import { DEFAULT_DATA_DIR, DEFAULT_REGISTRY_URL, isThisMachine } from '../registry-api.js';
@@ -131,7 +131,7 @@ function resolveRegistryUrls(flag: string | undefined, env: Env): string[] {
   const text = flag ?? (env.ROSTER_REGISTRY_URL?.trim() || DEFAULT_REGISTRY_URL);
   const urls = text.split(',').map((url) => url.trim());
   checkOption(urls.every((url) => httpUrl.safeParse(url).success), source, 'an http(s) URL, or several separated by commas');
-  return urls;
+  return urls.map(registryRoot);
 }
 
 /**

@@ -1,6 +1,6 @@
 // `roster ls`: every service, its instances and their health, and who depends on it.
 import type { Command } from 'commander';
-import type { ServicesResponse, ServiceView } from '../../protocol/v1.js';
+import type { InstanceView, ServicesResponse, ServiceView } from '../../protocol/v1.js';
 import { apiCommand, formatTable, paint, paintHealth, printJson, processIo, runCommand, withRegistry, type ApiFlags, type CliIo, type Paint } from '../registry-api.js';
 
 export function lsCommand(io: CliIo = processIo()): Command {
@@ -26,7 +26,13 @@ function serviceRows(service: ServiceView, colors: Paint): string[][] {
   if (service.instances.length === 0) return [[service.name, colors.red('(no instance)'), '-', ...counts, requiredBy]];
   return service.instances.map((instance, index) =>
     index === 0
-      ? [service.name, instance.url, paintHealth(colors, instance.health), ...counts, requiredBy]
-      : ['', instance.url, paintHealth(colors, instance.health), '', '', ''],
+      ? [service.name, instance.url, health(instance, colors), ...counts, requiredBy]
+      : ['', instance.url, health(instance, colors), '', '', ''],
   );
+}
+
+/** Its health, and "maintenance" when it is out of its dependents' view (`roster maint`). */
+function health(instance: InstanceView, colors: Paint): string {
+  const shown = paintHealth(colors, instance.health);
+  return instance.maintenance ? `${shown} ${colors.yellow('maintenance')}` : shown;
 }

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
 import { Command } from 'commander';
 import { ignoreOutputErrorsAfterHangup } from '../../shared/hangup.js';
 import { partNotReady } from '../../protocol/errors.js';
@@ -103,7 +104,10 @@ async function runUp(flags: UpFlags): Promise<void> {
     const secret = part.token === null ? undefined : tokens.secrets.get(part.token);
     // An instance restored from an earlier run may still look passing: only a newer change counts.
     const since = part.service ? await registryRevision(registryUrl) : 0;
-    const child = startPart(part, secret, (code) => {
+    // The services also hold the registry's stdin pipe open (../parent-watch.ts): after a kill -9
+    // of this process the registry stops only once they have deregistered and exited.
+    const registryStdin = part.service ? running[0]?.stdin ?? undefined : undefined;
+    const child = startPart(part, secret, registryStdin, (code) => {
       if (stopping) return;
       if (!allStarted) {
         say(`${part.label} exited (${code}) while starting; stopping the others`, 'error');
@@ -181,7 +185,7 @@ async function checkPortsFree(all: Part[], flags: UpFlags): Promise<void> {
   }
 }
 
-function startPart(part: Part, secret: string | undefined, onUnexpectedExit: (code: string) => void): ChildProcess {
+function startPart(part: Part, secret: string | undefined, holdOpen: Writable | undefined, onUnexpectedExit: (code: string) => void): ChildProcess {
   // Each service registers with its own token; the registry needs none.
   const { ROSTER_TOKEN: _ignored, ...env } = process.env;
   // Same node, same loader flags (tsx in development), same entry script as this process.
@@ -189,7 +193,8 @@ function startPart(part: Part, secret: string | undefined, onUnexpectedExit: (co
   // dies (kill -9 too): the part then stops by itself (../parent-watch.ts).
   const partEnv = { ...env, [PARENT_WATCH_ENV]: 'stdin', ...(secret === undefined ? {} : { ROSTER_TOKEN: secret }) };
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, ...part.args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
+    // fd 3, when given: a copy of the registry's stdin pipe, held and never written to.
+    stdio: holdOpen ? ['pipe', 'pipe', 'pipe', holdOpen] : ['pipe', 'pipe', 'pipe'],
     env: partEnv,
     // Its own process group: Ctrl-C reaches only `roster up`, which stops the parts in order
     // (services deregister while the registry is still there to hear it).

@@ -3,10 +3,11 @@
 // the app listens and deregisters before it stops.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RosterError, clientNotListening, internal } from '../../protocol/errors.js';
+import { clientNotListening, internal } from '../../protocol/errors.js';
 import { pathOf, sendError } from '../handlers.js';
 import { resolveClientOptions, type RegistryClientOptions } from '../options.js';
 import { RegistryClient } from '../registry-client.js';
+import { registeredOrWaiting } from '../registered-or-waiting.js';
 
 /** The client's options; `url` may be left out: it is then the address the app listens on. */
 export type MountOptions = Omit<RegistryClientOptions, 'url'> & { url?: string };
@@ -88,29 +89,6 @@ export class MountedClient {
     await client.deregister().catch((error: unknown) => client.options.logger.warn(`${client.options.service} could not deregister: ${messageOf(error)}`));
     await client.close();
   }
-}
-
-function registeredOrWaiting(client: RegistryClient): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const onWaiting = (): void => {
-      settled = true;
-      resolve();
-    };
-    client.once('waiting', onWaiting);
-    client.register().then(
-      () => {
-        settled = true;
-        resolve();
-      },
-      (error: unknown) => {
-        if (!settled) return reject(error);
-        // stop() while waiting for the registry cancels the registration: nothing to report.
-        if (error instanceof RosterError && error.code === 'CLIENT_CLOSED') return;
-        client.options.logger.error(`${client.options.service} could not register: ${messageOf(error)}`);
-      },
-    ).finally(() => client.off('waiting', onWaiting));
-  });
 }
 
 /** The URL a listening address is reached at: a wildcard host is reached as localhost. */

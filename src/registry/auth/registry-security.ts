@@ -3,7 +3,9 @@
 // its TLS files. Every message names the option to change.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { checkOption, invalidArgument, unreadableFile } from '../../protocol/errors.js';
+import { durationMs, flag, resolveOptions, text } from '../../shared/options.js';
 import type { Logger } from '../../shared/logger.js';
 import { courseOptionsOf, type RegistryCourseOptions } from '../http/course-options.js';
 import type { RegistryServerOptions } from '../http/server.js';
@@ -11,23 +13,41 @@ import { ensureAdminTokenFile, newSecret } from './admin-token.js';
 import { Credentials } from './credentials.js';
 import { MIN_SECRET_LENGTH } from './tokens-file.js';
 
-export interface RegistryAuthOptions {
-  /** Turns authentication off: anyone who reaches the registry may do anything. Logged at every start. */
-  insecure?: boolean;
-  /** The tokens file; default <dataDir>/tokens.json when there is a data folder. */
-  tokensFile?: string;
-  /** The admin secret to use instead of <dataDir>/admin.token (no file is written then). */
-  adminToken?: string;
-}
+const aSecret = `a secret of at least ${MIN_SECRET_LENGTH} characters without spaces`;
 
-export interface RegistryTlsOptions {
+/** startRegistry's `auth`. */
+export const registryAuthOptionsSchema = z.strictObject({
+  /** Turns authentication off: anyone who reaches the registry may do anything. Logged at every start. */
+  insecure: flag().optional(),
+  /** The tokens file; default <dataDir>/tokens.json when there is a data folder. */
+  tokensFile: text('the path of a tokens file').optional(),
+  /** The admin secret to use instead of <dataDir>/admin.token (no file is written then). */
+  adminToken: z.string({ error: aSecret }).refine(isSecret, { error: aSecret }).optional(),
+});
+
+const pemFile = (): z.ZodOptional<z.ZodString> => text('the path of a PEM file').optional();
+
+/** startRegistry's `tls`; that cert and key come together is checked when they are read. */
+export const registryTlsOptionsSchema = z.strictObject({
   /** PEM certificate (chain) file: with `key`, the registry serves HTTPS. */
-  cert?: string;
+  cert: pemFile(),
   /** PEM private key file of `cert`. */
-  key?: string;
+  key: pemFile(),
   /** PEM CA bundle file trusted for outbound HTTPS (default: env ROSTER_TLS_CA). */
-  ca?: string;
-}
+  ca: pemFile(),
+});
+
+/** How often the tokens file is checked for changes. */
+export const tokensWatchIntervalSchema = durationMs(10);
+
+export type RegistryAuthOptions = z.input<typeof registryAuthOptionsSchema>;
+export type RegistryTlsOptions = z.input<typeof registryTlsOptionsSchema>;
+
+const securityOptionsSchema = z.object({
+  auth: registryAuthOptionsSchema.prefault({}),
+  tls: registryTlsOptionsSchema.prefault({}),
+  tokensWatchIntervalMs: tokensWatchIntervalSchema.optional(),
+});
 
 export interface SecurityInput {
   auth?: RegistryAuthOptions;
@@ -52,11 +72,8 @@ export interface RegistrySecurity {
 }
 
 export async function prepareSecurity(input: SecurityInput, logger: Logger): Promise<RegistrySecurity> {
-  const auth = input.auth ?? {};
-  checkAuthOptions(auth);
-  const interval = input.tokensWatchIntervalMs;
-  checkOption(interval === undefined || (Number.isInteger(interval) && interval >= 10), 'tokensWatchIntervalMs', 'a whole number of milliseconds ≥ 10');
-  const https = await loadServerTls(input.tls ?? {});
+  const { auth, tls } = resolveOptions(securityOptionsSchema, { auth: input.auth, tls: input.tls, tokensWatchIntervalMs: input.tokensWatchIntervalMs }, { owner: 'startRegistry' });
+  const https = await loadServerTls(tls);
   const scheme = https ? 'https' : 'http';
   const course = input.course ?? {};
   courseOptionsOf(course);
@@ -70,13 +87,6 @@ export async function prepareSecurity(input: SecurityInput, logger: Logger): Pro
   const credentials = await Credentials.load({ tokensFile, adminToken, envAdminToken, logger, watchIntervalMs: input.tokensWatchIntervalMs });
   if (tokensFile) logger.info({ tokensFile, tokens: credentials.names }, `tokens file: ${tokensFile} (reloaded when it changes)`);
   return { credentials, adminToken, scheme, server: { auth: { authenticator: credentials }, course, https } };
-}
-
-function checkAuthOptions(auth: RegistryAuthOptions): void {
-  checkOption(typeof auth === 'object' && auth !== null, 'auth', 'an object');
-  checkOption(auth.insecure === undefined || typeof auth.insecure === 'boolean', 'auth.insecure', 'true or false');
-  checkOption(auth.tokensFile === undefined || (typeof auth.tokensFile === 'string' && auth.tokensFile.length > 0), 'auth.tokensFile', 'the path of a tokens file');
-  checkOption(auth.adminToken === undefined || isSecret(auth.adminToken), 'auth.adminToken', `a secret of at least ${MIN_SECRET_LENGTH} characters without spaces`);
 }
 
 function isSecret(value: unknown): value is string {
@@ -105,10 +115,6 @@ async function adminSecret(auth: RegistryAuthOptions, dataDir: string | null, lo
 }
 
 async function loadServerTls(tls: RegistryTlsOptions): Promise<{ cert: Buffer; key: Buffer } | undefined> {
-  checkOption(typeof tls === 'object' && tls !== null, 'tls', 'an object');
-  for (const name of ['cert', 'key', 'ca'] as const) {
-    checkOption(tls[name] === undefined || (typeof tls[name] === 'string' && tls[name].length > 0), `tls.${name}`, 'the path of a PEM file');
-  }
   if (tls.cert === undefined && tls.key === undefined) return undefined;
   checkOption(tls.cert !== undefined && tls.key !== undefined, tls.cert === undefined ? 'tls.cert' : 'tls.key', 'given too: HTTPS needs both a certificate (--tls-cert) and its key (--tls-key)');
   const [cert, key] = await Promise.all([readPem(tls.cert!, 'tls.cert'), readPem(tls.key!, 'tls.key')]);

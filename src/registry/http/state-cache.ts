@@ -28,6 +28,9 @@ export interface SerializedState {
 /** Text serialized between two yields to the event loop, and sent per chunk: about a millisecond of work. */
 export const STATE_SLICE_CHARS = 32 * 1024;
 
+const COMMA = ',';
+const STATE_END = ']}';
+
 /** What looking up a view already serialized costs, counted against a slice as that many characters. */
 const REUSED_VIEW_COST = 16;
 
@@ -224,7 +227,7 @@ export async function serializeState(revision: number, records: CapturedRecords,
   let work = 0;
   for (let i = 0; i < records.length; i++) {
     const { view, fresh } = views.view(records, i);
-    if (i > 0) pieces.push(',');
+    if (i > 0) pieces.push(COMMA);
     pieces.push(view.json);
     bytes += view.bytes + (i > 0 ? 1 : 0);
     work += fresh ? view.json.length : REUSED_VIEW_COST;
@@ -236,18 +239,23 @@ export async function serializeState(revision: number, records: CapturedRecords,
   return { revision, bytes, chunks: () => slices(pieces) };
 }
 
-const STATE_END = ']}';
-
-/** `pieces` in order, joined into Buffers of about STATE_SLICE_CHARS, each made when asked for. */
+/**
+ * `pieces` in order, joined into Buffers of about STATE_SLICE_CHARS, each made when asked for:
+ * a reader holds one slice at a time, never a copy of the whole state. One join and one encoding
+ * per slice: copying thousands of small buffers one by one costs several times more.
+ */
 function* slices(pieces: readonly string[]): Generator<Buffer> {
-  let text = '';
+  let slice: string[] = [];
+  let length = 0;
   for (const piece of pieces) {
-    text += piece;
-    if (text.length < STATE_SLICE_CHARS) continue;
-    yield Buffer.from(text);
-    text = '';
+    slice.push(piece);
+    length += piece.length;
+    if (length < STATE_SLICE_CHARS) continue;
+    yield Buffer.from(slice.join(''));
+    slice = [];
+    length = 0;
   }
-  if (text.length > 0) yield Buffer.from(text);
+  if (length > 0) yield Buffer.from(slice.join(''));
 }
 
 function nextTurn(): Promise<void> {

@@ -1,8 +1,9 @@
-// Writes (register, renew, deregister, through either protocol) per credential per window, by
+// Writes (register, deregister, through either protocol) per credential per window, by
 // @fastify/rate-limit. A write route opts in with `config: { rateLimit: WRITE_RATE_LIMIT }`; the
 // plugin's route hook runs after the access guard, so the caller is known. The windows are
 // counted on the registry's clock (a store of our own, which the plugin allows), so tests move
 // time instead of waiting.
+import { isIPv4, isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import rateLimit, { type FastifyRateLimitStore, type FastifyRateLimitStoreCtor, type RateLimitOptions } from '@fastify/rate-limit';
 import { rateLimited } from '../../protocol/errors.js';
@@ -12,8 +13,16 @@ import type { LimitRejections, RegistryLimits } from '../limits.js';
 /** The route config of a write: counted against the caller's writes (`config: { rateLimit } `). */
 export const WRITE_RATE_LIMIT: RateLimitOptions = Object.freeze({});
 
-/** Keys remembered at once; beyond it the least recently seen is forgotten (its window restarts). */
-const MAX_TRACKED_WRITERS = 10_000;
+/**
+ * Keys remembered at once; beyond it the least recently seen is forgotten (its window restarts).
+ * Forgetting must not hand an active caller a fresh window: the least recent key is only active
+ * if every other remembered key wrote after it within the same window, so the store holds more
+ * keys than distinct writers can appear in one window. Credentials are few (the tokens file);
+ * source addresses are keyed by /64, so a caller needs a network per key, and each key costs
+ * a request: 200,000 distinct writers in one window (20,000 per second over the default 10 s)
+ * is beyond what one registry serves, at about 100 bytes per key (some 20 MB at most).
+ */
+const MAX_TRACKED_WRITERS = 200_000;
 
 export interface WriteRateLimitOptions {
   limits: Pick<RegistryLimits, 'writesPerWindow' | 'writeWindowMs'>;
@@ -38,18 +47,49 @@ export function registerWriteRateLimit(app: FastifyInstance, { limits, rejection
     // Answers that pass carry no rate headers: the course's answers stay as the course sends them.
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
     onExceeded: () => rejections.count('writesPerWindow'),
-    errorResponseBuilder: (_request, context) => rateLimited(context.max, limits.writeWindowMs, Math.ceil(context.ttl / 1000)),
+    errorResponseBuilder: (request, context) => rateLimited(context.max, limits.writeWindowMs, Math.ceil(context.ttl / 1000), writerOf(request)),
   });
 }
 
 /**
- * Who a write counts against: its credential; course callers (who share one) and callers without
- * a credential (authentication off) by their source address.
+ * Who a write counts against, as the refusal names it: its credential; course callers (who share
+ * one) and callers without a credential (authentication off) by their source address.
  */
 export function writerOf(request: FastifyRequest): string {
   const principal = request.principal;
-  if (principal && request.routeOptions.config?.access !== 'course') return `credential ${principal.name}`;
-  return `address ${request.ip}`;
+  if (principal && request.routeOptions.config?.access !== 'course') return `credential "${principal.name}"`;
+  return `source address ${sourceKeyOf(request.ip)}`;
+}
+
+/**
+ * A source address as counted: an IPv4 address (also when IPv4-mapped) as it is; an IPv6 address
+ * by its /64, the smallest network a site is given, so a caller with many addresses of its own
+ * network shares one window.
+ */
+export function sourceKeyOf(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped && isIPv4(mapped[1] as string)) return mapped[1] as string;
+  const address = ip.split('%')[0] as string;
+  if (!isIPv6(address)) return ip;
+  const network = ipv6Groups(address).slice(0, 4).map((group) => Number.parseInt(group, 16).toString(16));
+  return `${network.join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address, "::" expanded (a dotted tail is two groups). */
+function ipv6Groups(address: string): string[] {
+  const [head = '', tail] = address.split('::');
+  const front = groupsOf(head);
+  const back = tail === undefined ? [] : groupsOf(tail);
+  return [...front, ...Array<string>(8 - front.length - back.length).fill('0'), ...back];
+}
+
+function groupsOf(text: string): string[] {
+  if (text === '') return [];
+  return text.split(':').flatMap((group) => {
+    if (!group.includes('.')) return [group];
+    const [a = 0, b = 0, c = 0, d = 0] = group.split('.').map(Number);
+    return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+  });
 }
 
 /** Fixed windows per key, read on `clock`; every write route shares it (child() is itself). */

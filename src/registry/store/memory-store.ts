@@ -51,5 +51,7 @@ export class MemoryStore implements RegistryStore {
 function copyRecord(record: InstanceRecord): InstanceRecord {
   const { metadata } = record;
   const copiedMetadata = Object.keys(metadata).length === 0 ? {} : structuredClone(metadata);
-  return { ...record, requires: [...record.requires], metadata: copiedMetadata };
+  const copy = { ...record, requires: [...record.requires], metadata: copiedMetadata };
+  if (record.maintenance) copy.maintenance = { ...record.maintenance };
+  return copy;
 }

@@ -2,7 +2,7 @@
 // now, each request with a timeout, moving on to another instance when one fails.
 import { Agent, request } from 'undici';
 import { z } from 'zod';
-import { checkOption } from '../../protocol/index.js';
+import { durationMs, resolveOptions, withMethods } from '../../shared/options.js';
 import { errorFromAnswer, internal, invalidRequest, noProvider, notFound, type RosterError } from '../../protocol/errors.js';
 import type { Grade, NewStudent } from '../grading/domain.js';
 import { GRADING_SERVICE } from '../names.js';
@@ -48,11 +48,13 @@ export interface HttpGradingGateway extends GradingGateway {
   close(): Promise<void>;
 }
 
-export interface GradingGatewayOptions {
-  client: GradingProviders;
-  /** Per attempt: connecting, waiting for the answer and reading it. Default 5000. */
-  timeoutMs?: number;
-}
+const gradingGatewayOptionsSchema = z.strictObject({
+  client: withMethods<GradingProviders>(['provider', 'providers'], 'a RegistryClient'),
+  /** Per attempt: connecting, waiting for the answer and reading it. */
+  timeoutMs: durationMs(1).default(DEFAULT_GRADING_TIMEOUT_MS),
+});
+
+export type GradingGatewayOptions = z.input<typeof gradingGatewayOptionsSchema>;
 
 type Method = 'GET' | 'POST';
 
@@ -65,10 +67,8 @@ interface Failure {
 type Attempt = { ok: true; status: number; body: unknown } | { ok: false; failure: Failure };
 
 export function createGradingGateway(options: GradingGatewayOptions): HttpGradingGateway {
-  checkOption(typeof options?.client?.provider === 'function' && typeof options.client.providers === 'function', 'client', 'a RegistryClient');
-  const timeoutMs = options.timeoutMs ?? DEFAULT_GRADING_TIMEOUT_MS;
-  checkOption(Number.isInteger(timeoutMs) && timeoutMs > 0, 'timeoutMs', 'a positive integer (milliseconds)');
-  const http = new GradingHttp(options.client, timeoutMs);
+  const { client, timeoutMs } = resolveOptions(gradingGatewayOptionsSchema, options, { owner: 'createGradingGateway' });
+  const http = new GradingHttp(client, timeoutMs);
   return {
     listStudents: async () => parseAnswer(z.array(studentRecord), await http.call('GET', '/students')),
     getStudent: async (id) => parseAnswer(studentRecord, await http.call('GET', `/students/${id}`)),

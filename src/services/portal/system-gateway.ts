@@ -1,7 +1,9 @@
 // What the System page shows: the registry's services (GET /v1/services) and the latest entries
 // of the log service (GET /v1/logs). Failures are RosterErrors whose message the page can show.
 import { Agent, request } from 'undici';
-import { checkOption, type ServiceView } from '../../protocol/index.js';
+import { z } from 'zod';
+import type { ServiceView } from '../../protocol/index.js';
+import { durationMs, resolveOptions } from '../../shared/options.js';
 import { errorFromAnswer, internal, noProvider, type RosterError } from '../../protocol/errors.js';
 import { LOG_SERVICE } from '../names.js';
 
@@ -35,18 +37,17 @@ export interface HttpSystemGateway extends SystemGateway {
   close(): Promise<void>;
 }
 
-export interface SystemGatewayOptions {
-  client: SystemSources;
-  /** Per request. Default 3000. */
-  timeoutMs?: number;
-}
+const systemGatewayOptionsSchema = z.strictObject({
+  // registryUrl is read per request, not here: a client that is not registered yet has none.
+  client: z.custom<SystemSources>((value) => typeof (value as SystemSources | undefined)?.provider === 'function' && 'registryUrl' in (value as object), { error: 'a RegistryClient' }),
+  /** Per request. */
+  timeoutMs: durationMs(1).default(DEFAULT_SYSTEM_TIMEOUT_MS),
+});
+
+export type SystemGatewayOptions = z.input<typeof systemGatewayOptionsSchema>;
 
 export function createSystemGateway(options: SystemGatewayOptions): HttpSystemGateway {
-  const { client } = options;
-  // registryUrl is read per request, not here: a client that is not registered yet has none.
-  checkOption(typeof client?.provider === 'function' && 'registryUrl' in client, 'client', 'a RegistryClient');
-  const timeoutMs = options.timeoutMs ?? DEFAULT_SYSTEM_TIMEOUT_MS;
-  checkOption(Number.isInteger(timeoutMs) && timeoutMs > 0, 'timeoutMs', 'a positive integer (milliseconds)');
+  const { client, timeoutMs } = resolveOptions(systemGatewayOptionsSchema, options, { owner: 'createSystemGateway' });
   const agent = new Agent({ connect: { timeout: timeoutMs } });
   let closing: Promise<void> | null = null;
   const getJson = (what: string, url: string): Promise<unknown> => fetchJson(agent, timeoutMs, what, url, client.token ?? null);

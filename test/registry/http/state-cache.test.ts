@@ -267,7 +267,8 @@ test('a new state serializes only the records the catalog changed; the others re
   });
   const clock = new FakeClock();
   const cache = new StateCache(source, clock, views);
-  const [unhealthy, probed, replaced, removed] = [3, 17, 30, 42].map((i) => catalog.list()[i] as InstanceRecord);
+  const recordAt = (i: number): InstanceRecord => catalog.list()[i] as InstanceRecord;
+  const [unhealthy, probed, replaced, removed] = [recordAt(3), recordAt(17), recordAt(30), recordAt(42)];
   const changes: Array<[string, () => void, string[]]> = [
     ['health', () => catalog.setHealth(unhealthy.id, 'critical', at + 1, 'connection refused'), [unhealthy.url]],
     ['probe result, once the state has aged', () => catalog.recordCheck(probed.id, at + 2, 4.5, null), [probed.url]],

@@ -1,9 +1,10 @@
-// The log parts' options (the service logger, the log file, the writer identity): one schema each;
+// The log parts' options (the service logger, the log file, the writer identity, the app): one schema each;
 // a misspelled option is refused naming it, and a bad value names the option.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServiceLogger, openLogStore, type LogStoreOptions, type ServiceLoggerOptions } from '../../../src/services/log/index.js';
 import { createWhoamiIdentity, type WhoamiIdentityOptions } from '../../../src/services/log/writer-identity.js';
+import { buildLogApp } from '../../../src/services/log/app.js';
 
 const loggerBase: ServiceLoggerOptions = { service: 'Greeter', stdout: false };
 
@@ -32,4 +33,18 @@ test('writer identity: a misspelled option is refused naming it; a bad value nam
   assert.throws(() => createWhoamiIdentity({ ...base, ttlMS: 5 } as WhoamiIdentityOptions), { code: 'INVALID_OPTION', message: /^option "ttlMS" is not an option of createWhoamiIdentity; known: .*\bttlMs\b/ });
   assert.throws(() => createWhoamiIdentity({ ...base, maxEntries: 0 }), { code: 'INVALID_OPTION', message: 'option "maxEntries" must be a whole number ≥ 1' });
   assert.throws(() => createWhoamiIdentity({ registryUrls: ['http://x'] } as never), { code: 'INVALID_OPTION', message: 'option "registryUrls" must be a function returning the registry URLs' });
+});
+
+test('log app: a misspelled option is refused naming it; a bad value names the option', () => {
+  const store = { append: async () => {}, recent: () => [], close: async () => {} };
+  const base = { store, identity: null };
+  assert.throws(() => buildLogApp({ ...base, course: { enable: false } } as never), { code: 'INVALID_OPTION', message: 'option "course.enable" is not an option of buildLogApp; known: enabled, sources' });
+  assert.throws(() => buildLogApp({ ...base, clock: Date.now } as never), { code: 'INVALID_OPTION', message: /^option "clock" is not an option of buildLogApp; known: store, identity, logger, now, course$/ });
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ course: { enabled: 'no' } }, 'option "course.enabled" must be true or false'],
+    [{ course: { sources: '10.0.0.0/8' } }, 'option "course.sources" must be a list of IP addresses or CIDRs'],
+    [{ identity: undefined }, 'option "identity" must be a WriterIdentity (identify(token)) or null'],
+    [{ store: {} }, 'option "store" must be a LogStore (append, recent, close)'],
+  ];
+  for (const [override, message] of cases) assert.throws(() => buildLogApp({ ...base, ...override } as never), { code: 'INVALID_OPTION', message }, message);
 });

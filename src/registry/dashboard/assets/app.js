@@ -36,12 +36,24 @@ function render() {
   });
 }
 
-/** The page the fragment asks for. */
+/** The page the fragment asks for; one that cannot be read (a bad %-escape) shows the overview. */
 function route() {
   const hash = location.hash.replace(/^#/, '');
-  if (hash.startsWith('/service/')) return { page: 'service', name: decodeURIComponent(hash.slice('/service/'.length)) };
+  if (hash.startsWith('/service/')) {
+    const name = decodeURIComponent(hash.slice('/service/'.length));
+    if (name !== undefined) return { page: 'service', name };
+  }
   if (hash === '/graph') return { page: 'graph' };
   return { page: 'overview' };
+}
+
+/** A fragment's text, or undefined when it is no valid %-encoding (decodeURIComponent throws). */
+function decoded(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function draw(services, where) {
