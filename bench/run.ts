@@ -11,6 +11,7 @@ import type { Summary } from './lib/stats.js';
 import { runEtcdPeer, type EtcdResult } from './scenarios/etcd-peer.js';
 import { failureRows, runFailureDetection, type DetectionResult } from './scenarios/failure-detection.js';
 import { runSessionDetection, sessionDetectionRows, type SessionDetectionResult } from './scenarios/session-detection.js';
+import { runSessionScale, sessionScaleRows, type SessionScaleResult } from './scenarios/session-scale.js';
 import { lookupRows, runLookups, type LookupsResult } from './scenarios/lookups.js';
 import { CALLBACK_P99_TARGET_MS, callbackRows, runCallbackPropagation } from './scenarios/propagation-callback.js';
 import { runWatchPropagation, WATCH_UNAVAILABLE, watchP99TargetMs, watchRows, type WatchResult } from './scenarios/propagation-watch.js';
@@ -90,6 +91,7 @@ async function main(): Promise<number> {
   const largeCatalog = await attempt<LargeCatalogPoint[]>(options, 'large-catalog', () => runLargeCatalog(options));
   const outboxFlood = await attempt<OutboxFloodResult>(options, 'outbox-flood', () => runOutboxFlood(options));
   const sessionDetection = await attempt<SessionDetectionResult[]>(options, 'session-detection', () => runSessionDetection(options));
+  const sessionScale = await attempt<SessionScaleResult>(options, 'session-scale', () => runSessionScale(options));
 
   const peer = <T>(pick: (result: EtcdResult) => T): T | string => {
     if (etcd.ok) return pick(etcd.value);
@@ -107,6 +109,7 @@ async function main(): Promise<number> {
     ...rowsOf(largeCatalog, 'large catalog', largeCatalogRows),
     ...rowsOf(outboxFlood, 'outbox flood', outboxFloodRows),
     ...rowsOf(sessionDetection, 'session detection', sessionDetectionRows),
+    ...rowsOf(sessionScale, 'session scale', (result) => sessionScaleRows(result, scale.ok ? scale.value : null)),
   ];
 
   const series: ChartSeries[] = [
@@ -131,7 +134,7 @@ async function main(): Promise<number> {
   writeFileSync(join(options.outDir, 'RESULTS.md'), resultsMarkdown({ command: options.command, profile: options.profile, machine, startedAt, durationS, rows, chartFile: CHART_FILE, findingsFile, notes: NOTES }));
   console.log(table);
   progress(`wrote ${join(options.outDir, 'RESULTS.md')} and ${join(options.outDir, CHART_FILE)}`);
-  const failed = [registration, callback, watch, lookups, failure, scale, etcd, fairness, stuckWatchers, largeCatalog, outboxFlood, sessionDetection].some((o) => !o.ok && !('skipped' in o));
+  const failed = [registration, callback, watch, lookups, failure, scale, etcd, fairness, stuckWatchers, largeCatalog, outboxFlood, sessionDetection, sessionScale].some((o) => !o.ok && !('skipped' in o));
   return failed ? 1 : 0;
 }
 

@@ -71,7 +71,7 @@ export const SIZES: Record<Profile, Sizes> = {
   },
 };
 
-export const SCENARIOS = ['registration', 'propagation', 'watch', 'failure', 'scale', 'lookups', 'etcd', 'fairness', 'stuck-watchers', 'large-catalog', 'outbox-flood', 'session-detection'] as const;
+export const SCENARIOS = ['registration', 'propagation', 'watch', 'failure', 'scale', 'lookups', 'etcd', 'fairness', 'stuck-watchers', 'large-catalog', 'outbox-flood', 'session-detection', 'session-scale'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {

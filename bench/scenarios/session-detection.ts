@@ -12,13 +12,15 @@ import type { BenchOptions } from '../lib/options.js';
 import { spawnChild, startRegistry, type RegistryProcess } from '../lib/processes.js';
 import { killQuietly, withScope, type Scope } from '../lib/scope.js';
 import { formatNumber, summarize } from '../lib/stats.js';
-import { NONE, type Row } from '../lib/table.js';
+import { NONE, ratio, type Row } from '../lib/table.js';
+import { ETCD_LEASE_TTL_S, runEtcdLeaseDetection } from './session-detection-etcd.js';
 
 export type SessionFailure = 'kill' | 'stop';
 export type LivenessMode = 'session' | 'probe';
 
 export interface SessionDetectionResult {
-  mode: LivenessMode;
+  /** `etcd`: a lease at etcd's minimum TTL with keep-alive, a watcher on its key. */
+  mode: LivenessMode | 'etcd';
   failure: SessionFailure;
   /** Signal → dependent told, per trial. */
   timesMs: number[];
@@ -56,9 +58,11 @@ export async function runSessionDetection(options: BenchOptions): Promise<Sessio
     await inBatches(plan, CONCURRENCY, async ({ mode, failure }, index) => {
       times[index] = await runTrial({ scope, registry, pool, arrivals, mode, failure, trial: index });
     });
-    const results = (['session', 'probe'] as const).flatMap((mode) =>
+    const results: SessionDetectionResult[] = (['session', 'probe'] as const).flatMap((mode) =>
       (['kill', 'stop'] as const).map((failure) => ({ mode, failure, timesMs: times.filter((_, i) => plan[i]!.mode === mode && plan[i]!.failure === failure) })),
     );
+    const etcd = await runEtcdLeaseDetection(['kill', 'stop'] as const, trials, (failure) => SIGNAL[failure]);
+    for (const [failure, timesMs] of etcd) results.push({ mode: 'etcd', failure, timesMs });
     for (const r of results) progress(`session detection (${r.mode}, ${r.failure}): ${r.timesMs.map((t) => t.toFixed(0)).join(', ')} ms`);
     return results;
   });
@@ -89,7 +93,7 @@ async function runTrial({ scope, registry, pool, arrivals, mode, failure, trial 
   const key = `-${provider.url}`;
   arrivals.forget(key);
   const told = arrivals.waitFor(key, 1, 30_000);
-  provider.child.kill(failure === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+  provider.child.kill(SIGNAL[failure]);
   const struck = performance.now();
   const [at] = await told;
   killQuietly(provider.child, 'SIGKILL');
@@ -114,20 +118,40 @@ async function startProvider(scope: Scope, registry: RegistryProcess, name: stri
   return { ...handle, url: `http://127.0.0.1:${port}` };
 }
 
-const FAILURE_NAME: Record<SessionFailure, string> = { kill: 'SIGKILL', stop: 'SIGSTOP' };
+const SIGNAL: Record<SessionFailure, NodeJS.Signals> = { kill: 'SIGKILL', stop: 'SIGSTOP' };
 
 export function sessionDetectionRows(results: readonly SessionDetectionResult[]): Row[] {
+  const etcdOf = (failure: SessionFailure): SessionDetectionResult | undefined => results.find((r) => r.mode === 'etcd' && r.failure === failure);
   return results.map((r) => {
     const summary = summarize(r.timesMs);
+    if (r.mode === 'etcd') return etcdRow(r);
+    const etcd = etcdOf(r.failure);
     const target = r.mode === 'session' ? TARGET_MS[r.failure] : null;
     return {
-      scenario: `failure detection, ${r.mode} liveness (${FAILURE_NAME[r.failure]})`,
+      scenario: `failure detection, ${r.mode} liveness (${SIGNAL[r.failure]})`,
       figure: `signal → dependent told Removed; startService provider; registry defaults; ${r.timesMs.length} trials: p50 / p99`,
       target: target === null ? 'reference (probes: interval + retries, + timeouts when hung)' : `p99 ≤ ${formatNumber(target / 1000, 1)} s`,
       result: `${formatNumber(summary.p50)} / ${formatNumber(summary.p99)} ms`,
-      etcd: NONE,
-      ratio: NONE,
+      etcd: etcd ? p50p99(etcd.timesMs) : NONE,
+      ratio: etcd ? ratio(summary.p99, summarize(etcd.timesMs).p99) : NONE,
       met: target === null ? null : summary.p99 <= target,
     };
   });
+}
+
+function p50p99(timesMs: readonly number[]): string {
+  const summary = summarize(timesMs);
+  return `${formatNumber(summary.p50)} / ${formatNumber(summary.p99)} ms`;
+}
+
+function etcdRow(r: SessionDetectionResult): Row {
+  return {
+    scenario: `failure detection, etcd lease (${SIGNAL[r.failure]})`,
+    figure: `signal → watcher sees the key deleted; lease TTL ${ETCD_LEASE_TTL_S} s (etcd's minimum with its default 1 s election timeout), keep-alive held by the provider process (etcd3 client); ${r.timesMs.length} trials: p50 / p99`,
+    target: 'reference',
+    result: NONE,
+    etcd: p50p99(r.timesMs),
+    ratio: NONE,
+    met: null,
+  };
 }

@@ -92,3 +92,16 @@ test('startRegistry refuses bad watch, changeLog, course and limits options befo
     assert.equal(existsSync(join(dataDir, 'registry.db')), false, `the store was opened before ${String(message)} was refused`);
   }
 });
+
+test('startRegistry: a misspelled auth or tls option is refused naming it; a bad value names the option', async () => {
+  const base: StartRegistryOptions = { host: '127.0.0.1', port: 0 };
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ auth: { insecur: true } }, /^option "auth\.insecur" is not an option of startRegistry; known: insecure, tokensFile, adminToken$/],
+    [{ tls: { crt: 'a.pem' } }, /^option "tls\.crt" is not an option of startRegistry; known: cert, key, ca$/],
+    [{ auth: { tokensFile: '' } }, /^option "auth\.tokensFile" must be the path of a tokens file$/],
+    [{ auth: { adminToken: 'short' } }, /^option "auth\.adminToken" must be a secret of at least 16 characters without spaces$/],
+    [{ tls: { cert: 5 } }, /^option "tls\.cert" must be the path of a PEM file$/],
+    [{ tokensWatchIntervalMs: 5 }, /^option "tokensWatchIntervalMs" must be a whole number of milliseconds ≥ 10$/],
+  ];
+  for (const [options, message] of cases) await assert.rejects(startRegistry({ ...base, ...options } as StartRegistryOptions), { code: 'INVALID_OPTION', message }, String(message));
+});

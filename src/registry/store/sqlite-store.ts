@@ -4,12 +4,22 @@
 // At open the file is checked (schema, SQLite's quick check, the record kept beside it) and at
 // load every row is parsed: damaged state is refused, naming the file and the way out.
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { damagedState, RosterError, schemaTooNew } from '../../protocol/errors.js';
-import { systemClock, type Clock } from '../../shared/clock.js';
-import { isSqliteDamage, missingTables, moveAside, quickCheckProblem, readStateRecord, shortOfRecord, tablesOf, writeStateRecord, type StateCounts } from '../../shared/sqlite-state.js';
+import type { Clock } from '../../shared/clock.js';
+import {
+  isDamagedState,
+  missingTables,
+  openCheckedDatabase,
+  quickCheckProblem,
+  recordIfPossible,
+  resetDamaged,
+  stateRecordFileOf,
+  tablesOf,
+  type CheckedDatabaseOptions,
+  type StateCounts,
+} from '../../shared/sqlite-state.js';
 import type { InstanceRecord } from '../catalog.js';
 import { parseInstanceRow, parseOutboxRow, parseRowJson, parseServiceMaintenanceRow, type RowSource } from './rows.js';
 import { closedStoreError, type OutboxEntry, type RegistryStore, type ServiceMaintenanceEntry, type StoreBatch, type StoreSnapshot } from './store.js';
@@ -17,8 +27,8 @@ import { closedStoreError, type OutboxEntry, type RegistryStore, type ServiceMai
 /** How an operator starts afresh from damaged state (said in every refusal). */
 export const REGISTRY_RESET_REMEDY = '`roster registry --reset-data` (startRegistry({ resetData: true }))';
 
-/** Beside registry.db: the revision and instance count at the last write or close. */
-export const REGISTRY_STATE_RECORD = 'registry.state.json';
+/** The record's old name, one per folder: taken over once by registry.db's own record. */
+const LEGACY_STATE_RECORD = 'registry.state.json';
 
 const TABLES = ['meta', 'instances', 'outbox'] as const;
 
@@ -29,6 +39,8 @@ export interface SqliteStoreOptions {
   clock?: Clock;
   /** Told when damaged state was moved aside, and why. */
   onReset?: (aside: string, problem: string) => void;
+  /** Told what is wrong but does not stop the start: the file behind its record, a record that cannot be read. */
+  onWarning?: (message: string) => void;
 }
 
 const SCHEMA_VERSION = 1;
@@ -66,7 +78,7 @@ export class SqliteStore implements RegistryStore {
   readonly description: string;
   readonly #file: string;
   readonly #recordFile: string;
-  readonly #options: SqliteStoreOptions;
+  readonly #opening: CheckedDatabaseOptions;
   #db: Database.Database;
   #writeBatch: (batch: StoreBatch) => void;
   /** The revision the record beside the file holds; 0 until there is state worth recording. */
@@ -76,12 +88,21 @@ export class SqliteStore implements RegistryStore {
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.description = `sqlite:${file}`;
     this.#file = file;
-    this.#recordFile = join(dirname(file), REGISTRY_STATE_RECORD);
-    this.#options = options;
+    this.#recordFile = stateRecordFileOf(file);
+    this.#opening = {
+      ...options,
+      file,
+      recordFile: this.#recordFile,
+      legacyRecordFile: basename(file) === 'registry.db' ? join(dirname(file), LEGACY_STATE_RECORD) : undefined,
+      remedy: REGISTRY_RESET_REMEDY,
+      // Only the revision is compared: it never goes down, while instances come and go.
+      compared: ['revision'],
+      check: (db, judgeRecord) => checkAndPrepare(db, file, judgeRecord),
+    };
     mkdirSync(dirname(file), { recursive: true });
-    this.#db = this.#resetIfDamaged(() => openDatabase(file, this.#recordFile));
+    this.#db = openCheckedDatabase(this.#opening);
     this.#writeBatch = this.#prepareWrites();
-    this.#record();
+    this.#recordIfPossible();
   }
 
   get closed(): boolean {
@@ -93,18 +114,16 @@ export class SqliteStore implements RegistryStore {
     try {
       return this.#readAll();
     } catch (error) {
-      if (!this.#options.resetData || !isDamagedState(error)) throw error;
-      this.#startAfresh(error as RosterError);
+      if (!this.#opening.resetData || !isDamagedState(error)) throw error;
+      this.#startAfresh(error);
       return { revision: 0, instances: [], outbox: [] };
     }
   }
 
   /** A row found damaged at load, with resetData: the file goes aside and an empty one takes its place. */
-  #startAfresh(error: RosterError): void {
+  #startAfresh(error: unknown): void {
     this.#db.close();
-    this.#db = this.#resetIfDamaged(() => {
-      throw error;
-    });
+    this.#db = resetDamaged(this.#opening, error);
     this.#writeBatch = this.#prepareWrites();
     this.#recordedRevision = 0;
   }
@@ -124,15 +143,12 @@ export class SqliteStore implements RegistryStore {
   }
 
   /**
-   * The record is a safety net: the batch is stored whether or not it can be written, so a
-   * write is not failed for it, and a folder gone or read-only does not keep the file open.
+   * Writes the revision and instance count beside the file. A safety net: the batch is stored
+   * whether or not it can be written, so a write is not failed for it.
    */
   #recordIfPossible(): void {
-    try {
-      this.#record();
-    } catch {
-      // Written again at the next start and close.
-    }
+    const held = heldCounts(this.#db);
+    if (recordIfPossible(this.#recordFile, held)) this.#recordedRevision = held.revision ?? 0;
   }
 
   #readAll(): StoreSnapshot {
@@ -145,26 +161,6 @@ export class SqliteStore implements RegistryStore {
       this.#toServiceMaintenance(row),
     );
     return { revision, instances, outbox, serviceMaintenance };
-  }
-
-  /** Opens with `open`; damaged state is refused, or with resetData moved aside for an empty file. */
-  #resetIfDamaged(open: () => Database.Database): Database.Database {
-    try {
-      return open();
-    } catch (error) {
-      if (!this.#options.resetData || !isDamagedState(error)) throw error;
-      const aside = moveAside(this.#file, this.#recordFile, (this.#options.clock ?? systemClock).now());
-      this.#options.onReset?.(aside, (error as Error).message);
-      return openDatabase(this.#file, this.#recordFile);
-    }
-  }
-
-  /** Writes the revision and instance count beside the file, once there is state to speak of. */
-  #record(): void {
-    const held = heldCounts(this.#db);
-    if (held.revision === 0) return;
-    writeStateRecord(this.#recordFile, held);
-    this.#recordedRevision = held.revision ?? 0;
   }
 
   #toRecord(row: InstanceRow): InstanceRecord {
@@ -212,41 +208,20 @@ function damaged(file: string, problem: string): RosterError {
   return damagedState(file, problem, REGISTRY_RESET_REMEDY);
 }
 
-function isDamagedState(error: unknown): boolean {
-  return error instanceof RosterError && error.code === 'STORE_DAMAGED';
+/** Checks the opened file (see checkState), then brings it to the schema, in WAL mode. */
+function checkAndPrepare(db: Database.Database, file: string, judgeRecord: (held: StateCounts) => string | null): void {
+  checkState(db, file, judgeRecord);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(SCHEMA);
+  db.pragma(`user_version = ${SCHEMA_VERSION}`);
 }
 
-/**
- * better-sqlite3 (a native addon) is loaded when the first store opens, not when roster/registry
- * is imported: a registry on another store never loads it.
- */
-function betterSqlite3(): typeof Database {
-  return createRequire(import.meta.url)('better-sqlite3') as typeof Database;
-}
-
-/** Opens and checks the file; SQLite's own "malformed" and "not a database" name the file too. */
-function openDatabase(file: string, recordFile: string): Database.Database {
-  let db: Database.Database | undefined;
-  try {
-    db = new (betterSqlite3())(file);
-    checkState(db, file, recordFile);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.exec(SCHEMA);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    return db;
-  } catch (error) {
-    db?.close();
-    if (isSqliteDamage(error)) throw damaged(file, `SQLite reports "${(error as Error).message}"`);
-    throw error;
-  }
-}
-
-/** Refuses a file of a newer or unknown schema, with damaged pages, or holding less than its record. */
-function checkState(db: Database.Database, file: string, recordFile: string): void {
+/** Refuses a file of a newer or unknown schema, with damaged pages, or whose state vanished. */
+function checkState(db: Database.Database, file: string, judgeRecord: (held: StateCounts) => string | null): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > SCHEMA_VERSION) throw schemaTooNew(file, version, 'upgrade Roster or choose another --data-dir');
-  const problem = quickCheckProblem(db) ?? schemaProblem(db, version) ?? recordProblem(db, recordFile);
+  const problem = quickCheckProblem(db) ?? schemaProblem(db, version) ?? judgeRecord(heldCounts(db));
   if (problem !== null) throw damaged(file, problem);
 }
 
@@ -254,17 +229,6 @@ function schemaProblem(db: Database.Database, version: number): string | null {
   // Version 0 is a new file: it must hold nothing yet.
   if (version === 0) return tablesOf(db).size === 0 ? null : 'it holds tables but no schema version: it was not written by Roster';
   return missingTables(db, TABLES);
-}
-
-function recordProblem(db: Database.Database, recordFile: string): string | null {
-  let record: StateCounts | null;
-  try {
-    record = readStateRecord(recordFile);
-  } catch (error) {
-    return (error as Error).message;
-  }
-  // Only the revision is compared: it never goes down, while instances come and go.
-  return shortOfRecord(heldCounts(db), record, recordFile, ['revision']);
 }
 
 /** The revision and instance count the file holds (0 and 0 for a new file). */

@@ -2,11 +2,11 @@
 // At open the file is checked (schema, SQLite's quick check, every row, the record kept beside
 // it): damaged state is refused, naming the file and the way out, never re-seeded as new.
 import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
-import { damagedState, RosterError, schemaTooNew, storeClosed } from '../../protocol/errors.js';
-import { systemClock, type Clock } from '../../shared/clock.js';
-import { isSqliteDamage, missingTables, moveAside, quickCheckProblem, readStateRecord, shortOfRecord, tablesOf, writeStateRecord, type StateCounts } from '../../shared/sqlite-state.js';
+import { basename, dirname, join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { damagedState, type RosterError, schemaTooNew, storeClosed } from '../../protocol/errors.js';
+import type { Clock } from '../../shared/clock.js';
+import { missingTables, openCheckedDatabase, quickCheckProblem, recordIfPossible, stateRecordFileOf, tablesOf, type StateCounts } from '../../shared/sqlite-state.js';
 import { GRADE_LIMITS, GRADE_TYPES, type Grade, type GradeType, type NewStudent, type Student } from './domain.js';
 
 /** What the grading app needs from a store. */
@@ -31,13 +31,15 @@ export interface SqliteGradeStoreOptions {
   clock?: Clock;
   /** Told when damaged state was moved aside, and why. */
   onReset?: (aside: string, problem: string) => void;
+  /** Told what is wrong but does not stop the start: the file behind its record, a record that cannot be read. */
+  onWarning?: (message: string) => void;
 }
 
 /** How an operator starts afresh from a damaged grading.db (said in every refusal). */
 export const GRADING_RESET_REMEDY = '`roster grading --reset-data` (runGradingService({ resetData: true }))';
 
-/** Beside grading.db: how many students and grades it held at its last open or close. */
-export const GRADING_STATE_RECORD = 'grading.state.json';
+/** The record's old name, one per folder: taken over once by grading.db's own record (`grading.db.state.json`). */
+const LEGACY_STATE_RECORD = 'grading.state.json';
 
 export const DEFAULT_GRADING_DB = './data/grading.db';
 export const SCHEMA_VERSION = 1;
@@ -101,34 +103,24 @@ export class SqliteGradeStore implements GradeStore {
     this.file = options.file ?? DEFAULT_GRADING_DB;
     const inMemory = this.file === ':memory:';
     if (!inMemory) mkdirSync(dirname(this.file), { recursive: true });
-    this.#recordFile = inMemory ? null : join(dirname(this.file), GRADING_STATE_RECORD);
-    this.#db = this.#resetIfDamaged(options, () => openDatabase(this.file, this.#recordFile));
+    this.#recordFile = inMemory ? null : stateRecordFileOf(this.file);
+    const file = this.file;
+    this.#db = openCheckedDatabase({
+      ...options,
+      file,
+      recordFile: this.#recordFile,
+      legacyRecordFile: basename(file) === 'grading.db' ? join(dirname(file), LEGACY_STATE_RECORD) : undefined,
+      remedy: GRADING_RESET_REMEDY,
+      compared: ['students', 'grades'],
+      check: (db, judgeRecord) => checkAndMigrate(db, judgeRecord),
+    });
     this.#sql = prepareStatements(this.#db);
     this.#recordIfPossible();
   }
 
-  /** Opens with `open`; damaged state is refused, or with resetData moved aside for a new, seeded file. */
-  #resetIfDamaged(options: SqliteGradeStoreOptions, open: () => Database.Database): Database.Database {
-    try {
-      return open();
-    } catch (error) {
-      if (!options.resetData || this.#recordFile === null || !(error instanceof RosterError && error.code === 'STORE_DAMAGED')) throw error;
-      const aside = moveAside(this.file, this.#recordFile, (options.clock ?? systemClock).now());
-      options.onReset?.(aside, error.message);
-      return openDatabase(this.file, this.#recordFile);
-    }
-  }
-
-  /**
-   * Writes the counts beside the file: an emptied or replaced file is noticed at the next open.
-   * A safety net: a folder gone or read-only neither fails the store nor keeps the file open.
-   */
+  /** Writes the counts beside the file: an emptied or replaced file is noticed at the next open. */
   #recordIfPossible(): void {
-    try {
-      if (this.#recordFile !== null && this.#db.open) writeStateRecord(this.#recordFile, heldCounts(this.#db));
-    } catch {
-      // Written again at the next open and close.
-    }
+    if (this.#db.open) recordIfPossible(this.#recordFile, heldCounts(this.#db));
   }
 
   get closed(): boolean {
@@ -190,26 +182,17 @@ function damaged(file: string, problem: string): RosterError {
   return damagedState(file, problem, GRADING_RESET_REMEDY);
 }
 
-/** Opens, checks and migrates the file; SQLite's own "malformed" and "not a database" name the file too. */
-function openDatabase(file: string, recordFile: string | null): Database.Database {
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(file);
-    // foreign_keys is per connection and off by default.
-    db.pragma('foreign_keys = ON');
-    migrate(db, recordFile);
-    // After migrating, so a database we refuse is left exactly as it was. WAL: readers never wait for the writer.
-    db.pragma('journal_mode = WAL');
-    return db;
-  } catch (error) {
-    db?.close();
-    if (isSqliteDamage(error)) throw damaged(file, `SQLite reports "${(error as Error).message}"`);
-    throw error;
-  }
+/** Checks and migrates the opened file. */
+function checkAndMigrate(db: Database.Database, judgeRecord: (held: StateCounts) => string | null): void {
+  // foreign_keys is per connection and off by default.
+  db.pragma('foreign_keys = ON');
+  migrate(db, judgeRecord);
+  // After migrating, so a database we refuse is left exactly as it was. WAL: readers never wait for the writer.
+  db.pragma('journal_mode = WAL');
 }
 
 /** Brings the schema to SCHEMA_VERSION; a new, empty database also gets the sample data (only then). */
-function migrate(db: Database.Database, recordFile: string | null): void {
+function migrate(db: Database.Database, judgeRecord: (held: StateCounts) => string | null): void {
   // IMMEDIATE: two processes opening a new file at once cannot both create and seed it.
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
@@ -217,7 +200,8 @@ function migrate(db: Database.Database, recordFile: string | null): void {
       throw schemaTooNew(`grading database ${db.name}`, version, `this Roster knows up to schema ${SCHEMA_VERSION}: upgrade Roster`);
     }
     // The rows before SQLite's check: a row that breaks a rule is then named, not only its table.
-    const problem = schemaProblem(db, version) ?? recordProblem(db, recordFile) ?? rowProblem(db, version) ?? quickCheckProblem(db);
+    // Before seeding: an emptied grade book must not be seeded as if new.
+    const problem = schemaProblem(db, version) ?? judgeRecord(heldCounts(db)) ?? rowProblem(db, version) ?? quickCheckProblem(db);
     if (problem !== null) throw damaged(db.name, problem);
     if (version === 0) {
       db.exec(SCHEMA_V1);
@@ -231,18 +215,6 @@ function schemaProblem(db: Database.Database, version: number): string | null {
   // Version 0 is a new file: it must hold nothing yet.
   if (version === 0) return tablesOf(db).size === 0 ? null : 'it holds tables but no schema version: it was not written by Roster';
   return missingTables(db, ['students', 'grades']);
-}
-
-function recordProblem(db: Database.Database, recordFile: string | null): string | null {
-  if (recordFile === null) return null;
-  try {
-    const held = heldCounts(db);
-    // An operator may delete rows by hand: only a grade book with nothing left, where there was something, is refused.
-    if (held.students! > 0 || held.grades! > 0) return null;
-    return shortOfRecord(held, readStateRecord(recordFile), recordFile, ['students', 'grades']);
-  } catch (error) {
-    return (error as Error).message;
-  }
 }
 
 /** The first row that is not what the grading service writes, described; null when all are. */

@@ -40,7 +40,7 @@ function render() {
 function route() {
   const hash = location.hash.replace(/^#/, '');
   if (hash.startsWith('/service/')) {
-    const name = decodeURIComponent(hash.slice('/service/'.length));
+    const name = decoded(hash.slice('/service/'.length));
     if (name !== undefined) return { page: 'service', name };
   }
   if (hash === '/graph') return { page: 'graph' };
