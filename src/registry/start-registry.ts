@@ -25,7 +25,7 @@ import { SqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
 import type { RegistryStore } from './store/store.js';
 import { prepareSecurity, registryAuthOptionsSchema, registryTlsOptionsSchema, tokensWatchIntervalSchema, type RegistryAuthOptions, type RegistryTlsOptions } from './auth/registry-security.js';
 import { courseOptionsSchema, type RegistryCourseOptions } from './http/course-options.js';
-import { etcdClientSecurity, type EtcdAuthOptions, type EtcdTlsOptions } from './cluster/etcd-credentials.js';
+import { etcdAuthOptionsSchema, etcdClientSecurity, etcdTlsOptionsSchema, type EtcdAuthOptions, type EtcdTlsOptions } from './cluster/etcd-credentials.js';
 import { readCaFile } from '../shared/exchange.js';
 
 export interface StartRegistryOptions extends RegistryOptionsInput {
@@ -105,6 +105,8 @@ const startRegistryNames = registryOptionsObject.extend({
   ...Object.fromEntries(Object.keys(START_ONLY_OPTIONS).map((name) => [name, z.unknown().optional()])),
   auth: registryAuthOptionsSchema.optional(),
   tls: registryTlsOptionsSchema.optional(),
+  etcdTls: etcdTlsOptionsSchema.optional(),
+  etcdAuth: etcdAuthOptionsSchema.optional(),
   tokensWatchIntervalMs: tokensWatchIntervalSchema.optional(),
   course: courseOptionsSchema.optional(),
   watch: watchOptionsSchema.optional(),
@@ -256,7 +258,8 @@ function openStore(options: StartRegistryOptions): RegistryStore {
 function sqliteOptions(options: StartRegistryOptions): SqliteStoreOptions {
   const logger = options.logger ?? silentLogger;
   const onReset = (aside: string, problem: string): void => logger.warn({ aside }, `starting afresh (resetData): the damaged state was moved aside as ${aside}; it was refused because ${problem}`);
-  return { resetData: options.resetData === true, clock: options.clock, onReset };
+  const onWarning = (message: string): void => logger.warn(message);
+  return { resetData: options.resetData === true, clock: options.clock, onReset, onWarning };
 }
 
 /** A listen failure a user can act on: which port, and which option changes it. */

@@ -137,7 +137,7 @@ test('a registry that kept the entry but stopped probing: registered again, neve
   assert.equal(registry.requests('POST').length, 2);
   await clock.tick(4_000);
   await registry.settled();
-  assert.equal(registry.requests('POST').length, 3);
+  assert.equal(registry.requests("POST").length, 3, logger.lines.join("\n") + clock.now());
   assert.equal(entriesOf(registry, client.options.url), 3);
 
   // A probe: the registry knows us; then deregister() takes out every entry it may have doubled.

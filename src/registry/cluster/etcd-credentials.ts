@@ -1,27 +1,33 @@
 // How a registry node proves itself to etcd: TLS (a CA, optionally a client certificate) and
 // etcd's own user and password (env ROSTER_ETCD_USERNAME / ROSTER_ETCD_PASSWORD).
 import type { IOptions } from 'etcd3';
+import { z } from 'zod';
 import { checkOption, invalidArgument } from '../../protocol/errors.js';
+import { text } from '../../shared/options.js';
 import { readPem } from '../auth/registry-security.js';
 
-export interface EtcdTlsOptions {
+/** startRegistry's `etcdTls`; which files go together is checked when they are read. */
+export const etcdTlsOptionsSchema = z.strictObject({
   /** PEM CA bundle that signed the etcd servers' certificates. */
-  ca?: string;
+  ca: text('the path of a PEM file').optional(),
   /** PEM client certificate, for etcd's --client-cert-auth. */
-  cert?: string;
+  cert: text('the path of a PEM file').optional(),
   /** PEM key of `cert`. */
-  key?: string;
-}
+  key: text('the path of a PEM file').optional(),
+});
 
-export interface EtcdAuthOptions {
-  username: string;
-  password: string;
-}
+/** startRegistry's `etcdAuth`: etcd's own user. */
+export const etcdAuthOptionsSchema = z.strictObject({
+  username: text('an etcd user name'),
+  password: z.string({ error: 'the etcd user\'s password' }),
+});
 
-/** The credentials and auth options of the etcd3 client. */
+export type EtcdTlsOptions = z.input<typeof etcdTlsOptionsSchema>;
+export type EtcdAuthOptions = z.input<typeof etcdAuthOptionsSchema>;
+
+/** The credentials and auth options of the etcd3 client; `tls` and `auth` were checked by startRegistry's schema. */
 export async function etcdClientSecurity(tls: EtcdTlsOptions | undefined, auth: EtcdAuthOptions | undefined, env: NodeJS.ProcessEnv): Promise<Pick<IOptions, 'credentials' | 'auth'>> {
   const user = auth ?? envAuth(env);
-  if (user) checkOption(typeof user.username === 'string' && user.username.length > 0 && typeof user.password === 'string', 'etcdAuth', 'a username and a password');
   const credentials = tls ? await loadEtcdTls(tls) : undefined;
   return { ...(credentials ? { credentials } : {}), ...(user ? { auth: { username: user.username, password: user.password } } : {}) };
 }

@@ -49,7 +49,8 @@ export interface RunningGradingService {
 export async function runGradingService(options: RunGradingServiceOptions = {}): Promise<RunningGradingService> {
   const { logger, shipped } = chooseLogger(SELF.name, options);
   const onReset = (aside: string, problem: string): void => logger.warn({ aside }, `starting afresh (resetData): the damaged grade book was moved aside as ${aside}; it was refused because ${problem}`);
-  const store = new SqliteGradeStore({ file: join(options.dataDir ?? './data', 'grading.db'), resetData: options.resetData === true, onReset });
+  const onWarning = (message: string): void => logger.warn(message);
+  const store = new SqliteGradeStore({ file: join(options.dataDir ?? './data', 'grading.db'), resetData: options.resetData === true, onReset, onWarning });
   const app = buildGradingApp({ store, logger });
   const service = await serveApp(app, options, {
     name: SELF.name,
