@@ -15,14 +15,17 @@ import type { ScaleResult } from './scale.js';
 export interface SessionScaleResult {
   instances: number;
   roster: UsageSample & { fds: number; pingsPerSecond: number };
+  /** Streams that ended (cut by the registry) and were reopened during the window. */
+  reopened: number;
   baselineRssBytes: number;
   /** Instances not passing at the end of the window. */
   critical: number;
 }
 
 // Registers BENCH_COUNT session instances, opens each one's stream on a socket of its own and
-// answers every ping with POST …/session/ping?token=N over a keep-alive pool; prints "ready" once
-// all streams are open, then "pings N" on SIGUSR2.
+// answers each ping that asks for it (as RegistryClient does) with POST …/session/ping?token=N
+// over a keep-alive pool; a stream that ends is reopened. Prints "ready" once all streams are
+// open, then "pings <answered> <reopened>" on SIGUSR2.
 const HOLDER_SOURCE = `
 const http = require('node:http');
 const base = process.env.BENCH_REGISTRY;
@@ -30,6 +33,7 @@ const auth = process.env.BENCH_TOKEN ? { authorization: 'Bearer ' + process.env.
 const count = Number(process.env.BENCH_COUNT);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 let pings = 0;
+let reopened = 0;
 const send = (method, path, body) => new Promise((resolve, reject) => {
   const headers = body ? { ...auth, 'content-type': 'application/json' } : auth;
   const req = http.request(base + path, { method, agent, headers }, (res) => {
@@ -53,15 +57,21 @@ const hold = (id) => new Promise((resolve, reject) => {
         const message = JSON.parse(buffered.slice(0, nl));
         buffered = buffered.slice(nl + 1);
         if (message.type === 'open') { token = message.token; resolve(); }
-        else if (message.type === 'ping') {
+        else if (message.type === 'ping' && message.answer !== false) {
           pings++;
           send('POST', '/v1/instances/' + id + '/session/ping?token=' + token).catch(() => {});
         }
       }
     });
+    res.on('error', () => {});
+    res.on('close', () => {
+      reopened++;
+      reopen(id);
+    });
   });
   req.on('error', reject);
 });
+const reopen = (id) => setTimeout(() => hold(id).catch(() => reopen(id)), 100);
 const connect = async (i) => {
   const body = JSON.stringify({ service: 'Session' + (i % 100), url: 'http://127.0.0.1:9/session/' + i, liveness: 'session' });
   const answer = await send('POST', '/v1/instances', body);
@@ -72,7 +82,7 @@ const connect = async (i) => {
 let next = 0;
 const worker = async () => { while (next < count) await connect(next++); };
 Promise.all(Array.from({ length: 64 }, worker)).then(() => console.log('ready'), (error) => { console.error(error); process.exit(1); });
-process.on('SIGUSR2', () => console.log('pings ' + pings));
+process.on('SIGUSR2', () => console.log('pings ' + pings + ' ' + reopened));
 `;
 
 export async function runSessionScale(options: BenchOptions): Promise<SessionScaleResult> {
@@ -85,13 +95,15 @@ export async function runSessionScale(options: BenchOptions): Promise<SessionSca
     const holder = await startHolder(scope, registry, instances);
     await sleep(settleMs);
     progress(`session scale: measuring the registry for ${windowMs / 1000} s`);
-    const pingsBefore = await holder.pings();
+    const before = await holder.pings();
     const usage = await sampleUsage(registry.pid, windowMs);
-    const pingsPerSecond = ((await holder.pings()) - pingsBefore) / (usage.windowMs / 1000);
+    const after = await holder.pings();
+    const pingsPerSecond = (after.answered - before.answered) / (usage.windowMs / 1000);
+    const reopened = after.reopened - before.reopened;
     const roster = { ...usage, fds: openFds(registry.pid), pingsPerSecond };
     const critical = await countCritical(scope, registry);
-    progress(`session scale: CPU ${roster.cpuPercent.toFixed(1)} % (kernel ${roster.systemPercent.toFixed(1)} %), RSS ${(roster.rssMeanBytes / 1e6).toFixed(1)} MB, ${Math.round(pingsPerSecond)} pings/s, ${roster.fds} fds, ${critical} not passing`);
-    return { instances, roster, baselineRssBytes, critical };
+    progress(`session scale: CPU ${roster.cpuPercent.toFixed(1)} % (kernel ${roster.systemPercent.toFixed(1)} %), RSS ${(roster.rssMeanBytes / 1e6).toFixed(1)} MB, ${Math.round(pingsPerSecond)} pings/s answered, ${reopened} streams reopened, ${roster.fds} fds, ${critical} not passing`);
+    return { instances, roster, reopened, baselineRssBytes, critical };
   });
 }
 
@@ -119,9 +131,10 @@ async function startHolder(scope: Scope, registry: RegistryEndpoint, instances: 
   await nextLine('ready', 300_000);
   return {
     ...handle,
-    async pings(): Promise<number> {
+    async pings(): Promise<{ answered: number; reopened: number }> {
       handle.child.kill('SIGUSR2');
-      return Number((await nextLine('pings', 10_000)).split(' ')[1]);
+      const [, answered, reopened] = (await nextLine('pings', 10_000)).split(' ');
+      return { answered: Number(answered), reopened: Number(reopened) };
     },
   };
 }
@@ -137,11 +150,11 @@ const MB = 1_000_000;
 
 export function sessionScaleRows(result: SessionScaleResult, probed: ScaleResult | null): Row[] {
   const { roster } = result;
-  const load = `${result.instances.toLocaleString('en-US')} session instances connected (streams held by one client process, ${formatNumber(roster.pingsPerSecond)} pings/s answered, ${result.critical} not passing at the end, ${roster.fds} open fds), over ${formatNumber(roster.windowMs / 1000, 0)} s`;
+  const load = `${result.instances.toLocaleString('en-US')} session instances connected (streams held by one client process, ${formatNumber(roster.pingsPerSecond)} pings/s answered, ${result.reopened} streams cut and reopened, ${result.critical} not passing at the end, ${roster.fds} open fds), over ${formatNumber(roster.windowMs / 1000, 0)} s`;
   const beside = probed ? `; beside: ${probed.instances.toLocaleString('en-US')} probed instances ${formatNumber(probed.roster.cpuPercent, 1)} % of one core, ${formatNumber(probed.roster.rssMeanBytes / MB, 1)} MB` : '';
   const row = { scenario: 'session scale', etcd: NONE, ratio: NONE };
   return [
-    { ...row, figure: `registry CPU while idle: ${load}${beside}`, target: '≤ 5 % of one core', result: `${formatNumber(roster.cpuPercent, 1)} % of one core (kernel ${formatNumber(roster.systemPercent, 1)} %)`, met: roster.cpuPercent <= 5 && result.critical === 0 },
+    { ...row, figure: `registry CPU while idle: ${load}${beside}`, target: '≤ 5 % of one core', result: `${formatNumber(roster.cpuPercent, 1)} % of one core (kernel ${formatNumber(roster.systemPercent, 1)} %)`, met: roster.cpuPercent <= 5 && result.critical === 0 && result.reopened === 0 },
     { ...row, figure: `registry RSS, mean (max): ${load}; empty registry ${formatNumber(result.baselineRssBytes / MB, 1)} MB`, target: '≤ 150 MB', result: `${formatNumber(roster.rssMeanBytes / MB, 1)} MB (${formatNumber(roster.rssMaxBytes / MB, 1)} MB)`, met: roster.rssMaxBytes <= 150 * MB },
   ];
 }

@@ -668,7 +668,7 @@ export class RegistryClient extends EventEmitter<ClientEvents> {
     const forgottenAfterMs = this.#forgottenAfterMs();
     if (clock.now() - this.#lastProbeAt < forgottenAfterMs) return;
     try {
-      this.#report(`the registry at ${this.registryUrl} has not probed ${this.options.heartbeatUrl} for ${forgottenAfterMs} ms (three times the longest gap between its probes, at least forgottenAfterMs): it most likely no longer knows ${url}; registering again`);
+      this.#report(`the registry at ${this.registryUrl} has not probed ${this.options.heartbeatUrl} for ${forgottenAfterMs} ms (three times the longest gap seen between its probes, at least forgottenAfterMs): it most likely no longer knows ${url}; registering again`);
       await this.#registerCourse();
     } catch (error) {
       return this.#onCheckError(error);

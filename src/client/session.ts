@@ -39,6 +39,12 @@ interface OpenMessage {
   pingMs: number;
 }
 
+interface PingMessage {
+  type: 'ping';
+  /** false: no answer wanted (absent: answer). */
+  answer?: boolean;
+}
+
 export class SessionKeeper {
   readonly #init: SessionKeeperInit;
   readonly #backoff: { initialMs: number; maxMs: number };
@@ -153,7 +159,9 @@ export class SessionKeeper {
             ({ token, pingMs } = message as OpenMessage);
             this.#failures = 0;
             this.#init.connected?.();
-          } else if (message?.type === 'ping') {
+          } else if (message?.type === 'ping' && (message as PingMessage).answer !== false) {
+            // Pings with `answer: false` only keep the stream busy: the registry asks for as
+            // few answers as its stall limit allows.
             void this.#answer(base, path, token, stream);
           }
           heard(pingMs);

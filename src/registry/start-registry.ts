@@ -13,7 +13,7 @@ import { OriginGate } from './origin-gate.js';
 import { Registry } from './registry.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { z } from 'zod';
-import { resolveOptions } from '../shared/options.js';
+import { flag, oneOf, resolveOptions, text, wholeNumber, withMethods } from '../shared/options.js';
 import { DEFAULT_START_OPTIONS, pickRegistryOptions, registryOptionsObject, type RegistryOptionsInput } from './options.js';
 import type { Clock } from '../shared/clock.js';
 import { join } from 'node:path';
@@ -103,6 +103,16 @@ const START_ONLY_OPTIONS = {
 
 const startRegistryNames = registryOptionsObject.extend({
   ...Object.fromEntries(Object.keys(START_ONLY_OPTIONS).map((name) => [name, z.unknown().optional()])),
+  host: text('a host name or IP address').optional(),
+  port: wholeNumber(0, 65535, '0 picks a free port').optional(),
+  store: z.union([oneOf(['memory', 'sqlite', 'etcd']), withMethods<RegistryStore>(['load', 'write', 'close'], 'a RegistryStore')], { error: '"memory", "sqlite", "etcd" or a RegistryStore (load, write, close)' }).optional(),
+  dataDir: text('a folder path').optional(),
+  resetData: flag().optional(),
+  etcdEndpoints: z.array(text('an etcd client URL'), { error: 'a list of etcd client URLs' }).optional(),
+  etcdPrefix: text('an etcd key prefix').optional(),
+  advertiseUrl: text('the URL other nodes reach this one at').optional(),
+  logger: withMethods<Logger>(['debug', 'info', 'warn', 'error'], 'a Logger (debug, info, warn, error)').optional(),
+  clock: withMethods<Clock>(['now', 'setTimeout', 'clearTimeout'], 'a Clock (now, setTimeout, clearTimeout)').optional(),
   auth: registryAuthOptionsSchema.optional(),
   tls: registryTlsOptionsSchema.optional(),
   etcdTls: etcdTlsOptionsSchema.optional(),

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { RegistryClient } from '../../src/client/index.js';
+import { SessionKeeper } from '../../src/client/session.js';
+import { systemClock } from '../../src/shared/clock.js';
 import { startRegistry } from '../../src/registry/start-registry.js';
 import type { RegistryChange } from '../../src/registry/registry-api.js';
 import { flushMicrotasks } from '../helpers/fake-clock.js';
@@ -67,4 +71,36 @@ test("liveness 'session' takes no heartbeat URL, no TTL and not the course proto
   assert.throws(() => new RegistryClient({ ...base, heartbeatUrl: null, ttlMs: 5000 }), /ttlMs/);
   assert.throws(() => new RegistryClient({ ...base, protocol: 'course' }), /liveness/);
   assert.throws(() => new RegistryClient({ ...base, liveness: 'tcp' as 'session' }), /liveness/);
+});
+
+test('the session keeper answers the pings that ask for an answer and no others', async (t) => {
+  const answers: string[] = [];
+  let stream: ServerResponse | undefined;
+  const server = createServer((req, res) => {
+    req.resume();
+    if (req.method === 'GET') {
+      stream = res;
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write('{"type":"open","token":7,"pingMs":1000}\n');
+      return;
+    }
+    answers.push(req.url ?? '');
+    res.setHeader('content-type', 'application/json');
+    res.end('{"connected":true}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const registryUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const keeper = new SessionKeeper({ registryUrl: () => registryUrl, instanceId: () => 'abc', clock: systemClock, reregister: async () => {} });
+  t.after(() => keeper.close());
+  keeper.start();
+  await until(() => stream !== undefined);
+  stream!.write('{"type":"ping","answer":false}\n{"type":"ping","answer":false}\n{"type":"ping"}\n');
+  await until(() => answers.length === 1);
+  stream!.write('{"type":"ping","answer":false}\n{"type":"ping"}\n');
+  await until(() => answers.length === 2);
+  assert.deepEqual(answers, ['/v1/instances/abc/session/ping?token=7', '/v1/instances/abc/session/ping?token=7']);
 });

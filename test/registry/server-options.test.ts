@@ -93,7 +93,7 @@ test('startRegistry refuses bad watch, changeLog, course and limits options befo
   }
 });
 
-test('startRegistry: a misspelled auth or tls option is refused naming it; a bad value names the option', async () => {
+test('startRegistry: a misspelled auth, tls or etcd option is refused naming it; a bad value names the option', async () => {
   const base: StartRegistryOptions = { host: '127.0.0.1', port: 0 };
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ auth: { insecur: true } }, /^option "auth\.insecur" is not an option of startRegistry; known: insecure, tokensFile, adminToken$/],
@@ -102,6 +102,11 @@ test('startRegistry: a misspelled auth or tls option is refused naming it; a bad
     [{ auth: { adminToken: 'short' } }, /^option "auth\.adminToken" must be a secret of at least 16 characters without spaces$/],
     [{ tls: { cert: 5 } }, /^option "tls\.cert" must be the path of a PEM file$/],
     [{ tokensWatchIntervalMs: 5 }, /^option "tokensWatchIntervalMs" must be a whole number of milliseconds ≥ 10$/],
+    [{ etcdTls: { ca: 'ca.pem', crt: 'c.pem' } }, /^option "etcdTls\.crt" is not an option of startRegistry; known: ca, cert, key$/],
+    [{ etcdAuth: { username: 'roster' } }, /^option "etcdAuth\.password" must be the etcd user's password$/],
+    [{ port: 70000 }, /^option "port" must be a whole number from 0 to 65535 \(0 picks a free port\)$/],
+    [{ store: 'redis' }, /^option "store" must be "memory", "sqlite", "etcd" or a RegistryStore \(load, write, close\)$/],
+    [{ resetData: 'yes' }, /^option "resetData" must be true or false$/],
   ];
   for (const [options, message] of cases) await assert.rejects(startRegistry({ ...base, ...options } as StartRegistryOptions), { code: 'INVALID_OPTION', message }, String(message));
 });

@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, request } from 'undici';
 import { noLeader, type RosterError } from '../../protocol/errors.js';
-import { CALLER_HEADER, FORWARDED_HEADER, encodeCaller } from '../auth/forwarded.js';
+import { CALLER_HEADER, FORWARDED_HEADER, SOURCE_HEADER, encodeCaller } from '../auth/forwarded.js';
 import { trustingCa } from '../../shared/exchange.js';
 import type { ClusterRegistry } from './cluster-registry.js';
 
@@ -46,7 +46,9 @@ async function forward(req: FastifyRequest, reply: FastifyReply, cluster: Cluste
   if (leader === cluster.leaderUrl && cluster.isLeader) return; // elected here meanwhile: serve it locally
   const secret = cluster.clusterSecret;
   if (!secret) throw leaderUnavailable();
-  const headers: Record<string, string> = { [FORWARDED_HEADER]: secret };
+  // The leader counts course callers and anonymous writes by their source address: ours would
+  // make every caller behind this node share one window.
+  const headers: Record<string, string> = { [FORWARDED_HEADER]: secret, [SOURCE_HEADER]: req.ip };
   if (req.principal) headers[CALLER_HEADER] = encodeCaller(req.principal);
   for (const name of ['content-type', 'content-length'] as const) {
     const value = req.headers[name];

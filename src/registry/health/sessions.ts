@@ -37,8 +37,11 @@ export type SessionState = 'waiting' | 'connected' | 'grace' | 'critical';
 
 /** What the tracker needs of one open stream. */
 export interface SessionConnection {
-  /** Writes a ping; false when the stream's writes have backed up (the reader hangs). */
-  ping(): boolean;
+  /**
+   * Writes a ping, asking for an answer or not (see answerEvery()); false when the stream's
+   * writes have backed up (the reader hangs).
+   */
+  ping(answer: boolean): boolean;
   /** Ends the stream (the tracker already counts it closed). */
   cut(reason: string): void;
 }
@@ -59,6 +62,18 @@ interface Session {
   deadline: TimerHandle | null;
   /** The next ping (connected). */
   pinger: TimerHandle | null;
+  /** Pings written on the open stream. */
+  pings: number;
+}
+
+/**
+ * One ping in this many asks for an answer: as few answers as keep a live client's answers
+ * less than sessionStallMs apart with a whole ping interval to spare for the round trip. Each
+ * answer is a request the registry serves; the pings between them cost a write and keep the
+ * stream busy, so that the client still notices a dead registry.
+ */
+export function answerEvery(options: Pick<SessionOptions, 'sessionPingMs' | 'sessionStallMs'>): number {
+  return Math.max(1, Math.floor(options.sessionStallMs / options.sessionPingMs) - 1);
 }
 
 export class SessionTracker {
@@ -66,11 +81,13 @@ export class SessionTracker {
   readonly #clock: Clock;
   readonly #onChange: SessionTrackerInit['onChange'];
   readonly #sessions = new Map<string, Session>();
+  readonly #answerEvery: number;
   #nextToken = 1;
   #open = 0;
 
   constructor(init: SessionTrackerInit) {
     this.options = resolveSessionOptions(init.options);
+    this.#answerEvery = answerEvery(this.options);
     this.#clock = init.clock;
     this.#onChange = init.onChange;
   }
@@ -92,7 +109,7 @@ export class SessionTracker {
     const session = this.#sessions.get(id);
     if (session?.state === 'connected') return;
     if (session) this.#clearTimers(session);
-    const next: Session = session ?? { state: 'waiting', connection: null, token: 0, deadline: null, pinger: null };
+    const next: Session = session ?? { state: 'waiting', connection: null, token: 0, deadline: null, pinger: null, pings: 0 };
     this.#sessions.set(id, next);
     if (critical) {
       next.state = 'critical';
@@ -115,6 +132,7 @@ export class SessionTracker {
     session.state = 'connected';
     session.connection = connection;
     session.token = this.#nextToken++;
+    session.pings = 0;
     this.#open++;
     this.#armStall(id, session);
     this.#schedulePing(id, session);
@@ -170,7 +188,8 @@ export class SessionTracker {
   #schedulePing(id: string, session: Session): void {
     session.pinger = this.#clock.setTimeout(() => {
       session.pinger = null;
-      if (session.connection?.ping() === false) return this.#stalled(id, session, 'the session stream stopped taking pings');
+      const answer = ++session.pings % this.#answerEvery === 0;
+      if (session.connection?.ping(answer) === false) return this.#stalled(id, session, 'the session stream stopped taking pings');
       if (session.connection) this.#schedulePing(id, session);
     }, this.options.sessionPingMs);
   }

@@ -3,7 +3,7 @@
 // so a new route is never open by mistake.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { forbidden, unauthorized, unsupportedMediaType, type RosterError } from '../../protocol/errors.js';
-import { CALLER_HEADER, FORWARDED_HEADER, decodeCaller, sameSecret } from '../auth/forwarded.js';
+import { CALLER_HEADER, FORWARDED_HEADER, SOURCE_HEADER, decodeCaller, decodeSource, sameSecret } from '../auth/forwarded.js';
 import { ACCESS_LEVELS, COURSE_PRINCIPAL, hasScope, toCaller, type Access, type Principal, type Scope } from '../auth/scopes.js';
 import type { Caller } from '../registry-api.js';
 import type { SourceList } from '../../shared/source-list.js';
@@ -17,6 +17,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The checked caller; null with authentication off or on public routes. */
     principal: Principal | null;
+    /** The caller's address as the node that forwarded this request heard it; null unless forwarded with the cluster secret. */
+    forwardedSource: string | null;
   }
 }
 
@@ -36,10 +38,16 @@ export function callerOf(request: FastifyRequest): Caller | undefined {
   return principal ? toCaller(principal) : undefined;
 }
 
+/** The caller's source address: as the forwarding node heard it (vouched for by the cluster secret), else the peer's. */
+export function sourceAddressOf(request: FastifyRequest): string {
+  return request.forwardedSource ?? request.ip;
+}
+
 /** The guard as a plugin that applies to the whole app (not encapsulated). */
 export function accessGuard(options: AccessGuardOptions) {
   const plugin = async (app: FastifyInstance): Promise<void> => {
     app.decorateRequest('principal', null);
+    app.decorateRequest('forwardedSource', null);
     // A callback hook, not an async one: the guard decides synchronously, and the hottest
     // route (a lookup) should not pay a promise per request for it.
     app.addHook('onRequest', (request, reply, done) => {
@@ -80,6 +88,8 @@ function forwardedCaller(request: FastifyRequest, reply: FastifyReply, options: 
   if (!expected || typeof presented !== 'string' || !sameSecret(expected, presented)) {
     throw challenge(reply, `a forwarded request (${FORWARDED_HEADER}) must carry this cluster's secret`);
   }
+  const source = request.headers[SOURCE_HEADER];
+  if (typeof source === 'string') request.forwardedSource = decodeSource(source);
   const caller = request.headers[CALLER_HEADER];
   return { principal: typeof caller === 'string' ? decodeCaller(caller) : null };
 }

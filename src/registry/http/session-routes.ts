@@ -33,7 +33,7 @@ export function sessionRoutes(registry: RegistryApi) {
       const res = reply.raw;
       // Opened before the stream starts, so that a refusal is an ordinary JSON error.
       const token = sessions.open(id, callerOf(request), {
-        ping: () => writePing(res),
+        ping: (answer) => writePing(res, answer),
         cut: () => res.destroy(),
       });
       reply.hijack();
@@ -65,9 +65,14 @@ function sessionsOf(registry: RegistryApi): SessionHost {
   return registry.sessions;
 }
 
+// A client answers every ping that does not say `"answer":false` (clients older than that field
+// answer them all).
+const PING = '{"type":"ping"}\n';
+const QUIET_PING = '{"type":"ping","answer":false}\n';
+
 /** False when the reader has left too much untaken: it hangs. */
-function writePing(res: ServerResponse): boolean {
+function writePing(res: ServerResponse, answer: boolean): boolean {
   if (res.destroyed || res.writableLength > SESSION_BACKLOG_BYTES) return false;
-  res.write('{"type":"ping"}\n');
+  res.write(answer ? PING : QUIET_PING);
   return true;
 }

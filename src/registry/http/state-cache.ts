@@ -269,7 +269,8 @@ export interface WriteChunksOptions {
 }
 
 /**
- * Writes `chunks` in order, each once the reader has taken the previous ones (backpressure):
+ * Writes `chunks` in order, each once the reader has taken the previous ones (backpressure), a
+ * turn of the event loop apart:
  * a slow reader holds one chunk of its own, never a copy of the whole state. False when the
  * response closed, or its reader took nothing for `patienceMs`.
  */
@@ -277,6 +278,8 @@ export async function writeChunks(out: ServerResponse, chunks: Iterable<Buffer>,
   for (const chunk of chunks) {
     if (out.destroyed || out.writableEnded) return false;
     if (!out.write(chunk) && !(await drained(out, options))) return false;
+    // A socket that takes every chunk at once would otherwise be sent the whole state in one go.
+    await nextTurn();
   }
   return !out.destroyed;
 }
@@ -320,8 +323,13 @@ export function patientStream(out: ServerResponse, chunks: Iterator<Buffer>, { c
     read() {
       stop();
       timer = clock.setTimeout(cut, patienceMs);
-      const next = chunks.next();
-      this.push(next.done ? null : next.value);
+      // A turn of the event loop per chunk: a reader that takes everything at once (a socket
+      // that never fills) would otherwise be sent the whole state in one go.
+      setImmediate(() => {
+        if (body.destroyed) return;
+        const next = chunks.next();
+        body.push(next.done ? null : next.value);
+      });
     },
   });
   out.once('finish', stop);

@@ -9,18 +9,19 @@ import rateLimit, { type FastifyRateLimitStore, type FastifyRateLimitStoreCtor, 
 import { rateLimited } from '../../protocol/errors.js';
 import type { Clock } from '../../shared/clock.js';
 import type { LimitRejections, RegistryLimits } from '../limits.js';
+import { sourceAddressOf } from './access-guard.js';
 
 /** The route config of a write: counted against the caller's writes (`config: { rateLimit } `). */
 export const WRITE_RATE_LIMIT: RateLimitOptions = Object.freeze({});
 
 /**
  * Keys remembered at once; beyond it the least recently seen is forgotten (its window restarts).
- * Forgetting must not hand an active caller a fresh window: the least recent key is only active
- * if every other remembered key wrote after it within the same window, so the store holds more
- * keys than distinct writers can appear in one window. Credentials are few (the tokens file);
- * source addresses are keyed by /64, so a caller needs a network per key, and each key costs
- * a request: 200,000 distinct writers in one window (20,000 per second over the default 10 s)
- * is beyond what one registry serves, at about 100 bytes per key (some 20 MB at most).
+ * Forgetting must not hand an active caller a fresh window: the least recent key is still in its
+ * window only if all the other remembered keys wrote after it within that window, so the store
+ * is sized above the distinct writers one window can see. Credentials are few (the tokens file);
+ * source addresses are keyed by /64, so each key needs a network of its own and a request to
+ * make it: resetting an active caller takes 200,000 other networks writing within one window
+ * (20,000 new ones a second over the default 10 s). A key costs about 150 bytes (30 MB at most).
  */
 const MAX_TRACKED_WRITERS = 200_000;
 
@@ -58,7 +59,8 @@ export function registerWriteRateLimit(app: FastifyInstance, { limits, rejection
 export function writerOf(request: FastifyRequest): string {
   const principal = request.principal;
   if (principal && request.routeOptions.config?.access !== 'course') return `credential "${principal.name}"`;
-  return `source address ${sourceKeyOf(request.ip)}`;
+  // A write another node forwarded counts against its caller's address, not the node's.
+  return `source address ${sourceKeyOf(sourceAddressOf(request))}`;
 }
 
 /**

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { damagedState, RosterError, schemaTooNew } from '../../protocol/errors.js';
+import { damagedState, type RosterError, schemaTooNew } from '../../protocol/errors.js';
 import type { Clock } from '../../shared/clock.js';
 import {
   isDamagedState,

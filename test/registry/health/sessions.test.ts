@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { SessionTracker, type SessionConnection } from '../../../src/registry/health/sessions.js';
+import { answerEvery, SessionTracker, type SessionConnection } from '../../../src/registry/health/sessions.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 
 const OPTIONS = { sessionPingMs: 1000, sessionStallMs: 3000, sessionGraceMs: 500, sessionRestoreGraceMs: 5000 };
@@ -51,6 +51,32 @@ test('a connected session whose pings are answered stays alive, with a ping ever
   assert.equal(stream.pings, 10);
   assert.equal(tracker.state('a'), 'connected');
   assert.deepEqual(changes, []);
+});
+
+test('every second ping asks for an answer (a 3 s stall limit): answering only those keeps the session alive', async (t) => {
+  const { clock, tracker, changes } = setup(t);
+  tracker.expect('a');
+  const asked: boolean[] = [];
+  const token = tracker.connect('a', {
+    ping: (answer) => {
+      asked.push(answer);
+      if (answer) queueMicrotask(() => tracker.heard('a', token));
+      return true;
+    },
+    cut: () => {},
+  });
+  await clock.tick(20_000);
+  assert.deepEqual(asked.slice(0, 4), [false, true, false, true]);
+  assert.equal(asked.length, 20);
+  assert.equal(tracker.state('a'), 'connected');
+  assert.deepEqual(changes, []);
+});
+
+test('answerEvery leaves a whole ping interval to spare under the stall limit', () => {
+  assert.equal(answerEvery({ sessionPingMs: 1000, sessionStallMs: 3000 }), 2);
+  assert.equal(answerEvery({ sessionPingMs: 1000, sessionStallMs: 2000 }), 1);
+  assert.equal(answerEvery({ sessionPingMs: 1000, sessionStallMs: 1500 }), 1);
+  assert.equal(answerEvery({ sessionPingMs: 500, sessionStallMs: 3000 }), 5);
 });
 
 test('a closed session turns critical after sessionGraceMs, not before', async (t) => {

@@ -69,7 +69,11 @@ test('a session: open line, pings every sessionPingMs, answered; closed → crit
   assert.deepEqual(session.lines[0], { type: 'open', token: 1, pingMs: 1000, stallMs: 3000, graceMs: 500 });
   await clock.tick(1000);
   await until(() => session.lines.length >= 2);
-  assert.deepEqual(session.lines[1], { type: 'ping' });
+  // With a 3 s stall limit, every second ping asks for an answer.
+  assert.deepEqual(session.lines[1], { type: 'ping', answer: false });
+  await clock.tick(1000);
+  await until(() => session.lines.length >= 3);
+  assert.deepEqual(session.lines[2], { type: 'ping' });
   const ping = await request(`${running.url}/v1/instances/${id}/session/ping?token=1`, { method: 'POST' });
   assert.deepEqual(await ping.body.json(), { connected: true });
 
