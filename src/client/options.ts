@@ -42,7 +42,7 @@ export interface ResolvedClientOptions {
   readonly checkIntervalMs: number;
   /** How register() waits for a registry that is not there yet; null: it fails at once (REGISTRY_UNREACHABLE). */
   readonly registerRetry: RetryPolicy | null;
-  /** Course protocol: no heartbeat probe for this long means the registry has forgotten us. */
+  /** Course protocol: the least time without a heartbeat probe that means the registry has forgotten us (longer after slower probes). */
   readonly forgottenAfterMs: number;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -55,8 +55,9 @@ export interface ResolvedClientOptions {
 export const DEFAULT_REGISTRY_URL = 'http://localhost:3000';
 export const DEFAULT_TTL_MS = 15_000;
 /**
- * The course's registry probes one instance every 3 s in turn, so each of N instances every 3·N s
- * (9 s with the three demo services): 30 s is more than three of those rounds.
+ * The least wait without a probe before a course client registers again. The course's registry
+ * probes one instance every 3 s in turn, so each of N instances every 3·N s (9 s with the three
+ * demo services): the client waits three times the longest gap it has seen when that is longer.
  */
 export const DEFAULT_FORGOTTEN_AFTER_MS = 30_000;
 

@@ -275,11 +275,13 @@ export interface WriteChunksOptions {
  * response closed, or its reader took nothing for `patienceMs`.
  */
 export async function writeChunks(out: ServerResponse, chunks: Iterable<Buffer>, options: WriteChunksOptions): Promise<boolean> {
+  let first = true;
   for (const chunk of chunks) {
+    // A socket that takes every chunk at once would otherwise be sent the whole state in one go.
+    if (!first) await nextTurn();
+    first = false;
     if (out.destroyed || out.writableEnded) return false;
     if (!out.write(chunk) && !(await drained(out, options))) return false;
-    // A socket that takes every chunk at once would otherwise be sent the whole state in one go.
-    await nextTurn();
   }
   return !out.destroyed;
 }

@@ -54,12 +54,7 @@ test('a follower forwards the caller\'s address: callers behind one follower kee
   const leader = await node(t);
   const leaderUrl = await leader.listen({ port: 0, host: '127.0.0.1' });
   const cluster = { isLeader: false, leaderUrl, clusterSecret: SECRET, leaderKnown: async () => leaderUrl } as unknown as ClusterRegistry;
-  let closeForwarding = async (): Promise<void> => {};
-  const follower = await node(t, (app) => {
-    const close = forwardWritesToLeader(app, cluster);
-    closeForwarding = close;
-  });
-  t.after(() => closeForwarding());
+  const follower = await node(t, (app) => t.after(forwardWritesToLeader(app, cluster)));
   for (const caller of ['127.0.0.5', '127.0.0.6']) {
     const answer = await post(follower, '/services', caller);
     assert.equal(answer.statusCode, 200, answer.body);
