@@ -33,7 +33,7 @@ const EXPECTED: Record<string, string[]> = {
   ],
   './protocol': [
     'COURSE_HEARTBEAT_PATH', 'COURSE_UPDATE_PATH', 'CourseRegistration', 'ErrorAnswer', 'ErrorBody', 'ErrorCode', 'ErrorCodes',
-    'Health', 'InstanceMetadata', 'InstanceView', 'LIMITS', 'Patch', 'PatchEntry', 'ProviderView', 'RegisterRequest',
+    'Health', 'InstanceMaintenance', 'InstanceMetadata', 'InstanceView', 'LIMITS', 'Liveness', 'MaintenanceRequest', 'Patch', 'PatchEntry', 'ProviderView', 'RegisterRequest',
     'RegisterResponse', 'RegistryHealthResponse', 'RosterError', 'SIGNATURE_HEADER', 'SIGNATURE_TOLERANCE_MS', 'ServiceView',
     'ServicesResponse', 'SignatureCheck', 'StateResponse', 'WATCH_CHANGE_TYPES', 'WatchChange', 'WatchChangeType', 'WatchEvent',
     'WatchSnapshot', 'checkOption', 'checkSignature', 'describeSignatureCheck', 'errorFromAnswer', 'hasControlCharacter',

@@ -49,6 +49,10 @@ const FACTORIES: Array<[string, () => RosterError, ErrorCode, RegExp]> = [
   ['schemaTooNew', () => errors.schemaTooNew('registry.db', 9, 'upgrade Roster'), 'SCHEMA_TOO_NEW', /registry\.db was written by a newer Roster \(schema 9\); upgrade Roster/],
   ['storeDamaged', () => errors.storeDamaged('sqlite:/r.db', 'instances/abc', '"url" is missing'), 'STORE_DAMAGED', /^sqlite:\/r\.db holds a damaged row at instances\/abc: "url" is missing/],
   ['unknownOption', () => errors.unknownOption('notify.timeoutMS', 'the registry', ['timeoutMs', 'maxQueue']), 'INVALID_OPTION', /^option "notify\.timeoutMS" is not an option of the registry; known: timeoutMs, maxQueue$/],
+  ['limitReached', () => errors.limitReached('maxInstancesPerService', 2, 'service "Greeter" holds 2 instances'), 'LIMIT_REACHED', /^service "Greeter" holds 2 instances: the limit "maxInstancesPerService" \(2\) is reached; nothing was changed.*limits\.maxInstancesPerService/],
+  ['rateLimited', () => errors.rateLimited(1000, 10_000, 4, 'credential "alice"'), 'RATE_LIMITED', /^too many writes: at most 1000 per 10000 ms for credential "alice".*retry in 4 s$/],
+  ['damagedState', () => errors.damagedState('data/registry.db', 'a table is missing', '--reset-data'), 'STORE_DAMAGED', /^data\/registry\.db is damaged: a table is missing\. Restore it from a backup, or start afresh with --reset-data/],
+  ['clientNotListening', () => errors.clientNotListening('app.roster'), 'CLIENT_CLOSED', /^app\.roster: the app does not listen yet.*`url` option/],
   ['partNotReady', () => errors.partNotReady('grading', 30_000), 'PART_NOT_READY', /^grading did not become ready within 30 s$/],
 ];
 
