@@ -36,3 +36,14 @@ test('every code documented in docs/api.md\'s error tables exists', () => {
     assert.ok(Object.hasOwn(ErrorCodes, code), `docs/api.md documents ${code}, which ErrorCodes does not have`);
   }
 });
+
+test('every limit has a row in docs/operations.md giving its default', async () => {
+  const { DEFAULT_LIMITS } = await import('../src/registry/limits.js');
+  const operationsDoc = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
+  for (const [name, value] of Object.entries(DEFAULT_LIMITS)) {
+    const row = operationsDoc.match(new RegExp(`^\\| \`${name}\` \\| ([^|]+) \\|`, 'm'));
+    assert.ok(row, `docs/operations.md has no row for the limit ${name}`);
+    const documented = Number((row[1] as string).trim().split(' ')[0]?.replaceAll(',', ''));
+    assert.equal(documented, value, `docs/operations.md gives ${name} another default than ${value}`);
+  }
+});
