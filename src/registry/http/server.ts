@@ -71,8 +71,6 @@ export function buildRegistryServer(registry: RegistryApi, options: RegistryServ
     bodyLimit: limits.maxBodyBytes,
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     requestTimeout: limits.requestTimeoutMs,
-    // An idle keep-alive connection holds close() until it times out: 5 s (Node's own default), not fastify's 72 s.
-    keepAliveTimeout: 5_000,
     frameworkErrors,
     ...(options.https ? { https: { ...options.https, ...nodeServer } } : { http: nodeServer }),
   }) as unknown as FastifyInstance;
